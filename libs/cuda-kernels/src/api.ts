@@ -1,0 +1,92 @@
+// The op set the engine is written against. Both backends implement it with identical semantics;
+// shapes are row-major and every op writes into caller-owned output tensors so a decode step allocates nothing.
+
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
+export type DeviceKind = 'cpu' | 'cuda';
+export type HostArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface Tensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly device: DeviceKind;
+  readonly numel: number;
+  readonly freed: boolean;
+  /** Returns the memory to the backend's caching pool; any later use throws. */
+  free(): void;
+}
+
+/** Per-row sampling controls; every array has one entry per logits row. */
+export interface SamplingTensors {
+  temperature: Tensor; // f32 [B]; 0 means greedy
+  topK: Tensor; // i32 [B]; <= 0 disables
+  topP: Tensor; // f32 [B]; 1 disables
+  minP: Tensor; // f32 [B]; 0 disables
+  repetitionPenalty: Tensor; // f32 [B]; 1 disables; applies to prompt and generated tokens
+  presencePenalty: Tensor; // f32 [B]; applies to generated tokens
+  frequencyPenalty: Tensor; // f32 [B]; applies to generated tokens
+  promptTokens: Tensor; // i32 [sum prompt lens], packed by promptOffsets
+  promptOffsets: Tensor; // i32 [B + 1]
+  outputTokens: Tensor; // i32 [sum output lens], packed by outputOffsets
+  outputOffsets: Tensor; // i32 [B + 1]
+  seeds: Tensor; // i64 [B]; the RNG stream of a row is keyed by (seed, step) so batching never changes it
+  steps: Tensor; // i64 [B]; number of tokens this row has sampled so far
+}
+
+export interface Backend {
+  readonly device: DeviceKind;
+
+  // Memory
+  empty(shape: readonly number[], dtype: DType): Tensor;
+  fromHost(data: HostArray, shape: readonly number[], dtype: DType): Tensor;
+  /** Writes host data into an existing tensor (no allocation); sizes must match. */
+  copyFromHost(dst: Tensor, src: HostArray): void;
+  toHost(src: Tensor): HostArray;
+  /** A view with a new shape over the same memory; numel must match. */
+  view(t: Tensor, shape: readonly number[]): Tensor;
+  /** Rows [start, end) of the first dimension, as a view. */
+  narrow(t: Tensor, start: number, end: number): Tensor;
+  /** Tensors of a .safetensors file by name; CPU maps the file and widens bf16/f16 to f32 once. */
+  loadSafetensors(path: string): Map<string, Tensor>;
+  synchronize(): void;
+  /** Bytes held by the pool, in use and cached. */
+  memoryStats(): { allocatedBytes: number; cachedBytes: number; totalDeviceBytes: number; freeDeviceBytes: number };
+
+  // Ops
+  embedding(out: Tensor, table: Tensor, ids: Tensor): void; // out[T,H] = table[ids[T], H]
+  rmsNorm(out: Tensor, x: Tensor, weight: Tensor, eps: number): void;
+  /** residual += x; x = rmsNorm(residual) * weight, in place (one pass over memory). */
+  fusedAddRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps: number): void;
+  /** Neox (rotate-half) rotary embedding in place; cosSin[maxPos, headDim] holds cos in the first half, sin in the second. */
+  rotaryEmbedding(positions: Tensor, q: Tensor, k: Tensor, headDim: number, cosSin: Tensor): void;
+  /** out[M,N] = a[M,K] · w[N,K]ᵀ (+ bias[N]); w is stored as Hugging Face stores Linear weights. */
+  gemm(out: Tensor, a: Tensor, w: Tensor, bias?: Tensor): void;
+  /** out[T,F] = silu(x[T, :F]) * x[T, F:] */
+  siluAndMul(out: Tensor, x: Tensor): void;
+  /** Writes k/v[T, nKv*D] into caches [numBlocks, blockSize, nKv, D] at slots (block*blockSize + offset); slot < 0 skips. */
+  reshapeAndCache(k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, slotMapping: Tensor): void;
+  /** One query token per sequence over its paged context: out/q [B, nH*D], blockTables i32 [B, maxBlocks], contextLens i32 [B]. */
+  pagedAttentionDecode(
+    out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor,
+    blockTables: Tensor, contextLens: Tensor, scale: number,
+  ): void;
+  /**
+   * Causal attention for packed variable-length queries (cuSeqlensQ i32 [B+1]) whose keys and values,
+   * cached prefix and new tokens alike, are already in the paged cache; query i of sequence b sits at
+   * position contextLens[b] - qLen_b + i.
+   */
+  prefillAttention(
+    out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor,
+    cuSeqlensQ: Tensor, blockTables: Tensor, contextLens: Tensor, scale: number,
+  ): void;
+  /** For each (src, dst) row of pairs i32 [P, 2], copies block src to dst in every cache given. */
+  copyBlocks(caches: Tensor[], pairs: Tensor): void;
+  /** Copies blocks between caches of different devices (device <-> pinned host); pairs i32 [P, 2] = (src, dst). */
+  swapBlocks(src: Tensor, dst: Tensor, pairs: Tensor): void;
+  /** Samples one token per row of logits [B, V] into out i32 [B], applying penalties, temperature, top-k/p, min-p. */
+  sample(out: Tensor, logits: Tensor, params: SamplingTensors): void;
+  /** Log-softmax of each row, then its k largest values (f32 [B,k]) and indices (i32 [B,k]), descending. */
+  logSoftmaxTopK(values: Tensor, indices: Tensor, logits: Tensor, k: number): void;
+  /** Log-probability of the given token per row: out f32 [B] = logSoftmax(logits)[b, tokens[b]]. */
+  gatherLogProbs(out: Tensor, logits: Tensor, tokens: Tensor): void;
+  argmax(out: Tensor, logits: Tensor): void;
+}

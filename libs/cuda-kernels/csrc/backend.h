@@ -1,0 +1,94 @@
+// The C++ contract between the N-API binding layer and the compute backends.
+// The binding layer validates every argument (shape, dtype, device, ranges) before dispatch,
+// so a backend may assume well-formed inputs and only reports its own failures by throwing BackendError.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, U8 = 5 };
+enum class Device : int { CPU = 0, CUDA = 1 };
+
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+
+struct BackendError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A non-owning view of tensor memory; contiguous row-major unless stated otherwise.
+struct TensorRef {
+  void* data = nullptr;
+  DType dtype = DType::F32;
+  Device device = Device::CPU;
+  std::vector<int64_t> shape;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  int64_t dim(size_t i) const { return shape.at(i); }
+  template <typename T> T* ptr() const { return static_cast<T*>(data); }
+};
+
+// Per-row sampling controls, see SamplingTensors in src/api.ts.
+struct SamplingRefs {
+  TensorRef temperature, top_k, top_p, min_p;
+  TensorRef repetition_penalty, presence_penalty, frequency_penalty;
+  TensorRef prompt_tokens, prompt_offsets, output_tokens, output_offsets;
+  TensorRef seeds, steps;
+};
+
+struct MemoryStats {
+  size_t allocated_bytes = 0;
+  size_t cached_bytes = 0;
+  size_t total_device_bytes = 0;
+  size_t free_device_bytes = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // Memory: a caching pool, so steady-state steps reuse freed blocks instead of allocating.
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* ptr, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+  virtual MemoryStats memory_stats() const = 0;
+
+  // Ops (semantics documented in src/api.ts).
+  virtual void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) = 0;
+  virtual void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) = 0;
+  virtual void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight,
+                                  float eps) = 0;
+  virtual void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k,
+                                int head_dim, const TensorRef& cos_sin) = 0;
+  virtual void gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) = 0;
+  virtual void silu_and_mul(const TensorRef& out, const TensorRef& x) = 0;
+  virtual void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
+                                 const TensorRef& v_cache, const TensorRef& slot_mapping) = 0;
+  virtual void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                      const TensorRef& v_cache, const TensorRef& block_tables,
+                                      const TensorRef& context_lens, float scale) = 0;
+  virtual void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                 const TensorRef& v_cache, const TensorRef& cu_seqlens_q,
+                                 const TensorRef& block_tables, const TensorRef& context_lens, float scale) = 0;
+  virtual void copy_blocks(const std::vector<TensorRef>& caches, const TensorRef& pairs) = 0;
+  virtual void swap_blocks(const TensorRef& src, const TensorRef& dst, const TensorRef& pairs) = 0;
+  virtual void sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params) = 0;
+  virtual void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits,
+                                int k) = 0;
+  virtual void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) = 0;
+  virtual void argmax(const TensorRef& out, const TensorRef& logits) = 0;
+};
+
+}  // namespace sluice

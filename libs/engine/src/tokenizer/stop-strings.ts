@@ -21,10 +21,11 @@ export class StopStringText {
   }
 
   /** Appends newly final text; returns the stop string that ended the sequence, if one did. */
-  append(delta: string): string | undefined {
+  append(delta: string, checkStops = true): string | undefined {
     if (this.stoppedBy !== undefined || delta.length === 0) return undefined;
     const searchFrom = Math.max(0, this.full.length - this.maxLen + 1);
     this.full += delta;
+    if (!checkStops) return undefined;
     let best = -1;
     let match: string | undefined;
     for (const s of this.stops) {

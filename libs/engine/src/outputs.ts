@@ -1,0 +1,48 @@
+/** What a finished (or streamed) request reports, vLLM-style. */
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  /** The most likely tokens at this step, when logprobs were asked for. */
+  top?: Array<{ token: number; logprob: number }>;
+}
+
+export interface CompletionOutput {
+  index: number;
+  text: string;
+  tokenIds: number[];
+  cumulativeLogprob: number;
+  /** One entry per generated token when SamplingParams.logprobs is set. */
+  logprobs?: TokenLogprob[];
+  finishReason: FinishReason | null;
+  /** The stop string or stop token id that ended the sequence; absent for eos / length / abort. */
+  stopReason?: string | number;
+}
+
+export interface RequestUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV came from the prefix cache. */
+  cachedPromptTokens: number;
+}
+
+export interface RequestTimings {
+  arrivalMs: number;
+  firstScheduledMs?: number;
+  firstTokenMs?: number;
+  finishedMs?: number;
+}
+
+export interface RequestOutput {
+  requestId: string;
+  prompt?: string;
+  promptTokenIds: number[];
+  /** Entry j scores prompt token j; entry 0 is null (nothing precedes it). */
+  promptLogprobs?: Array<TokenLogprob | null>;
+  outputs: CompletionOutput[];
+  finished: boolean;
+  usage: RequestUsage;
+  timings: RequestTimings;
+}

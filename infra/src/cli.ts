@@ -1,0 +1,50 @@
+import { parseServiceNames } from './config';
+import { LocalServiceError } from './errors';
+import { localServicesStatus, startLocalServices, stopLocalServices } from './local-services';
+import { cliLogger } from './logger';
+import type { ServiceStatus } from './service';
+
+const USAGE = 'usage: sluice-local <start|stop|status|install> [kafka|s3|all]';
+
+function describe(status: ServiceStatus): string {
+  const ports = Object.entries(status.ports)
+    .map(([role, port]) => `${role} port ${port}`)
+    .join(', ');
+  const state = status.running ? `running (pid ${status.pid}), ${ports}` : `stopped (configured: ${ports})`;
+  return `${status.name}: ${state}; logs ${status.logFile}; data ${status.dir}`;
+}
+
+/** Runs one CLI command (install is handled by local/install.mjs, which needs no build); resolves the exit code. */
+export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
+  const [command, target, ...extra] = argv;
+  const logger = cliLogger();
+  try {
+    if (extra.length > 0 || !['start', 'stop', 'status'].includes(command ?? '')) {
+      console.error(USAGE);
+      return 2;
+    }
+    const services = parseServiceNames(target);
+    if (command === 'start') {
+      const local = await startLocalServices({ services, logger });
+      for (const status of local.statuses) {
+        print(`${local.started.includes(status.name) ? 'started' : 'already running'}: ${describe(status)}`);
+      }
+      if (services.includes('kafka')) print(`kafka brokers: ${local.brokers.join(',')}`);
+      if (services.includes('s3')) {
+        const { endpoint, region, credentials } = local.s3;
+        print(`s3 endpoint: ${endpoint} (region ${region}, access key ${credentials.accessKeyId}, secret ${credentials.secretAccessKey}, path-style)`);
+      }
+    } else if (command === 'stop') {
+      for (const result of await stopLocalServices({ services, logger })) {
+        print(result.stoppedPid !== undefined ? `${result.name}: stopped (pid ${result.stoppedPid})` : `${result.name}: not running`);
+      }
+    } else {
+      for (const status of localServicesStatus({ services, logger })) print(describe(status));
+    }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof LocalServiceError)) throw err;
+    console.error(`sluice-local: ${err.message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Logger } from 'pino';
+import { HOST, type LocalConfig } from './config';
+import { LocalServiceError } from './errors';
+import type { InstalledRuntime } from './installer';
+import { runLogged, tail } from './process-control';
+import type { ServiceSpec } from './service';
+
+const NODE_ID = 1;
+
+/** Combined broker+controller on loopback, sized for one machine: every internal topic has one replica and one partition. */
+export function kafkaServerProperties(config: LocalConfig, logDir: string): string {
+  const settings: Record<string, string | number> = {
+    'process.roles': 'broker,controller',
+    'node.id': NODE_ID,
+    // A static voter set (not --standalone) keeps working if the controller port changes between runs.
+    'controller.quorum.voters': `${NODE_ID}@${HOST}:${config.kafkaControllerPort}`,
+    listeners: `PLAINTEXT://${HOST}:${config.kafkaPort},CONTROLLER://${HOST}:${config.kafkaControllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${HOST}:${config.kafkaPort}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': logDir,
+    'num.partitions': 1,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    'group.initial.rebalance.delay.ms': 0,
+  };
+  return `${Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`;
+}
+
+const LOG4J2_PROPERTIES = `# Everything to stdout, which sluice-local appends to kafka.log.
+status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+# Config dumps run to thousands of lines per start.
+logger.config.name = org.apache.kafka.common.config
+logger.config.level = WARN
+`;
+
+/** A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, never starting with '-' (the CLI would read it as a flag). */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** One metadata round trip through kafkajs: true once the broker lists itself. */
+export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'sluice-local-probe',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } catch {
+    // Not up yet: the caller polls until its deadline.
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export function kafkaService(config: LocalConfig): ServiceSpec {
+  const dir = join(config.dataDir, 'kafka');
+  const serverProperties = join(dir, 'server.properties');
+  const log4j = join(dir, 'log4j2.properties');
+  const logDir = join(dir, 'data');
+  const logFile = join(dir, 'kafka.log');
+  const brokers = [`${HOST}:${config.kafkaPort}`];
+  const jvm = (runtime: InstalledRuntime, heap: string) => [heap, '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4j}`, '-cp', runtime.classpath.kafka ?? ''];
+  return {
+    name: 'kafka',
+    label: 'Kafka',
+    host: HOST,
+    dir,
+    pidFile: join(dir, 'kafka.pid'),
+    logFile,
+    marker: serverProperties,
+    ports: [
+      { role: 'broker', port: config.kafkaPort, setting: 'SLUICE_KAFKA_PORT' },
+      { role: 'controller', port: config.kafkaControllerPort, setting: 'SLUICE_KAFKA_CONTROLLER_PORT' },
+    ],
+    async prepare(runtime: InstalledRuntime, logger: Logger) {
+      writeFileSync(serverProperties, kafkaServerProperties(config, logDir));
+      writeFileSync(log4j, LOG4J2_PROPERTIES);
+      if (existsSync(join(logDir, 'meta.properties'))) return;
+      logger.info({ service: 'kafka', logDir }, 'formatting Kafka storage (first start in this data dir)');
+      const args = [...jvm(runtime, '-Xmx256m'), 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', newClusterId(), '-c', serverProperties];
+      const code = await runLogged(runtime.java, args, { cwd: dir, logFile, timeoutMs: 120_000 });
+      if (code !== 0) {
+        throw new LocalServiceError('START_FAILED', `Formatting Kafka storage in ${logDir} failed (exit ${code}); last log lines (${logFile}):\n${tail(logFile, 25)}`);
+      }
+    },
+    command: (runtime) => ({ command: runtime.java, args: [...jvm(runtime, '-Xmx512m'), '-Xms128m', 'kafka.Kafka', serverProperties] }),
+    probe: () => kafkaAnswers(brokers),
+  };
+}

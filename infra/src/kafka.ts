@@ -60,7 +60,10 @@ export function newClusterId(): string {
   }
 }
 
-/** One metadata round trip through kafkajs: true once the broker lists itself. */
+/**
+ * One readiness attempt through kafkajs, true once the broker serves what Sluice uses: metadata, consumer groups
+ * (creating and loading __consumer_offsets) and transactional producer ids (creating __transaction_state).
+ */
 export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   const kafka = new Kafka({
     clientId: 'sluice-local-probe',
@@ -71,14 +74,19 @@ export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
     retry: { retries: 0 },
   });
   const admin = kafka.admin();
+  // Idempotent producers refuse to run without retries; a short budget keeps one attempt quick.
+  const producer = kafka.producer({ transactionalId: 'sluice-local-probe', idempotent: true, maxInFlightRequests: 1, retry: { retries: 1, maxRetryTime: 500 } });
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
+    await admin.describeGroups(['sluice-local-probe']);
+    await producer.connect();
     return cluster.brokers.length > 0 && cluster.controller !== null;
   } catch {
     // Not up yet: the caller polls until its deadline.
     return false;
   } finally {
+    await producer.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
   }
 }

@@ -56,6 +56,24 @@ export async function assertPortsFree(spec: ServiceSpec): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitUntilReady(spec: ServiceSpec, exited: () => string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const exit = exited();
+    if (exit !== undefined) {
+      throw new LocalServiceError('START_FAILED', `${spec.label} ${exit} before it was ready; last log lines (${spec.logFile}):\n${tail(spec.logFile, 25)}`);
+    }
+    if (await spec.probe()) return;
+    if (Date.now() > deadline) {
+      throw new LocalServiceError(
+        'START_TIMEOUT',
+        `${spec.label} did not answer within ${Math.round(timeoutMs / 1000)} s (raise SLUICE_START_TIMEOUT_MS on a slow machine); last log lines (${spec.logFile}):\n${tail(spec.logFile, 25)}`,
+      );
+    }
+    await sleep(500);
+  }
+}
+
 /** Launches the service and waits until it answers; on failure nothing of it is left running. */
 export async function launchService(spec: ServiceSpec, runtime: InstalledRuntime, timeoutMs: number, logger: Logger): Promise<ServiceStatus> {
   mkdirSync(spec.dir, { recursive: true });
@@ -71,22 +89,13 @@ export async function launchService(spec: ServiceSpec, runtime: InstalledRuntime
     const ports = Object.fromEntries(spec.ports.map((p) => [p.role, p.port]));
     writePidRecord(spec.pidFile, { pid: child.pid, marker: spec.marker, ports, logFile: spec.logFile, startedAt: new Date().toISOString() });
   }
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exit !== undefined) {
-      removePidRecord(spec.pidFile);
-      throw new LocalServiceError('START_FAILED', `${spec.label} ${exit} before it was ready; last log lines (${spec.logFile}):\n${tail(spec.logFile, 25)}`);
-    }
-    if (await spec.probe()) break;
-    if (Date.now() > deadline) {
-      if (child.pid !== undefined) await terminate(child.pid, spec.marker, 10_000);
-      removePidRecord(spec.pidFile);
-      throw new LocalServiceError(
-        'START_TIMEOUT',
-        `${spec.label} did not answer within ${Math.round(timeoutMs / 1000)} s (raise SLUICE_START_TIMEOUT_MS on a slow machine); last log lines (${spec.logFile}):\n${tail(spec.logFile, 25)}`,
-      );
-    }
-    await sleep(500);
+  try {
+    await waitUntilReady(spec, () => exit, timeoutMs);
+  } catch (err) {
+    // Whatever went wrong, nothing half-started is left behind.
+    if (child.pid !== undefined) await terminate(child.pid, spec.marker, 10_000);
+    removePidRecord(spec.pidFile);
+    throw err;
   }
   logger.info({ service: spec.name, pid: child.pid }, `${spec.label} is ready`);
   return serviceStatus(spec);

@@ -1,1 +1,1 @@
-export {};
+export { e2eEndpoints, e2eSettings } from './harness';

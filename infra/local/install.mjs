@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MIN_JAVA = 17;
+// Fully qualified, so Maven needs no plugin-prefix metadata and resolves the same plugin everywhere.
+const COPY_DEPENDENCIES = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies';
 
 /** Maven projects whose runtime dependencies form each service's classpath. */
 export const SERVICES = {
@@ -84,7 +86,7 @@ function isComplete(dir) {
 function resolveJars(name, target, env, log) {
   const tmp = `${target}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  const args = ['-B', '-q', '-ntp', '-f', SERVICES[name].pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`];
+  const args = ['-B', '-q', '-ntp', '-f', SERVICES[name].pom, COPY_DEPENDENCIES, '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`];
   if (env.SLUICE_MAVEN_REPO_LOCAL) args.push(`-Dmaven.repo.local=${resolve(env.SLUICE_MAVEN_REPO_LOCAL)}`);
   log(`infra: resolving ${SERVICES[name].label} jars from Maven Central into ${target} ...`);
   const started = Date.now();

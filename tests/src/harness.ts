@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localS3Config, resolveConfig, type LocalConfig, type LocalS3Config } from '@sluice/infra';
+import { LocalServiceError, localS3Config, resolveConfig, type LocalConfig, type LocalS3Config } from '@sluice/infra';
 
 /**
  * Settings of the e2e run's own Kafka broker and S3 server: never the defaults (9092/9000) a developer's services use,
@@ -19,8 +19,8 @@ export function e2eSettings(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   try {
     return resolveConfig({}, mapped);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`e2e settings: ${message} (the e2e run reads SLUICE_E2E_<NAME> in place of SLUICE_<NAME>)`);
+    if (!(err instanceof LocalServiceError)) throw err;
+    throw new LocalServiceError(err.code, `e2e settings: ${err.message} (the e2e run reads SLUICE_E2E_<NAME> in place of SLUICE_<NAME>)`);
   }
 }
 

@@ -64,6 +64,22 @@ class Backend {
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;
   virtual MemoryStats memory_stats() const = 0;
+  // Page-locked host memory for swapped-out KV blocks (plain pooled host memory on CPU).
+  virtual void* allocate_pinned(size_t bytes) = 0;
+  virtual void release_pinned(void* ptr, size_t bytes) = 0;
+
+  // Ordering and graphs. Ops run on the backend's current compute stream in call order; CPU runs them
+  // synchronously, so its events are timestamps and it reports no graph support.
+  virtual int create_event() = 0;
+  virtual void record_event(int event) = 0;
+  virtual void wait_event(int event) = 0;           // host blocks until the event has completed
+  virtual float elapsed_ms(int start, int end) = 0;  // between two recorded, completed events
+  virtual void destroy_event(int event) = 0;
+  virtual bool supports_graphs() const = 0;
+  virtual void begin_capture() = 0;  // every op until end_capture is recorded, not run
+  virtual int end_capture() = 0;     // returns a graph id for replay
+  virtual void replay(int graph) = 0;
+  virtual void destroy_graph(int graph) = 0;
 
   // Ops (semantics documented in src/api.ts).
   virtual void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) = 0;

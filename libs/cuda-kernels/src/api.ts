@@ -47,9 +47,26 @@ export interface Backend {
   narrow(t: Tensor, start: number, end: number): Tensor;
   /** Tensors of a .safetensors file by name; CPU maps the file and widens bf16/f16 to f32 once. */
   loadSafetensors(path: string): Map<string, Tensor>;
+  /** A host tensor in page-locked memory (device 'cpu'), the far side of swapBlocks. */
+  emptyPinned(shape: readonly number[], dtype: DType): Tensor;
   synchronize(): void;
   /** Bytes held by the pool, in use and cached. */
   memoryStats(): { allocatedBytes: number; cachedBytes: number; totalDeviceBytes: number; freeDeviceBytes: number };
+
+  // Events and graphs: ops are queued on the backend's compute stream in call order.
+  createEvent(): number;
+  recordEvent(event: number): void;
+  /** Blocks the calling thread until the event has completed. */
+  waitEvent(event: number): void;
+  elapsedMs(start: number, end: number): number;
+  destroyEvent(event: number): void;
+  /** CUDA graphs: false on CPU, where beginCapture throws. */
+  readonly supportsGraphs: boolean;
+  /** Records every op until endCapture instead of running it; the tensors used must outlive the graph. */
+  beginCapture(): void;
+  endCapture(): number;
+  replay(graph: number): void;
+  destroyGraph(graph: number): void;
 
   // Ops
   embedding(out: Tensor, table: Tensor, ids: Tensor): void; // out[T,H] = table[ids[T], H]

@@ -1,1 +1,3 @@
-export {};
+export { describeMachine, machineLine, MachineInfo } from './machine';
+export { quantile, summarize, Summary, timeRuns } from './stats';
+export { formatNumber, markdownTable, upsertSection, Cell } from './report';

@@ -1,0 +1,1 @@
+export { BrokenLink, brokenLinks, markdownFiles, relativeLinks } from './links';

@@ -1,1 +1,13 @@
-export {};
+export * from './types';
+export { SchemaError, type SchemaErrorCode } from './errors';
+export { SCHEMA_DIR, versionByFingerprint, versionByNumber, type AvroSchemaJson, type RecordName, type SchemaFamily, type SchemaVersion } from './schema-files';
+export { PromptJobSchemas, CompletionSchemas, DeadLetterSchemas, BatchManifestSchemas } from './families';
+export { validatePromptJob, validateSamplingParams } from './prompt-job-rules';
+export { crc64Avro } from './crc64-avro';
+export { encodeSingleObject, decodeSingleObject, isSingleObject } from './single-object';
+export { frameConfluent, parseConfluentFrame, isConfluentFramed } from './confluent-framing';
+export { SchemaRegistryClient, type RegistryClientOptions } from './registry-client';
+export { RecordCodec, recordFromPlain, recordFromJsonText, type RecordCodecOptions } from './codec';
+export { recordToJson } from './json-record';
+export { DEFAULT_TOPICS, HEADERS, METADATA_SEQ, BATCH_ID_PATTERN } from './topics';
+export * from './export-layout';

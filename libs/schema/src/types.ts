@@ -1,0 +1,127 @@
+// TypeScript shapes of the records in ../schemas (latest versions). Nullable Avro fields are `T | null`, and may be
+// left out when encoding (they default to null). Timestamps are milliseconds since the Unix epoch.
+
+/** Sampling parameters under the engine's (vLLM's) names; null or absent means the engine's default. */
+export interface SamplingParams {
+  n?: number | null;
+  best_of?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  repetition_penalty?: number | null;
+  stop?: string[] | null;
+  stop_token_ids?: number[] | null;
+  include_stop_str_in_output?: boolean | null;
+  ignore_eos?: boolean | null;
+  max_tokens?: number | null;
+  min_tokens?: number | null;
+  logprobs?: number | null;
+  prompt_logprobs?: number | null;
+  skip_special_tokens?: boolean | null;
+  use_beam_search?: boolean | null;
+  beam_width?: number | null;
+  length_penalty?: number | null;
+  early_stopping?: boolean | 'never' | null;
+}
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+  name?: string | null;
+}
+
+export interface PromptJob {
+  job_id: string;
+  batch_id: string;
+  prompt?: string | null;
+  messages?: ChatMessage[] | null;
+  model?: string | null;
+  sampling?: SamplingParams | null;
+  priority?: number | null;
+  metadata: Record<string, string>;
+  created_at: number;
+  deadline?: number | null;
+  /** Added in prompt-job v2. */
+  trace_id?: string | null;
+}
+
+export interface TopLogprob {
+  token: number;
+  logprob: number;
+}
+
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  top: TopLogprob[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface CompletionOutput {
+  index: number;
+  text: string;
+  token_ids?: number[] | null;
+  finish_reason?: FinishReason | null;
+  stop_reason?: string | null;
+  cumulative_logprob?: number | null;
+  logprobs?: TokenLogprob[] | null;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface Timings {
+  queued_ms: number;
+  first_token_ms?: number | null;
+  total_ms: number;
+}
+
+export interface CompletionError {
+  code: string;
+  message: string;
+}
+
+export interface Completion {
+  job_id: string;
+  batch_id: string;
+  outputs: CompletionOutput[];
+  usage: Usage;
+  timings: Timings;
+  model: string;
+  worker_id: string;
+  metadata: Record<string, string>;
+  error?: CompletionError | null;
+  completed_at: number;
+}
+
+export interface DeadLetter {
+  key?: Buffer | null;
+  value?: Buffer | null;
+  headers: Record<string, Buffer>;
+  source_topic: string;
+  source_partition: number;
+  source_offset: number;
+  error_code: string;
+  error_message: string;
+  job_id?: string | null;
+  batch_id?: string | null;
+  worker_id?: string | null;
+  failed_at: number;
+}
+
+export interface BatchManifest {
+  batch_id: string;
+  jobs_topic: string;
+  job_count: number;
+  skipped_rows: number;
+  source: string;
+  created_at: number;
+  completed_at: number;
+}

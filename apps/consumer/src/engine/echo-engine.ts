@@ -1,0 +1,65 @@
+import { EngineError } from '../errors';
+import type { EngineJob, EngineLoad, EngineResult, InferenceEngine } from './inference-engine';
+
+export interface EchoEngineOptions {
+  /** Simulated run time per job; 0 answers on the next microtask. */
+  delayMs?: number;
+}
+
+function promptText(job: EngineJob): string {
+  return job.prompt ?? (job.messages ?? []).map((m) => `${m.role}: ${m.content}`).join('\n');
+}
+
+const countTokens = (text: string) => (text.length === 0 ? 0 : text.split(/\s+/).filter(Boolean).length);
+
+/**
+ * Deterministic stand-in engine: every output echoes the prompt. For the pipeline bench and the delivery tests,
+ * where the engine must never be the bottleneck and results must be predictable.
+ */
+export class EchoEngine implements InferenceEngine {
+  readonly model = 'echo';
+  private readonly pending = new Map<string, { timer?: NodeJS.Timeout; reject: (e: Error) => void }>();
+  private closed = false;
+
+  constructor(private readonly options: EchoEngineOptions = {}) {}
+
+  submit(job: EngineJob): Promise<EngineResult> {
+    if (this.closed) return Promise.reject(new EngineError('SHUT_DOWN', 'the echo engine is shut down'));
+    if (this.pending.has(job.id)) return Promise.reject(new EngineError('REJECTED', `job ${job.id} is already running`));
+    const text = promptText(job);
+    const n = job.sampling.n ?? 1;
+    const tokens = countTokens(text);
+    const result: EngineResult = {
+      outputs: Array.from({ length: n }, (_, index) => ({ index, text, finish_reason: 'stop' as const, cumulative_logprob: 0 })),
+      usage: { prompt_tokens: tokens, completion_tokens: tokens * n },
+      firstTokenMs: this.options.delayMs ?? 0,
+      totalMs: this.options.delayMs ?? 0,
+    };
+    const delay = this.options.delayMs ?? 0;
+    if (delay <= 0) return Promise.resolve(result);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(job.id);
+        resolve(result);
+      }, delay);
+      this.pending.set(job.id, { timer, reject });
+    });
+  }
+
+  abort(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.reject(new EngineError('ABORTED', `job ${id} was aborted`));
+  }
+
+  load(): EngineLoad {
+    return { running: this.pending.size, waiting: 0, freeKvBlocks: 0, totalKvBlocks: 0, kvUsage: 0 };
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.pending.keys()]) this.abort(id);
+  }
+}

@@ -1,0 +1,39 @@
+import type { ChatMessage, CompletionOutput, SamplingParams } from '../jobs/schema';
+
+/** One job as the engine sees it; `id` is the job_id, unique among in-flight jobs. */
+export interface EngineJob {
+  id: string;
+  prompt?: string;
+  messages?: ChatMessage[];
+  sampling: SamplingParams;
+}
+
+export interface EngineResult {
+  outputs: CompletionOutput[];
+  usage: { prompt_tokens: number; completion_tokens: number };
+  /** Milliseconds from submit to first token (when known) and to the end. */
+  firstTokenMs?: number;
+  totalMs: number;
+}
+
+/** What backpressure looks at: the engine's own queue and KV cache, not only the worker's in-flight count. */
+export interface EngineLoad {
+  running: number;
+  waiting: number;
+  freeKvBlocks: number;
+  totalKvBlocks: number;
+  /** Fraction of KV blocks in use, 0..1. */
+  kvUsage: number;
+}
+
+/**
+ * The consumer's port to an inference engine. submit() resolves when the job is finished and rejects with
+ * EngineError ('ABORTED' after abort(), 'REJECTED' for a request the engine cannot serve).
+ */
+export interface InferenceEngine {
+  readonly model: string;
+  submit(job: EngineJob): Promise<EngineResult>;
+  abort(id: string): void;
+  load(): EngineLoad;
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+export interface StoredObject {
+  body: Buffer;
+  /** Opaque version (ETag for S3) for conditional writes. */
+  version: string;
+}
+
+/** Where the export goes: S3 (any S3-compatible server) or a local directory (file://). */
+export interface ObjectStore {
+  /** Where objects land, for logs: s3://bucket or file:///dir. */
+  readonly location: string;
+  put(key: string, body: Buffer, contentType: string): Promise<void>;
+  get(key: string): Promise<StoredObject | undefined>;
+  delete(key: string): Promise<void>;
+  /** Writes only if the object is still at `version` (undefined: only if absent); false when someone else changed it. */
+  putIfUnchanged(key: string, body: Buffer, contentType: string, version: string | undefined): Promise<boolean>;
+}

@@ -1,0 +1,59 @@
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ObjectStore, StoredObject } from './object-store';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Parts at or above this size go up as multipart uploads in pieces of this size (S3's minimum is 5 MiB). */
+  multipartThreshold: number;
+}
+
+const status = (err: unknown) => (err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined);
+
+/**
+ * The S3 export target. Credentials and region come from the client (the AWS default provider chain). Large parts
+ * use @aws-sdk/lib-storage's Upload, which splits, uploads pieces in parallel, and aborts the multipart upload on failure.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly location: string;
+
+  constructor(private readonly client: S3Client, private readonly options: S3StoreOptions) {
+    this.location = `s3://${options.bucket}`;
+  }
+
+  async put(key: string, body: Buffer, contentType: string): Promise<void> {
+    const params = { Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType };
+    if (body.length < this.options.multipartThreshold) {
+      await this.client.send(new PutObjectCommand(params));
+      return;
+    }
+    await new Upload({ client: this.client, params, partSize: this.options.multipartThreshold, queueSize: 4, leavePartsOnError: false }).done();
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const body = Buffer.from(await r.Body!.transformToByteArray());
+      return { body, version: r.ETag ?? '' };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+  }
+
+  async putIfUnchanged(key: string, body: Buffer, contentType: string, version: string | undefined): Promise<boolean> {
+    const condition = version === undefined ? { IfNoneMatch: '*' } : { IfMatch: version };
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType, ...condition }));
+      return true;
+    } catch (err) {
+      // 412: the object changed since we read it; 409: a concurrent conditional write won.
+      if (status(err) === 412 || status(err) === 409) return false;
+      throw err;
+    }
+  }
+}

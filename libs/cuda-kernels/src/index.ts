@@ -1,1 +1,38 @@
-export {};
+// The op set's entry point: one backend per device per thread, created on first use.
+import type { Backend, DeviceKind, Tensor } from './api';
+import { KernelError } from './errors';
+import { native, type NativeBackendObject } from './native';
+import { readSafetensorsHeader } from './safetensors';
+
+export type * from './api';
+export { KernelError, type KernelErrorCode } from './errors';
+
+const backends = new Map<DeviceKind, Backend>();
+
+function withLoader(obj: NativeBackendObject): Backend {
+  const loadSafetensors = (path: string): Map<string, Tensor> => {
+    const { dataStart, entries } = readSafetensorsHeader(path);
+    const tensors = obj.loadSafetensorsEntries(path, dataStart, entries);
+    return new Map(entries.map((e, i) => [e.name, tensors[i]]));
+  };
+  return Object.assign(obj, { loadSafetensors });
+}
+
+/** True when this build has the CUDA backend and at least one GPU is visible. */
+export function cudaAvailable(): boolean {
+  return native().cudaBuilt && native().cudaDeviceCount() > 0;
+}
+
+/** The backend for a device (default: cuda when available, else cpu); the same object on every call in a thread. */
+export function getBackend(device?: DeviceKind): Backend {
+  const kind: DeviceKind = device ?? (cudaAvailable() ? 'cuda' : 'cpu');
+  if (kind !== 'cpu' && kind !== 'cuda') {
+    throw new KernelError(`getBackend: argument 'device' must be 'cpu' or 'cuda' (got ${String(kind)})`, 'E_ARG_TYPE', 'getBackend', 'device');
+  }
+  let backend = backends.get(kind);
+  if (!backend) {
+    backend = withLoader(new (native().NativeBackend)(kind));
+    backends.set(kind, backend);
+  }
+  return backend;
+}

@@ -1,0 +1,73 @@
+// Module entry: per-environment instance data, so the addon loads in the main thread and every worker_thread.
+#include <napi.h>
+
+#include "addon.h"
+#include "native_backend.h"
+#include "tensor.h"
+#ifdef SLUICE_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+namespace sluice {
+
+void throw_kernel_error(Napi::Env env, const std::string& code, const std::string& op, const std::string& arg,
+                        const std::string& message) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data && !data->error_ctor.IsEmpty()) {
+    Napi::Object err = data->error_ctor.New({Napi::String::New(env, message), Napi::String::New(env, code),
+                                             Napi::String::New(env, op), Napi::String::New(env, arg)});
+    throw Napi::Error(env, err);
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  err.Set("op", Napi::String::New(env, op));
+  err.Set("arg", Napi::String::New(env, arg));
+  throw err;
+}
+
+static Napi::Value RegisterErrorClass(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "registerErrorClass: expected a constructor");
+  info.Env().GetInstanceData<AddonData>()->error_ctor = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+#ifdef SLUICE_WITH_CUDA
+  int n = 0;
+  try {
+    n = cuda_device_count();
+  } catch (const std::exception&) {
+    n = 0;  // no driver or no device: the CPU backend still works
+  }
+  return Napi::Number::New(info.Env(), n);
+#else
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function tensor = Tensor::Define(env);
+  Napi::Function backend = NativeBackend::Define(env);
+  data->tensor_ctor = Napi::Persistent(tensor);
+  data->backend_ctor = Napi::Persistent(backend);
+  exports.Set("Tensor", tensor);
+  exports.Set("NativeBackend", backend);
+  exports.Set("registerErrorClass", Napi::Function::New(env, RegisterErrorClass, "registerErrorClass"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("cudaBuilt", Napi::Boolean::New(env,
+#ifdef SLUICE_WITH_CUDA
+                                              true
+#else
+                                              false
+#endif
+                                              ));
+  return exports;
+}
+
+}  // namespace sluice
+
+static Napi::Object InitSluiceKernels(Napi::Env env, Napi::Object exports) { return sluice::Init(env, exports); }
+
+NODE_API_MODULE(sluice_kernels, InitSluiceKernels)

@@ -1,0 +1,258 @@
+#include "cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "cpu/simd.h"
+
+namespace sluice {
+
+// ---- memory ----
+
+HostPool::~HostPool() {
+  for (auto& [size, list] : free_)
+    for (void* p : list) std::free(p);
+}
+
+void* HostPool::allocate(size_t bytes) {
+  const size_t size = rounded(bytes == 0 ? 1 : bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = free_.find(size);
+  if (it != free_.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= size;
+    allocated_ += size;
+    return p;
+  }
+  void* p = std::aligned_alloc(64, size);
+  if (!p) throw BackendError("cpu: out of host memory allocating " + std::to_string(size) + " bytes");
+  allocated_ += size;
+  return p;
+}
+
+void HostPool::release(void* ptr, size_t bytes) {
+  const size_t size = rounded(bytes == 0 ? 1 : bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_[size].push_back(ptr);
+  allocated_ -= size;
+  cached_ += size;
+}
+
+size_t HostPool::allocated_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return allocated_;
+}
+
+size_t HostPool::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cached_;
+}
+
+CpuBackend::CpuBackend(int threads) : threads_(threads) {}
+
+void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+
+MemoryStats CpuBackend::memory_stats() const {
+  MemoryStats s;
+  s.allocated_bytes = pool_.allocated_bytes();
+  s.cached_bytes = pool_.cached_bytes();
+  return s;
+}
+
+// ---- events: CPU ops are synchronous, so an event is the time it was recorded ----
+
+int CpuBackend::create_event() {
+  const int id = next_event_++;
+  events_[id] = std::chrono::steady_clock::time_point{};
+  return id;
+}
+
+void CpuBackend::record_event(int event) {
+  auto it = events_.find(event);
+  if (it == events_.end()) throw BackendError("recordEvent: unknown event " + std::to_string(event));
+  it->second = std::chrono::steady_clock::now();
+}
+
+void CpuBackend::wait_event(int event) {
+  if (!events_.count(event)) throw BackendError("waitEvent: unknown event " + std::to_string(event));
+}
+
+float CpuBackend::elapsed_ms(int start, int end) {
+  auto a = events_.find(start), b = events_.find(end);
+  if (a == events_.end() || b == events_.end()) throw BackendError("elapsedMs: unknown event");
+  return std::chrono::duration<float, std::milli>(b->second - a->second).count();
+}
+
+void CpuBackend::destroy_event(int event) { events_.erase(event); }
+
+void CpuBackend::begin_capture() { throw BackendError("graph capture is not supported on the cpu backend"); }
+int CpuBackend::end_capture() { throw BackendError("graph capture is not supported on the cpu backend"); }
+void CpuBackend::replay(int) { throw BackendError("graph replay is not supported on the cpu backend"); }
+void CpuBackend::destroy_graph(int) { throw BackendError("graphs are not supported on the cpu backend"); }
+
+// ---- elementwise and data-movement ops ----
+
+static int64_t index_at(const TensorRef& t, int64_t i) {
+  return t.dtype == DType::I64 ? t.ptr<int64_t>()[i] : static_cast<int64_t>(t.ptr<int32_t>()[i]);
+}
+
+// Rows per task so a chunk is at least ~16K elements of work.
+static int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+
+void CpuBackend::embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) {
+  const int64_t T = ids.numel(), H = table.dim(1);
+  float* o = out.ptr<float>();
+  const float* tab = table.ptr<float>();
+  threads_.parallel_for(T, grain_rows(H), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) std::memcpy(o + t * H, tab + index_at(ids, t) * H, H * sizeof(float));
+  });
+}
+
+static float inv_rms(const float* x, int64_t H, float eps) {
+  return 1.0f / std::sqrt(dot_f32(x, x, H) / static_cast<float>(H) + eps);
+}
+
+void CpuBackend::rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) {
+  const int64_t H = x.shape.back(), rows = H ? x.numel() / H : 0;
+  const float* w = weight.ptr<float>();
+  threads_.parallel_for(rows, grain_rows(H), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const float* xr = x.ptr<float>() + r * H;
+      float* o = out.ptr<float>() + r * H;
+      const float s = inv_rms(xr, H, eps);
+      for (int64_t i = 0; i < H; i++) o[i] = xr[i] * s * w[i];
+    }
+  });
+}
+
+void CpuBackend::fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) {
+  const int64_t H = x.shape.back(), rows = H ? x.numel() / H : 0;
+  const float* w = weight.ptr<float>();
+  threads_.parallel_for(rows, grain_rows(H), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      float* xr = x.ptr<float>() + r * H;
+      float* res = residual.ptr<float>() + r * H;
+      for (int64_t i = 0; i < H; i++) res[i] += xr[i];
+      const float s = inv_rms(res, H, eps);
+      for (int64_t i = 0; i < H; i++) xr[i] = res[i] * s * w[i];
+    }
+  });
+}
+
+static void rotate_rows(float* x, int64_t heads, int64_t D, const float* cs) {
+  const int64_t half = D / 2;
+  for (int64_t h = 0; h < heads; h++) {
+    float* v = x + h * D;
+    for (int64_t i = 0; i < half; i++) {
+      const float c = cs[i], s = cs[half + i];
+      const float x1 = v[i], x2 = v[half + i];
+      v[i] = x1 * c - x2 * s;
+      v[half + i] = x2 * c + x1 * s;
+    }
+  }
+}
+
+void CpuBackend::rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
+                                  const TensorRef& cos_sin) {
+  const int64_t T = positions.numel();
+  if (T == 0) return;
+  const int64_t qh = q.numel() / T / head_dim, kh = k.numel() / T / head_dim;
+  threads_.parallel_for(T, grain_rows((qh + kh) * head_dim), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) {
+      const float* cs = cos_sin.ptr<float>() + index_at(positions, t) * head_dim;
+      rotate_rows(q.ptr<float>() + t * qh * head_dim, qh, head_dim, cs);
+      rotate_rows(k.ptr<float>() + t * kh * head_dim, kh, head_dim, cs);
+    }
+  });
+}
+
+void CpuBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) {
+  cpu_gemm_f32(threads_, out.ptr<float>(), a.ptr<float>(), w.ptr<float>(), bias ? bias->ptr<float>() : nullptr,
+               a.dim(0), w.dim(0), w.dim(1));
+}
+
+void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
+  const int64_t T = out.dim(0), F = T ? out.numel() / T : 0;
+  threads_.parallel_for(T, grain_rows(F), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) {
+      const float* g = x.ptr<float>() + t * 2 * F;
+      const float* u = g + F;
+      float* o = out.ptr<float>() + t * F;
+      for (int64_t i = 0; i < F; i++) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
+  });
+}
+
+void CpuBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
+                                   const TensorRef& v_cache, const TensorRef& slot_mapping) {
+  const int64_t T = slot_mapping.numel();
+  if (T == 0) return;
+  const size_t row = static_cast<size_t>(k.numel() / T) * dtype_size(k.dtype);
+  char* kc = static_cast<char*>(k_cache.data);
+  char* vc = static_cast<char*>(v_cache.data);
+  for (int64_t t = 0; t < T; t++) {
+    const int64_t slot = index_at(slot_mapping, t);
+    if (slot < 0) continue;
+    std::memcpy(kc + slot * row, static_cast<const char*>(k.data) + t * row, row);
+    std::memcpy(vc + slot * row, static_cast<const char*>(v.data) + t * row, row);
+  }
+}
+
+void CpuBackend::copy_blocks(const std::vector<TensorRef>& caches, const TensorRef& pairs) {
+  const int64_t P = pairs.numel() / 2;
+  for (const TensorRef& c : caches) {
+    const size_t block = static_cast<size_t>(c.numel() / c.dim(0)) * dtype_size(c.dtype);
+    char* base = static_cast<char*>(c.data);
+    for (int64_t p = 0; p < P; p++) {
+      std::memcpy(base + index_at(pairs, 2 * p + 1) * block, base + index_at(pairs, 2 * p) * block, block);
+    }
+  }
+}
+
+void CpuBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const TensorRef& pairs) {
+  const int64_t P = pairs.numel() / 2;
+  const size_t block = static_cast<size_t>(src.numel() / src.dim(0)) * dtype_size(src.dtype);
+  for (int64_t p = 0; p < P; p++) {
+    std::memcpy(static_cast<char*>(dst.data) + index_at(pairs, 2 * p + 1) * block,
+                static_cast<const char*>(src.data) + index_at(pairs, 2 * p) * block, block);
+  }
+}
+
+// ---- ops with their own kernel files ----
+
+void CpuBackend::paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                        const TensorRef& v_cache, const TensorRef& block_tables,
+                                        const TensorRef& context_lens, float scale) {
+  cpu_paged_decode(threads_, out, q, k_cache, v_cache, block_tables, context_lens, scale);
+}
+
+void CpuBackend::prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                   const TensorRef& v_cache, const TensorRef& cu_seqlens_q,
+                                   const TensorRef& block_tables, const TensorRef& context_lens, float scale) {
+  cpu_prefill_attention(threads_, out, q, k_cache, v_cache, cu_seqlens_q, block_tables, context_lens, scale);
+}
+
+void CpuBackend::sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params) {
+  cpu_sample(threads_, out, logits, params);
+}
+
+void CpuBackend::log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) {
+  cpu_log_softmax_topk(threads_, values, indices, logits, k);
+}
+
+void CpuBackend::gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) {
+  cpu_gather_logprobs(threads_, out, logits, tokens);
+}
+
+void CpuBackend::argmax(const TensorRef& out, const TensorRef& logits) { cpu_argmax(threads_, out, logits); }
+
+}  // namespace sluice

@@ -1,0 +1,102 @@
+// The CPU backend: every op in f32 on a persistent thread pool, memory from a caching pool.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "backend.h"
+#include "cpu/thread_pool.h"
+
+namespace sluice {
+
+// Exact-size free lists of 64-byte-aligned blocks: a decode step re-requests the sizes it freed last step.
+class HostPool {
+ public:
+  ~HostPool();
+  void* allocate(size_t bytes);
+  void release(void* ptr, size_t bytes);
+  size_t allocated_bytes() const;
+  size_t cached_bytes() const;
+
+ private:
+  static size_t rounded(size_t bytes) { return (bytes + 255) & ~static_cast<size_t>(255); }
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;
+  size_t allocated_ = 0;
+  size_t cached_ = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads);
+
+  Device device() const override { return Device::CPU; }
+  void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
+  void release(void* ptr, size_t bytes) override { pool_.release(ptr, bytes); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void synchronize() override {}
+  MemoryStats memory_stats() const override;
+  void* allocate_pinned(size_t bytes) override { return pool_.allocate(bytes); }
+  void release_pinned(void* ptr, size_t bytes) override { pool_.release(ptr, bytes); }
+
+  int create_event() override;
+  void record_event(int event) override;
+  void wait_event(int event) override;
+  float elapsed_ms(int start, int end) override;
+  void destroy_event(int event) override;
+  bool supports_graphs() const override { return false; }
+  void begin_capture() override;
+  int end_capture() override;
+  void replay(int graph) override;
+  void destroy_graph(int graph) override;
+
+  void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) override;
+  void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) override;
+  void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) override;
+  void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
+                        const TensorRef& cos_sin) override;
+  void gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) override;
+  void silu_and_mul(const TensorRef& out, const TensorRef& x) override;
+  void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache, const TensorRef& v_cache,
+                         const TensorRef& slot_mapping) override;
+  void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                              const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
+                              float scale) override;
+  void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,
+                         const TensorRef& cu_seqlens_q, const TensorRef& block_tables, const TensorRef& context_lens,
+                         float scale) override;
+  void copy_blocks(const std::vector<TensorRef>& caches, const TensorRef& pairs) override;
+  void swap_blocks(const TensorRef& src, const TensorRef& dst, const TensorRef& pairs) override;
+  void sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params) override;
+  void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) override;
+  void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) override;
+  void argmax(const TensorRef& out, const TensorRef& logits) override;
+
+ private:
+  HostPool pool_;
+  ThreadPool threads_;
+  std::unordered_map<int, std::chrono::steady_clock::time_point> events_;
+  int next_event_ = 1;
+};
+
+// Kernels, one file each, shared by the backend methods above.
+void cpu_gemm_f32(ThreadPool& pool, float* out, const float* a, const float* w, const float* bias, int64_t M,
+                  int64_t N, int64_t K);
+void cpu_paged_decode(ThreadPool& pool, const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                      const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
+                      float scale);
+void cpu_prefill_attention(ThreadPool& pool, const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                           const TensorRef& v_cache, const TensorRef& cu_seqlens_q, const TensorRef& block_tables,
+                           const TensorRef& context_lens, float scale);
+void cpu_sample(ThreadPool& pool, const TensorRef& out, const TensorRef& logits, const SamplingRefs& params);
+void cpu_log_softmax_topk(ThreadPool& pool, const TensorRef& values, const TensorRef& indices,
+                          const TensorRef& logits, int k);
+void cpu_gather_logprobs(ThreadPool& pool, const TensorRef& out, const TensorRef& logits, const TensorRef& tokens);
+void cpu_argmax(ThreadPool& pool, const TensorRef& out, const TensorRef& logits);
+
+}  // namespace sluice

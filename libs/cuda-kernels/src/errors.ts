@@ -1,0 +1,27 @@
+/** Stable codes of KernelError; the native layer and the TS layer use the same set. */
+export type KernelErrorCode =
+  | 'E_ARG_TYPE' // an argument of the wrong JS type (not a Tensor, not a number)
+  | 'E_FREED' // a tensor used after free()
+  | 'E_DEVICE' // a tensor on another device than the backend
+  | 'E_DTYPE' // a dtype the op does not accept
+  | 'E_SHAPE' // shapes that do not fit together
+  | 'E_RANGE' // an index (token, block, slot, position) or scalar out of range
+  | 'E_UNSUPPORTED' // a feature this backend or build lacks (graphs on CPU, CUDA without a GPU)
+  | 'E_ALLOC' // out of memory
+  | 'E_IO' // a weight file that cannot be read
+  | 'E_FORMAT' // a weight file that is not valid safetensors
+  | 'E_BACKEND' // a failure inside a backend (a CUDA error, for instance)
+  | 'E_LOAD'; // the native addon could not be loaded
+
+/** Every failure of the op set: names the op and the argument at fault. */
+export class KernelError extends Error {
+  constructor(
+    message: string,
+    readonly code: KernelErrorCode | string,
+    readonly op: string,
+    readonly arg: string,
+  ) {
+    super(message);
+    this.name = 'KernelError';
+  }
+}

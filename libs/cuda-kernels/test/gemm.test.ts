@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backendFor, devices, expectKernelError, F32_TOL, relErr, Rng } from './helpers';
+import { safetensorsFile } from './safetensors-writer';
+
+function gemmRef(a: Float32Array, w: ArrayLike<number>, bias: Float32Array | undefined, M: number, N: number, K: number): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias[n] : 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * w[n * K + k];
+      out[m * N + n] = s;
+    }
+  }
+  return out;
+}
+
+describe.each(devices())('gemm on %s', (device) => {
+  const b = backendFor(device);
+
+  it.each([
+    [1, 1, 1],
+    [1, 7, 5],
+    [3, 13, 17],
+    [2, 6, 8],
+    [5, 37, 129],
+    [64, 96, 513],
+    [130, 61, 1030],
+    [33, 257, 100],
+  ])('matches the float64 reference (M=%i, N=%i, K=%i), with and without bias', (M, N, K) => {
+    const rng = new Rng(M * 1000 + N * 10 + K);
+    const a = rng.floats(M * K);
+    const w = rng.floats(N * K);
+    const bias = rng.floats(N);
+    const at = b.fromHost(a, [M, K], 'f32');
+    const wt = b.fromHost(w, [N, K], 'f32');
+    const out = b.empty([M, N], 'f32');
+    b.gemm(out, at, wt);
+    expect(relErr(b.toHost(out) as Float32Array, gemmRef(a, w, undefined, M, N, K))).toBeLessThan(F32_TOL);
+    b.gemm(out, at, wt, b.fromHost(bias, [N], 'f32'));
+    expect(relErr(b.toHost(out) as Float32Array, gemmRef(a, w, bias, M, N, K))).toBeLessThan(F32_TOL);
+  });
+
+  it('handles M = 0 (empty batch) and K = 0 (bias only)', () => {
+    const out = b.empty([0, 4], 'f32');
+    b.gemm(out, b.empty([0, 3], 'f32'), b.fromHost(new Rng(1).floats(12), [4, 3], 'f32'));
+    const bias = new Rng(2).floats(4);
+    const out2 = b.empty([2, 4], 'f32');
+    b.gemm(out2, b.empty([2, 0], 'f32'), b.empty([4, 0], 'f32'), b.fromHost(bias, [4], 'f32'));
+    expect(b.toHost(out2)).toEqual(Float32Array.from([...bias, ...bias]));
+  });
+
+  it('writes through narrowed views of the output', () => {
+    const rng = new Rng(9);
+    const [M, N, K] = [6, 10, 24];
+    const a = rng.floats(M * K);
+    const w = rng.floats(N * K);
+    const big = b.fromHost(rng.floats(20 * N), [20, N], 'f32');
+    b.gemm(b.narrow(big, 0, M), b.fromHost(a, [M, K], 'f32'), b.fromHost(w, [N, K], 'f32'));
+    const got = (b.toHost(big) as Float32Array).subarray(0, M * N);
+    expect(relErr(got, gemmRef(a, w, undefined, M, N, K))).toBeLessThan(F32_TOL);
+  });
+
+  it('runs bf16 and f16 weights widened at load within 2e-2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-gemm-'));
+    try {
+      const rng = new Rng(11);
+      const [M, N, K] = [9, 40, 72];
+      const a = rng.floats(M * K);
+      const w = rng.floats(N * K);
+      const path = join(dir, 'w.safetensors');
+      writeFileSync(path, safetensorsFile({ wb: { dtype: 'BF16', shape: [N, K], data: w }, wh: { dtype: 'F16', shape: [N, K], data: w } }));
+      const tensors = b.loadSafetensors(path);
+      for (const name of ['wb', 'wh']) {
+        const wt = tensors.get(name)!;
+        const out = b.empty([M, N], wt.dtype);
+        b.gemm(out, b.fromHost(a, [M, K], 'f32'), wt);
+        expect(relErr(b.toHost(out) as Float32Array, gemmRef(a, w, undefined, M, N, K))).toBeLessThan(2e-2);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects mismatched shapes and dtypes naming the argument', () => {
+    const a = b.fromHost(new Rng(3).floats(6), [2, 3], 'f32');
+    const w = b.fromHost(new Rng(4).floats(12), [4, 3], 'f32');
+    expectKernelError(() => b.gemm(b.empty([2, 4], 'f32'), a, b.fromHost(new Rng(5).floats(8), [4, 2], 'f32')), 'E_SHAPE', 'gemm', 'w');
+    expectKernelError(() => b.gemm(b.empty([2, 5], 'f32'), a, w), 'E_SHAPE', 'gemm', 'out');
+    expectKernelError(() => b.gemm(b.empty([2, 4], 'f32'), a, w, b.empty([3], 'f32')), 'E_SHAPE', 'gemm', 'bias');
+    expectKernelError(() => b.gemm(b.empty([2, 4], 'i32'), a, w), 'E_DTYPE', 'gemm', 'out');
+    expectKernelError(() => b.gemm(b.empty([2, 4], 'f32'), b.view(a, [6]), w), 'E_SHAPE', 'gemm', 'a');
+  });
+});

@@ -1,0 +1,76 @@
+// Shared test helpers: seeded random data, float64 references' error metric, and the backends under test.
+import { cudaAvailable, getBackend, KernelError } from '../src';
+import type { Backend, DeviceKind } from '../src';
+
+/** Every backend this build can run: CPU always, CUDA where a GPU is visible (the H100 run). */
+export function devices(): DeviceKind[] {
+  return cudaAvailable() ? ['cpu', 'cuda'] : ['cpu'];
+}
+
+export function backendFor(device: DeviceKind): Backend {
+  return getBackend(device);
+}
+
+/** mulberry32: small, fast, seeded; tests draw fresh data per seed, never zeros. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  normal(): number {
+    const u = Math.max(this.next(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  floats(n: number, scale = 1): Float32Array {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.normal() * scale;
+    return a;
+  }
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+}
+
+/** ‖out − ref‖ / ‖ref‖ in float64. */
+export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(out.length).toBe(ref.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (out[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/** Asserts fn throws a KernelError with this code naming op and arg. */
+export function expectKernelError(fn: () => unknown, code: string, op: string, arg: string): KernelError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(KernelError);
+  const e = caught as KernelError;
+  expect({ code: e.code, op: e.op, arg: e.arg }).toEqual({ code, op, arg });
+  expect(e.message).toContain(op);
+  if (arg) expect(e.message).toContain(arg);
+  return e;
+}
+
+export const F32_TOL = 1e-5;

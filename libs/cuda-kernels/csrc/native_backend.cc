@@ -305,7 +305,7 @@ Napi::Value NativeBackend::LoadSafetensors(const Napi::CallbackInfo& info) {
   try {
     loaded = load_safetensors(backend_, path, data_start, entries);
   } catch (const std::exception& e) {
-    throw_kernel_error(env, "E_IO", "loadSafetensors", "path", "loadSafetensors: " + path + ": " + e.what());
+    throw_kernel_error(env, "E_IO", "loadSafetensors", "path", "loadSafetensors: argument 'path' (" + path + "): " + e.what());
   }
   Napi::Array out = Napi::Array::New(env, loaded.size());
   for (size_t i = 0; i < loaded.size(); i++) {

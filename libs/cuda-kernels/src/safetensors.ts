@@ -8,7 +8,7 @@ const DTYPES: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16', I3
 const MAX_HEADER = 100 * 1024 * 1024;
 
 function bad(path: string, what: string): never {
-  throw new KernelError(`loadSafetensors: ${path}: ${what}`, 'E_FORMAT', 'loadSafetensors', 'path');
+  throw new KernelError(`loadSafetensors: argument 'path' (${path}): ${what}`, 'E_FORMAT', 'loadSafetensors', 'path');
 }
 
 function readExact(fd: number, length: number, position: number, path: string): Buffer {
@@ -32,7 +32,7 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new KernelError(`loadSafetensors: cannot open ${path}: ${(err as Error).message}`, 'E_IO', 'loadSafetensors', 'path');
+    throw new KernelError(`loadSafetensors: argument 'path' (${path}) cannot be opened: ${(err as Error).message}`, 'E_IO', 'loadSafetensors', 'path');
   }
   try {
     const size = readExact(fd, 8, 0, path).readBigUInt64LE(0);

@@ -33,7 +33,7 @@ export function toF16(x: number): number {
 
 const SIZE: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 };
 
-export function safetensorsFile(tensors: Record<string, StTensor>, headerPad = 0): Buffer {
+export function safetensorsFile(tensors: Record<string, StTensor>, misalign = 0): Buffer {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -53,8 +53,9 @@ export function safetensorsFile(tensors: Record<string, StTensor>, headerPad = 0
     chunks.push(buf);
     offset += buf.length;
   }
+  // Real files pad the header to 8 bytes so data is aligned; misalign adds bytes to break that on purpose.
   let json = JSON.stringify(header);
-  json += ' '.repeat(headerPad);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8 + misalign);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   return Buffer.concat([len, Buffer.from(json), ...chunks]);

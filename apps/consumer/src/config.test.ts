@@ -1,0 +1,77 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCommand, parseDuration, resolveConfig } from './config';
+import { ConfigError } from './errors';
+
+describe('resolveConfig', () => {
+  it('has working defaults: echo engine, exactly-once, file export', () => {
+    const c = resolveConfig([], {});
+    expect(c).toMatchObject({
+      brokers: ['localhost:9092'],
+      groupId: 'sluice-workers',
+      jobsTopic: 'sluice.jobs',
+      resultsTopic: 'sluice.results',
+      dlqTopic: 'sluice.dlq',
+      delivery: 'exactly-once',
+      transactionalIdPrefix: 'sluice-sluice-workers',
+      engine: 'echo',
+      export: { kind: 'file', dir: 'sluice-export' },
+      exportFormat: 'jsonl',
+      drainTimeoutMs: 30_000,
+    });
+    expect(c.ssl).toBeUndefined();
+    expect(c.sasl).toBeUndefined();
+  });
+
+  it('reads SLUICE_* variables, and a flag wins over its variable', () => {
+    const env = { SLUICE_KAFKA_BROKERS: 'k1:9092,k2:9092', SLUICE_S3_BUCKET: 'results', SLUICE_S3_ENDPOINT: 'http://minio:9000', SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_MAX_IN_FLIGHT: '8' };
+    const c = resolveConfig(['--max-in-flight', '16', '--delivery', 'at-least-once'], env);
+    expect(c.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(c.export).toEqual({ kind: 's3', bucket: 'results', endpoint: 'http://minio:9000', region: undefined, forcePathStyle: true });
+    expect(c.maxInFlight).toBe(16);
+    expect(c.delivery).toBe('at-least-once');
+  });
+
+  it.each([
+    [['--max-in-flight', '0'], {}, /--max-in-flight \(SLUICE_MAX_IN_FLIGHT\): must be between 1/],
+    [[], { SLUICE_MAX_IN_FLIGHT: 'lots' }, /--max-in-flight \(SLUICE_MAX_IN_FLIGHT\): must be an integer, got "lots"/],
+    [['--brokers', 'nohost'], {}, /--brokers \(SLUICE_KAFKA_BROKERS\): "nohost" is not host:port/],
+    [['--engine', 'llm'], {}, /--model \(SLUICE_MODEL\): is required with --engine llm/],
+    [['--model', '/no/such/dir'], {}, /--model \(SLUICE_MODEL\): directory \/no\/such\/dir does not exist/],
+    [[], { SLUICE_DELIVERY: 'twice' }, /--delivery \(SLUICE_DELIVERY\): must be one of exactly-once, at-least-once/],
+    [[], { SLUICE_DRAIN_TIMEOUT: 'soon' }, /--drain-timeout \(SLUICE_DRAIN_TIMEOUT\): must be a duration/],
+    [['--jobs-topic', 'bad topic'], {}, /--jobs-topic \(SLUICE_JOBS_TOPIC\): "bad topic" is not a valid Kafka topic name/],
+    [[], { SLUICE_S3_BUCKET: 'Bad_Bucket' }, /--s3-bucket \(SLUICE_S3_BUCKET\)/],
+    [[], { SLUICE_S3_FORCE_PATH_STYLE: 'maybe', SLUICE_S3_BUCKET: 'ok-bucket' }, /--s3-force-path-style \(SLUICE_S3_FORCE_PATH_STYLE\): must be true or false/],
+    [['--sasl-mechanism', 'scram-sha-512'], {}, /--sasl-username \(SLUICE_KAFKA_SASL_USERNAME\): is required/],
+    [['--sasl-mechanism', 'plain', '--sasl-username', 'u'], {}, /SLUICE_KAFKA_SASL_PASSWORD: a password is required/],
+    [['--kafka-ssl-ca', '/no/ca.pem'], {}, /--kafka-ssl-ca \(SLUICE_KAFKA_SSL_CA\): file \/no\/ca.pem does not exist/],
+    [['--no-such-flag'], {}, /command line: unknown option '--no-such-flag'/],
+  ])('rejects %j %j naming the setting', (argv, env, message) => {
+    expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(ConfigError);
+    expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(message);
+  });
+
+  it('takes SASL SCRAM and TLS settings, reading secrets from files or the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cfg-'));
+    writeFileSync(join(dir, 'ca.pem'), 'CA');
+    writeFileSync(join(dir, 'pw'), 'from-file\n');
+    const c = resolveConfig(['--kafka-ssl-ca', join(dir, 'ca.pem'), '--sasl-mechanism', 'scram-sha-256', '--sasl-username', 'svc', '--sasl-password-file', join(dir, 'pw')], {});
+    expect(c.ssl).toEqual({ ca: 'CA', cert: undefined, key: undefined, rejectUnauthorized: true });
+    expect(c.sasl).toEqual({ mechanism: 'scram-sha-256', username: 'svc', password: 'from-file' });
+    const e = resolveConfig(['--sasl-mechanism', 'plain', '--sasl-username', 'svc'], { SLUICE_KAFKA_SASL_PASSWORD: 'from-env' });
+    expect(e.sasl?.password).toBe('from-env');
+  });
+
+  it('documents every setting and its variable in --help', () => {
+    const help = buildCommand().helpInformation();
+    for (const v of ['SLUICE_KAFKA_BROKERS', 'SLUICE_DELIVERY', 'SLUICE_DRAIN_TIMEOUT', 'SLUICE_S3_BUCKET', 'SLUICE_KAFKA_SASL_MECHANISM', 'SLUICE_METRICS_PORT']) expect(help).toContain(v);
+    expect(help).toContain('--engine <kind>');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([['30s', 30_000], ['500ms', 500], ['2m', 120_000], ['250', 250], ['1.5s', 1500]])('%s is %d ms', (t, ms) => expect(parseDuration(t)).toBe(ms));
+  it('rejects nonsense', () => expect(parseDuration('later')).toBeUndefined());
+});

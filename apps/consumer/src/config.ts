@@ -1,0 +1,256 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import { ConfigError } from './errors';
+
+export type Delivery = 'exactly-once' | 'at-least-once';
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface ConsumerConfig {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  jobsTopic: string;
+  resultsTopic: string;
+  dlqTopic: string;
+  sessionTimeoutMs: number;
+  delivery: Delivery;
+  transactionalIdPrefix: string;
+  workerId: string;
+  engine: 'echo' | 'llm';
+  model?: string;
+  echoDelayMs: number;
+  maxInFlight: number;
+  maxUncommitted: number;
+  maxEngineWaiting: number;
+  maxPromptBytes: number;
+  commitIntervalMs: number;
+  maxPartRecords: number;
+  drainTimeoutMs: number;
+  export: { kind: 's3'; bucket: string; endpoint?: string; region?: string; forcePathStyle: boolean } | { kind: 'file'; dir: string } | { kind: 'off' };
+  exportPrefix: string;
+  exportFormat: 'jsonl' | 'parquet';
+  multipartThresholdBytes: number;
+  ssl?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  sasl?: { mechanism: SaslMechanism; username: string; password: string };
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+}
+
+interface Setting {
+  /** camelCase key in the parsed commander options. */
+  key: string;
+  flags: string;
+  env: string;
+  help: string;
+  default?: string;
+  choices?: readonly string[];
+}
+
+// One table drives --help, the env fallbacks and the error messages, so they can never disagree.
+const SETTINGS: Setting[] = [
+  { key: 'brokers', flags: '--brokers <list>', env: 'SLUICE_KAFKA_BROKERS', help: 'Kafka bootstrap brokers, comma-separated host:port', default: 'localhost:9092' },
+  { key: 'clientId', flags: '--client-id <id>', env: 'SLUICE_KAFKA_CLIENT_ID', help: 'Kafka client id', default: 'sluice-consumer' },
+  { key: 'group', flags: '--group <id>', env: 'SLUICE_GROUP_ID', help: 'consumer group of the workers', default: 'sluice-workers' },
+  { key: 'jobsTopic', flags: '--jobs-topic <topic>', env: 'SLUICE_JOBS_TOPIC', help: 'topic of PromptJob records', default: 'sluice.jobs' },
+  { key: 'resultsTopic', flags: '--results-topic <topic>', env: 'SLUICE_RESULTS_TOPIC', help: 'topic Completion records go to, keyed by job_id', default: 'sluice.results' },
+  { key: 'dlqTopic', flags: '--dlq-topic <topic>', env: 'SLUICE_DLQ_TOPIC', help: 'topic DeadLetter records go to', default: 'sluice.dlq' },
+  { key: 'sessionTimeoutMs', flags: '--session-timeout-ms <ms>', env: 'SLUICE_SESSION_TIMEOUT_MS', help: 'consumer group session timeout: how soon a dead worker\'s partitions move', default: '30000' },
+  { key: 'delivery', flags: '--delivery <mode>', env: 'SLUICE_DELIVERY', help: 'exactly-once (Kafka transactions) or at-least-once (no transactions)', default: 'exactly-once', choices: ['exactly-once', 'at-least-once'] },
+  { key: 'transactionalIdPrefix', flags: '--transactional-id-prefix <prefix>', env: 'SLUICE_TRANSACTIONAL_ID_PREFIX', help: 'prefix of the per-partition transactional ids (default: sluice-<group>)' },
+  { key: 'workerId', flags: '--worker-id <id>', env: 'SLUICE_WORKER_ID', help: 'name of this worker in completions and logs (default: <hostname>-<pid>)' },
+  { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine)', default: 'echo', choices: ['echo', 'llm'] },
+  { key: 'model', flags: '--model <dir>', env: 'SLUICE_MODEL', help: 'Hugging Face model directory (required with --engine llm)' },
+  { key: 'echoDelayMs', flags: '--echo-delay-ms <ms>', env: 'SLUICE_ECHO_DELAY_MS', help: 'simulated run time per job of the echo engine', default: '0' },
+  { key: 'maxInFlight', flags: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', help: 'jobs in the engine at once before partitions are paused', default: '256' },
+  { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
+  { key: 'maxEngineWaiting', flags: '--max-engine-waiting <n>', env: 'SLUICE_MAX_ENGINE_WAITING', help: 'requests queued in the engine scheduler before partitions are paused', default: '128' },
+  { key: 'maxPromptBytes', flags: '--max-prompt-bytes <n>', env: 'SLUICE_MAX_PROMPT_BYTES', help: 'longer prompts are dead-lettered (UTF-8 bytes)', default: '262144' },
+  { key: 'commitIntervalMs', flags: '--commit-interval-ms <ms>', env: 'SLUICE_COMMIT_INTERVAL_MS', help: 'how often finished jobs are exported and committed', default: '500' },
+  { key: 'maxPartRecords', flags: '--max-part-records <n>', env: 'SLUICE_MAX_PART_RECORDS', help: 'most completions in one commit (and one export part)', default: '5000' },
+  { key: 'drainTimeout', flags: '--drain-timeout <duration>', env: 'SLUICE_DRAIN_TIMEOUT', help: 'on SIGTERM, how long in-flight jobs may finish (e.g. 30s, 500ms, 2m)', default: '30s' },
+  { key: 's3Bucket', flags: '--s3-bucket <bucket>', env: 'SLUICE_S3_BUCKET', help: 'export completions to this S3 bucket (credentials: AWS default provider chain)' },
+  { key: 's3Endpoint', flags: '--s3-endpoint <url>', env: 'SLUICE_S3_ENDPOINT', help: 'S3-compatible endpoint (MinIO, S3Proxy); AWS when unset' },
+  { key: 's3Region', flags: '--s3-region <region>', env: 'SLUICE_S3_REGION', help: 'S3 region (default: the AWS provider chain, else us-east-1)' },
+  { key: 's3ForcePathStyle', flags: '--s3-force-path-style <bool>', env: 'SLUICE_S3_FORCE_PATH_STYLE', help: 'path-style S3 addressing (MinIO, S3Proxy)', default: 'false' },
+  { key: 'exportDir', flags: '--export-dir <dir>', env: 'SLUICE_EXPORT_DIR', help: 'export to this local directory (file://) when no S3 bucket is set', default: 'sluice-export' },
+  { key: 'exportPrefix', flags: '--export-prefix <prefix>', env: 'SLUICE_EXPORT_PREFIX', help: 'key prefix of the export', default: 'completions' },
+  { key: 'exportFormat', flags: '--export-format <format>', env: 'SLUICE_EXPORT_FORMAT', help: 'part format: jsonl or parquet', default: 'jsonl', choices: ['jsonl', 'parquet'] },
+  { key: 'export', flags: '--export <bool>', env: 'SLUICE_EXPORT', help: 'write the S3/file export at all', default: 'true' },
+  { key: 'multipartThresholdMb', flags: '--multipart-threshold-mb <n>', env: 'SLUICE_MULTIPART_THRESHOLD_MB', help: 'parts this large go up as multipart uploads in pieces of this size (min 5)', default: '8' },
+  { key: 'kafkaSsl', flags: '--kafka-ssl <bool>', env: 'SLUICE_KAFKA_SSL', help: 'TLS to the brokers', default: 'false' },
+  { key: 'kafkaSslCa', flags: '--kafka-ssl-ca <file>', env: 'SLUICE_KAFKA_SSL_CA', help: 'PEM CA bundle for the brokers (implies --kafka-ssl)' },
+  { key: 'kafkaSslCert', flags: '--kafka-ssl-cert <file>', env: 'SLUICE_KAFKA_SSL_CERT', help: 'PEM client certificate for mutual TLS' },
+  { key: 'kafkaSslKey', flags: '--kafka-ssl-key <file>', env: 'SLUICE_KAFKA_SSL_KEY', help: 'PEM client key for mutual TLS' },
+  { key: 'kafkaSslRejectUnauthorized', flags: '--kafka-ssl-reject-unauthorized <bool>', env: 'SLUICE_KAFKA_SSL_REJECT_UNAUTHORIZED', help: 'verify the brokers\' certificates', default: 'true' },
+  { key: 'saslMechanism', flags: '--sasl-mechanism <mechanism>', env: 'SLUICE_KAFKA_SASL_MECHANISM', help: 'plain, scram-sha-256 or scram-sha-512', choices: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+  { key: 'saslUsername', flags: '--sasl-username <user>', env: 'SLUICE_KAFKA_SASL_USERNAME', help: 'SASL user name' },
+  { key: 'saslPasswordFile', flags: '--sasl-password-file <file>', env: 'SLUICE_KAFKA_SASL_PASSWORD_FILE', help: 'file holding the SASL password (or set SLUICE_KAFKA_SASL_PASSWORD; never a flag, so it stays out of ps)' },
+  { key: 'metricsPort', flags: '--metrics-port <port>', env: 'SLUICE_METRICS_PORT', help: 'port of /metrics, /healthz and /readyz (0: any free port)', default: '9464' },
+  { key: 'metricsHost', flags: '--metrics-host <host>', env: 'SLUICE_METRICS_HOST', help: 'address the metrics server listens on', default: '0.0.0.0' },
+  { key: 'logLevel', flags: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', help: 'pino level', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+];
+
+export function buildCommand(): Command {
+  const cmd = new Command('sluice-consumer')
+    .description('Sluice worker: consumes PromptJobs from Kafka, runs them through the engine, writes Completions to Kafka and S3.')
+    .helpOption('-h, --help', 'show this help')
+    .allowExcessArguments(false)
+    .addHelpText('after', '\nEvery flag can also be set by the environment variable shown; a flag wins over its variable.\nExit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration, 128+N second signal N.');
+  for (const s of SETTINGS) {
+    const help = `${s.help} (env: ${s.env}${s.default !== undefined ? `, default: ${s.default}` : ''})`;
+    const opt = new Option(s.flags, help);
+    if (s.choices) opt.choices(s.choices);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+/** Raw strings by key: flag, else variable, else default. */
+type Raw = Record<string, string | undefined>;
+
+function settingOf(key: string): Setting {
+  const s = SETTINGS.find((x) => x.key === key);
+  if (!s) throw new Error(`no setting ${key}`);
+  return s;
+}
+
+const label = (key: string) => {
+  const s = settingOf(key);
+  return `${s.flags.split(' ')[0]} (${s.env})`;
+};
+
+function int(raw: Raw, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = raw[key] ?? '';
+  if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(label(key), `must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(label(key), `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(raw: Raw, key: string): boolean {
+  const v = (raw[key] ?? '').trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(label(key), `must be true or false, got "${raw[key]}"`);
+}
+
+function choice<T extends string>(raw: Raw, key: string): T {
+  const v = raw[key] ?? '';
+  const choices = settingOf(key).choices ?? [];
+  if (!choices.includes(v)) throw new ConfigError(label(key), `must be one of ${choices.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+function readable(raw: Raw, key: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === '') return undefined;
+  if (!existsSync(v) || !statSync(v).isFile()) throw new ConfigError(label(key), `file ${v} does not exist`);
+  return readFileSync(v, 'utf8');
+}
+
+/** Parses "30s", "500ms", "2m" or a plain number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const unit = m[2] ?? 'ms';
+  return Math.round(Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+}
+
+const TOPIC_RE = /^[A-Za-z0-9._-]{1,249}$/;
+
+function topic(raw: Raw, key: string): string {
+  const v = raw[key] ?? '';
+  if (!TOPIC_RE.test(v)) throw new ConfigError(label(key), `"${v}" is not a valid Kafka topic name (letters, digits, . _ -; at most 249)`);
+  return v;
+}
+
+/** Parses argv (without node and script) and the environment into a validated config; throws ConfigError naming the setting. */
+export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, cmd: Command = buildCommand()): ConsumerConfig {
+  cmd.exitOverride().configureOutput({ writeErr: () => undefined });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    if (e.code === 'commander.helpDisplayed') throw err;
+    throw new ConfigError('command line', e.message.replace(/^error: /, ''));
+  }
+  const flags = cmd.opts<Record<string, string | undefined>>();
+  const raw: Raw = {};
+  for (const s of SETTINGS) raw[s.key] = flags[s.key] ?? (env[s.env] !== undefined && env[s.env] !== '' ? env[s.env] : s.default);
+
+  const brokers = (raw.brokers ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new ConfigError(label('brokers'), 'needs at least one host:port');
+  for (const b of brokers) if (!/^[^\s:]+:\d{1,5}$/.test(b)) throw new ConfigError(label('brokers'), `"${b}" is not host:port`);
+
+  const engine = choice<'echo' | 'llm'>(raw, 'engine');
+  const model = raw.model;
+  if (engine === 'llm' && !model) throw new ConfigError(label('model'), 'is required with --engine llm');
+  if (model && !existsSync(model)) throw new ConfigError(label('model'), `directory ${model} does not exist`);
+
+  const drainTimeoutMs = parseDuration(raw.drainTimeout ?? '');
+  if (drainTimeoutMs === undefined) throw new ConfigError(label('drainTimeout'), `must be a duration like 30s, 500ms or 2m, got "${raw.drainTimeout}"`);
+
+  const resultsTopic = topic(raw, 'resultsTopic');
+  const dlqTopic = topic(raw, 'dlqTopic');
+  const jobsTopic = topic(raw, 'jobsTopic');
+  if (resultsTopic === jobsTopic || dlqTopic === jobsTopic) throw new ConfigError(label('jobsTopic'), 'must differ from the results and DLQ topics');
+
+  let exportTarget: ConsumerConfig['export'];
+  if (!bool(raw, 'export')) exportTarget = { kind: 'off' };
+  else if (raw.s3Bucket) {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw.s3Bucket)) throw new ConfigError(label('s3Bucket'), `"${raw.s3Bucket}" is not a valid S3 bucket name`);
+    if (raw.s3Endpoint && !/^https?:\/\/\S+$/.test(raw.s3Endpoint)) throw new ConfigError(label('s3Endpoint'), `"${raw.s3Endpoint}" is not an http(s) URL`);
+    exportTarget = { kind: 's3', bucket: raw.s3Bucket, endpoint: raw.s3Endpoint, region: raw.s3Region, forcePathStyle: bool(raw, 's3ForcePathStyle') };
+  } else exportTarget = { kind: 'file', dir: raw.exportDir ?? 'sluice-export' };
+
+  const sslWanted = bool(raw, 'kafkaSsl') || !!raw.kafkaSslCa || !!raw.kafkaSslCert;
+  const ssl = sslWanted
+    ? { ca: readable(raw, 'kafkaSslCa'), cert: readable(raw, 'kafkaSslCert'), key: readable(raw, 'kafkaSslKey'), rejectUnauthorized: bool(raw, 'kafkaSslRejectUnauthorized') }
+    : undefined;
+  if (ssl && !!ssl.cert !== !!ssl.key) throw new ConfigError(label(ssl.cert ? 'kafkaSslKey' : 'kafkaSslCert'), 'mutual TLS needs both a client certificate and its key');
+
+  let sasl: ConsumerConfig['sasl'];
+  if (raw.saslMechanism) {
+    const mechanism = choice<SaslMechanism>(raw, 'saslMechanism');
+    if (!raw.saslUsername) throw new ConfigError(label('saslUsername'), `is required with --sasl-mechanism ${mechanism}`);
+    const password = readable(raw, 'saslPasswordFile')?.trim() ?? env.SLUICE_KAFKA_SASL_PASSWORD;
+    if (!password) throw new ConfigError(`${label('saslPasswordFile')} or SLUICE_KAFKA_SASL_PASSWORD`, `a password is required with --sasl-mechanism ${mechanism}`);
+    sasl = { mechanism, username: raw.saslUsername, password };
+  }
+
+  const groupId = raw.group ?? '';
+  if (groupId.trim() === '') throw new ConfigError(label('group'), 'must not be empty');
+  return {
+    brokers,
+    clientId: raw.clientId ?? 'sluice-consumer',
+    groupId,
+    jobsTopic,
+    resultsTopic,
+    dlqTopic,
+    sessionTimeoutMs: int(raw, 'sessionTimeoutMs', 6000, 3_600_000),
+    delivery: choice<Delivery>(raw, 'delivery'),
+    transactionalIdPrefix: raw.transactionalIdPrefix || `sluice-${groupId}`,
+    workerId: raw.workerId || `${hostname()}-${process.pid}`,
+    engine,
+    model,
+    echoDelayMs: int(raw, 'echoDelayMs', 0, 3_600_000),
+    maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),
+    maxUncommitted: int(raw, 'maxUncommitted', 1, 10_000_000),
+    maxEngineWaiting: int(raw, 'maxEngineWaiting', 1, 1_000_000),
+    maxPromptBytes: int(raw, 'maxPromptBytes', 1),
+    commitIntervalMs: int(raw, 'commitIntervalMs', 10, 600_000),
+    maxPartRecords: int(raw, 'maxPartRecords', 1, 10_000_000),
+    drainTimeoutMs,
+    export: exportTarget,
+    exportPrefix: raw.exportPrefix ?? '',
+    exportFormat: choice<'jsonl' | 'parquet'>(raw, 'exportFormat'),
+    multipartThresholdBytes: int(raw, 'multipartThresholdMb', 5, 5120) * 1024 * 1024,
+    ssl,
+    sasl,
+    metricsPort: int(raw, 'metricsPort', 0, 65535),
+    metricsHost: raw.metricsHost ?? '0.0.0.0',
+    logLevel: choice<string>(raw, 'logLevel'),
+  };
+}

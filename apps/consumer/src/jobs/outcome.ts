@@ -1,0 +1,73 @@
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { EngineResult } from '../engine/inference-engine';
+import type { Completion, DeadLetter, PromptJob } from './schema';
+
+/** What a finished job produces: a Completion for the results topic, or a DeadLetter for the DLQ. */
+export type Outcome = { kind: 'completion'; completion: Completion } | { kind: 'dead-letter'; key: Buffer | null; deadLetter: DeadLetter };
+
+export interface Origin {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  workerId: string;
+  receivedAt: number;
+}
+
+export function successCompletion(job: PromptJob, result: EngineResult, model: string, o: Origin, submittedAt: number): Completion {
+  return {
+    job_id: job.job_id,
+    batch_id: job.batch_id,
+    outputs: result.outputs,
+    usage: result.usage,
+    timings: { queued_ms: Math.max(0, submittedAt - o.receivedAt), first_token_ms: result.firstTokenMs ?? null, total_ms: result.totalMs },
+    model,
+    worker_id: o.workerId,
+    metadata: job.metadata,
+    error: null,
+    completed_at: Date.now(),
+  };
+}
+
+export function errorCompletion(job: PromptJob, code: string, message: string, model: string, o: Origin): Completion {
+  return {
+    job_id: job.job_id,
+    batch_id: job.batch_id,
+    outputs: [],
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    timings: { queued_ms: Math.max(0, Date.now() - o.receivedAt), first_token_ms: null, total_ms: 0 },
+    model,
+    worker_id: o.workerId,
+    metadata: job.metadata,
+    error: { code, message },
+    completed_at: Date.now(),
+  };
+}
+
+function headerBuffers(headers: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first));
+  }
+  return out;
+}
+
+export function deadLetter(code: string, message: string, o: Origin, ids: { job_id?: string; batch_id?: string }): DeadLetter {
+  const headers = headerBuffers(o.message.headers);
+  return {
+    key: o.message.key ?? null,
+    value: o.message.value ?? null,
+    headers,
+    source_topic: o.topic,
+    source_partition: o.partition,
+    source_offset: Number(o.message.offset),
+    error_code: code,
+    error_message: message,
+    // Undecodable bytes still name their job and batch when the producer set the sluice headers.
+    job_id: ids.job_id ?? headers['sluice-job-id']?.toString() ?? null,
+    batch_id: ids.batch_id ?? headers['sluice-batch-id']?.toString() ?? null,
+    worker_id: o.workerId,
+    failed_at: Date.now(),
+  };
+}

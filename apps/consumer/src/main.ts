@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import { resolveConfig, type ConsumerConfig } from './config';
+import { createEngine } from './engine/create-engine';
+import { ConfigError } from './errors';
+import { Exporter } from './export/exporter';
+import { FileObjectStore } from './export/file-store';
+import type { ObjectStore } from './export/object-store';
+import { S3ObjectStore } from './export/s3-store';
+import { createKafka } from './kafka/kafka-client';
+import { startHttpServer } from './observability/http-server';
+import { createLogger } from './observability/logger';
+import { WorkerMetrics } from './observability/metrics';
+import { Worker } from './worker';
+
+function objectStore(config: ConsumerConfig): ObjectStore | undefined {
+  const t = config.export;
+  if (t.kind === 'off') return undefined;
+  if (t.kind === 'file') return new FileObjectStore(t.dir);
+  // Credentials and (unless given) the region come from the AWS default provider chain.
+  const client = new S3Client({ endpoint: t.endpoint, region: t.region ?? process.env.AWS_REGION ?? 'us-east-1', forcePathStyle: t.forcePathStyle });
+  return new S3ObjectStore(client, { bucket: t.bucket, multipartThreshold: config.multipartThresholdBytes });
+}
+
+/** What is safe to log of the config: secrets are dropped here as well as redacted by the logger. */
+function publicConfig(config: ConsumerConfig): Record<string, unknown> {
+  const { sasl, ssl, ...rest } = config;
+  return { ...rest, sasl: sasl ? { mechanism: sasl.mechanism, username: sasl.username } : undefined, ssl: ssl ? { rejectUnauthorized: ssl.rejectUnauthorized, ca: !!ssl.ca, cert: !!ssl.cert } : undefined };
+}
+
+async function run(config: ConsumerConfig, log: Logger): Promise<number> {
+  const metrics = new WorkerMetrics();
+  const engine = await createEngine(config);
+  const store = objectStore(config);
+  const exporter = store
+    ? new Exporter(store, { prefix: config.exportPrefix, format: config.exportFormat, workerId: config.workerId, retry: { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 } }, log.child({ component: 'export' }))
+    : undefined;
+  const worker = new Worker({ config, kafka: createKafka(config, log), engine, exporter, metrics, log });
+  const http = await startHttpServer(metrics.registry, { healthy: () => worker.healthy, ready: () => worker.ready }, config.metricsPort, config.metricsHost);
+  log.info({ config: publicConfig(config), metrics_port: http.port, export: exporter?.location ?? 'off' }, 'sluice-consumer starting');
+
+  let stopping: Promise<number> | undefined;
+  let onStopped: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => (onStopped = resolve));
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // Second signal: leave at once; nothing unfinished is committed, so the jobs are redelivered.
+      log.warn({ signal }, 'second signal: exiting without committing unfinished work');
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    log.info({ signal }, 'signal received: draining');
+    stopping = worker.stop().then(
+      () => 0,
+      (err: Error) => (log.error({ err }, 'drain failed'), 1),
+    );
+    void stopping.then(onStopped);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  await worker.start();
+  const outcome = await Promise.race([worker.crashed.then(() => 1), stopped]);
+  await engine.shutdown();
+  http.server.close();
+  return outcome;
+}
+
+async function main(): Promise<void> {
+  let config: ConsumerConfig;
+  try {
+    config = resolveConfig(process.argv.slice(2));
+  } catch (err) {
+    const e = err as { code?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') {
+      process.exit(0);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice-consumer: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, config.workerId);
+  try {
+    process.exitCode = await run(config, log);
+  } catch (err) {
+    log.fatal({ err }, err instanceof ConfigError ? err.message : 'sluice-consumer failed');
+    process.exitCode = err instanceof ConfigError ? 2 : 1;
+  }
+  // kafkajs and the SDK keep sockets around; the exit code is final here.
+  setTimeout(() => process.exit(process.exitCode), 100).unref();
+}
+
+void main();

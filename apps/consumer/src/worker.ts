@@ -1,0 +1,379 @@
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { ConsumerConfig } from './config';
+import type { InferenceEngine } from './engine/inference-engine';
+import { EngineError } from './errors';
+import type { Exporter } from './export/exporter';
+import { BackpressureController, type FlowState } from './flow/backpressure';
+import { classify } from './jobs/classify';
+import { deadLetter, errorCompletion, successCompletion, type Origin, type Outcome } from './jobs/outcome';
+import { encodeCompletion, encodeDeadLetter, type Completion, type PromptJob } from './jobs/schema';
+import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
+import { OffsetTracker } from './offsets/offset-tracker';
+import type { WorkerMetrics } from './observability/metrics';
+
+interface PartitionState {
+  partition: number;
+  tracker: OffsetTracker<Outcome>;
+  /** job_id by offset of jobs still in the engine, for aborts on revocation and shutdown. */
+  running: Map<bigint, string>;
+  committing: Promise<void> | undefined;
+  revoked: boolean;
+}
+
+export interface WorkerDeps {
+  config: ConsumerConfig;
+  kafka: Kafka;
+  engine: InferenceEngine;
+  exporter?: Exporter;
+  metrics: WorkerMetrics;
+  log: Logger;
+}
+
+const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
+const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
+
+/**
+ * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
+ * any order; every commit interval each partition's done prefix is exported, produced and committed in one step
+ * (one Kafka transaction in exactly-once mode). Fetching pauses while the engine or the uncommitted backlog is full.
+ */
+export class Worker {
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  private readonly sink: CommitSink;
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly acquiring = new Map<number, Promise<PartitionState>>();
+  private readonly flow: BackpressureController;
+  private inFlight = 0;
+  private uncommitted = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private joined = false;
+  private draining = false;
+  private fatal: Error | undefined;
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(private readonly d: WorkerDeps) {
+    const c = d.config;
+    this.consumer = d.kafka.consumer({ groupId: c.groupId, maxWaitTimeInMs: 250, sessionTimeout: c.sessionTimeoutMs, heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 3)), readUncommitted: false });
+    this.admin = d.kafka.admin();
+    this.sink =
+      c.delivery === 'exactly-once'
+        ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log)
+        : new AtLeastOnceSink(d.kafka, this.consumer, c.jobsTopic);
+    this.flow = new BackpressureController({ maxInFlight: c.maxInFlight, maxUncommitted: c.maxUncommitted, maxEngineWaiting: c.maxEngineWaiting });
+  }
+
+  get ready(): boolean {
+    return this.joined && !this.draining && !this.fatal;
+  }
+
+  get healthy(): boolean {
+    return !this.fatal;
+  }
+
+  /** Resolves when the consumer crashed for good; main exits non-zero then. */
+  readonly crashed = new Promise<Error>((resolve) => (this.onCrash = resolve));
+  private onCrash: (e: Error) => void = () => undefined;
+
+  async start(): Promise<void> {
+    const { config: c, log } = this.d;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment[c.jobsTopic] ?? []));
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      if (e.payload.restart) return;
+      this.fatal = e.payload.error;
+      log.error({ err: e.payload.error }, 'kafka consumer crashed and will not restart');
+      this.onCrash(e.payload.error);
+    });
+    await this.admin.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [c.jobsTopic], fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
+    this.commitTimer = setInterval(() => this.commitAll(), c.commitIntervalMs);
+    log.info({ topic: c.jobsTopic, group: c.groupId, delivery: c.delivery, engine: this.d.engine.model }, 'worker started');
+  }
+
+  /**
+   * Graceful stop: no more fetching, in-flight jobs get up to drainTimeoutMs, what is done is exported and committed,
+   * then the group is left. Jobs still running at the deadline are aborted and stay uncommitted (redelivered later).
+   */
+  async stop(): Promise<void> {
+    const { config: c, log } = this.d;
+    if (this.draining) return;
+    this.draining = true;
+    log.info({ in_flight: this.inFlight, drain_timeout_ms: c.drainTimeoutMs }, 'draining');
+    this.consumer.pause([{ topic: c.jobsTopic }]);
+    const drained = await this.waitForDrain(c.drainTimeoutMs);
+    if (!drained) {
+      log.warn({ in_flight: this.inFlight }, 'drain timeout: aborting jobs still running; they stay uncommitted');
+      for (const st of this.partitions.values()) for (const id of st.running.values()) this.d.engine.abort(id);
+    }
+    clearInterval(this.commitTimer);
+    await this.commitAll();
+    await this.consumer.disconnect();
+    await this.sink.close();
+    await this.admin.disconnect();
+    log.info({ uncommitted: this.uncommitted }, 'worker stopped');
+  }
+
+  private waitForDrain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private flowState(): FlowState {
+    return { inFlight: this.inFlight, uncommitted: this.uncommitted, engineWaiting: this.d.engine.load().waiting };
+  }
+
+  /** Applies a pause/resume transition and refreshes the gauges; called whenever a count changes. */
+  private updateFlow(): void {
+    const { metrics, config: c, engine } = this.d;
+    const load = engine.load();
+    metrics.inFlight.set(this.inFlight);
+    metrics.uncommitted.set(this.uncommitted);
+    metrics.queueDepth.set(load.waiting);
+    metrics.running.set(load.running);
+    metrics.waiting.set(load.waiting);
+    metrics.kvUsage.set(load.kvUsage);
+    metrics.kvFree.set(load.freeKvBlocks);
+    if (this.inFlight === 0) this.drainWaiters.splice(0).forEach((w) => w());
+    const t = this.flow.update(this.flowState());
+    if (t === 'pause') {
+      this.consumer.pause([{ topic: c.jobsTopic }]);
+      metrics.paused.set(1);
+      this.d.log.debug({ in_flight: this.inFlight, uncommitted: this.uncommitted }, 'backpressure: paused');
+    } else if (t === 'resume' && !this.draining) {
+      this.consumer.resume([{ topic: c.jobsTopic }]);
+      metrics.paused.set(0);
+      this.d.log.debug({ in_flight: this.inFlight, uncommitted: this.uncommitted }, 'backpressure: resumed');
+    }
+  }
+
+  private onAssignment(partitions: number[]): void {
+    const keep = new Set(partitions);
+    for (const p of [...this.partitions.keys()]) if (!keep.has(p)) void this.revoke(p, 'revoked by rebalance');
+    this.joined = true;
+    this.d.log.info({ partitions }, 'partitions assigned');
+  }
+
+  /** Drops a partition: its running jobs are aborted and nothing past its done watermark is committed. */
+  private async revoke(partition: number, why: string): Promise<void> {
+    const st = this.partitions.get(partition);
+    if (!st) return;
+    st.revoked = true;
+    this.partitions.delete(partition);
+    this.acquiring.delete(partition);
+    for (const id of st.running.values()) this.d.engine.abort(id);
+    this.uncommitted -= st.tracker.size;
+    this.inFlight -= st.running.size;
+    st.running.clear();
+    this.d.metrics.forgetPartition(this.d.config.jobsTopic, partition);
+    this.d.log.info({ partition, why, done_watermark: String(st.tracker.doneWatermark ?? '') }, 'partition dropped');
+    this.updateFlow();
+    await st.committing?.catch(() => undefined);
+    await this.sink.release(partition).catch((err: Error) => this.d.log.warn({ err, partition }, 'releasing the partition producer failed'));
+  }
+
+  /** First batch of a newly assigned partition: fence earlier owners, then read the committed offset as truth. */
+  private partitionState(partition: number): Promise<PartitionState> {
+    const existing = this.partitions.get(partition);
+    if (existing) return Promise.resolve(existing);
+    let p = this.acquiring.get(partition);
+    if (!p) {
+      p = (async () => {
+        await this.sink.acquire(partition);
+        const start = await this.committedOffset(partition);
+        const st: PartitionState = { partition, tracker: new OffsetTracker<Outcome>(partition, start), running: new Map(), committing: undefined, revoked: false };
+        this.partitions.set(partition, st);
+        this.d.log.info({ partition, committed_offset: start === undefined ? null : String(start) }, 'partition acquired');
+        return st;
+      })();
+      this.acquiring.set(partition, p);
+      p.catch(() => this.acquiring.delete(partition));
+    }
+    return p;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.draining) return;
+    const st = await this.partitionState(batch.partition);
+    const lagEnd = BigInt(batch.highWatermark);
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.draining || st.revoked) return;
+      const offset = BigInt(message.offset);
+      if (st.tracker.hasSeen(offset)) {
+        resolveOffset(message.offset); // redelivered after a rebalance, or below the committed offset: already ours
+        continue;
+      }
+      if (!this.flow.hasRoom(this.flowState())) {
+        this.updateFlow();
+        if (!this.flow.hasRoom(this.flowState())) return; // the rest of the batch is fetched again after resume
+      }
+      this.take(st, message);
+      resolveOffset(message.offset);
+    }
+    if (batch.messages.length === 0) resolveOffset(batch.lastOffset()); // only transaction markers: step over them
+    this.d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lagEnd - (BigInt(batch.lastOffset()) + 1n)));
+    await heartbeat();
+  }
+
+  private take(st: PartitionState, message: KafkaMessage): void {
+    const { config: c, engine, metrics, log } = this.d;
+    const offset = BigInt(message.offset);
+    const origin: Origin = { topic: c.jobsTopic, partition: st.partition, message, workerId: c.workerId, receivedAt: Date.now() };
+    st.tracker.track(offset);
+    this.uncommitted++;
+    metrics.received.inc();
+    const verdict = classify(message.value, { maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() });
+    if (verdict.kind === 'dead-letter') {
+      log.warn({ job_id: verdict.job_id, batch_id: verdict.batch_id, partition: st.partition, offset: message.offset, code: verdict.code, reason: verdict.message }, 'job dead-lettered');
+      this.finish(st, offset, { kind: 'dead-letter', key: message.key ?? null, deadLetter: deadLetter(verdict.code, verdict.message, origin, verdict) });
+      return;
+    }
+    if (verdict.kind === 'error-completion') {
+      log.warn({ job_id: verdict.job.job_id, batch_id: verdict.job.batch_id, partition: st.partition, offset: message.offset, code: verdict.code, reason: verdict.message }, 'job answered with an error');
+      this.finish(st, offset, { kind: 'completion', completion: errorCompletion(verdict.job, verdict.code, verdict.message, engine.model, origin) });
+      return;
+    }
+    this.run(st, offset, verdict.job, origin);
+  }
+
+  private run(st: PartitionState, offset: bigint, job: PromptJob, origin: Origin): void {
+    const { engine, log } = this.d;
+    const submittedAt = Date.now();
+    st.running.set(offset, job.job_id);
+    this.inFlight++;
+    this.updateFlow();
+    engine
+      .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {} })
+      .then(
+        (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt) }) as Outcome,
+        (err: unknown) => {
+          if (err instanceof EngineError && err.code === 'REJECTED') {
+            log.warn({ job_id: job.job_id, batch_id: job.batch_id, offset: String(offset), reason: err.message }, 'engine rejected the job');
+            return { kind: 'completion', completion: errorCompletion(job, 'ENGINE_REJECTED', err.message, engine.model, origin) } as Outcome;
+          }
+          if (err instanceof EngineError && (err.code === 'ABORTED' || err.code === 'SHUT_DOWN')) return undefined; // stays uncommitted
+          throw err;
+        },
+      )
+      .then(
+        (outcome) => {
+          if (st.revoked || !st.running.delete(offset)) return;
+          this.inFlight--;
+          if (outcome) this.finish(st, offset, outcome);
+          else this.updateFlow();
+        },
+        (err: Error) => {
+          this.fatal = err;
+          log.error({ err, job_id: job.job_id, batch_id: job.batch_id }, 'engine failed');
+          this.onCrash(err);
+        },
+      );
+  }
+
+  private finish(st: PartitionState, offset: bigint, outcome: Outcome): void {
+    if (st.revoked) return;
+    st.tracker.complete(offset, outcome);
+    this.updateFlow();
+  }
+
+  private async commitAll(): Promise<void> {
+    await Promise.all([...this.partitions.values()].map((st) => this.commitPartition(st)));
+  }
+
+  /** One export + produce + commit step for a partition's done prefix; serialized per partition. */
+  private commitPartition(st: PartitionState): Promise<void> {
+    if (st.committing) return st.committing;
+    st.committing = this.commitPrefix(st).finally(() => (st.committing = undefined));
+    return st.committing;
+  }
+
+  private async commitPrefix(st: PartitionState): Promise<void> {
+    const { config: c, metrics, exporter, log } = this.d;
+    for (;;) {
+      const prefix = st.tracker.donePrefix(c.maxPartRecords);
+      if (!prefix || st.revoked) return;
+      const records: OutRecord[] = [];
+      const completions: Array<{ offset: bigint; completion: Completion }> = [];
+      for (const { offset, value } of prefix.items) {
+        if (value.kind === 'completion') {
+          completions.push({ offset, completion: value.completion });
+          records.push({ topic: c.resultsTopic, message: { key: value.completion.job_id, value: encodeCompletion(value.completion) } });
+        } else {
+          records.push({ topic: c.dlqTopic, message: { key: value.key, value: encodeDeadLetter(value.deadLetter) } });
+        }
+      }
+      try {
+        // Export first: a crash after the upload replays the same range and the manifest keeps one copy.
+        if (exporter && completions.length > 0) await exporter.exportRange(st.partition, completions);
+        await this.sink.commit(st.partition, records, prefix.nextOffset);
+      } catch (err) {
+        metrics.commits.inc({ result: 'error' });
+        if (FENCED.has(errorType(err))) {
+          log.warn({ err, partition: st.partition }, 'fenced: another worker owns this partition now');
+          await this.revoke(st.partition, 'fenced');
+          return;
+        }
+        log.error({ err, partition: st.partition, first_offset: String(prefix.firstOffset), last_offset: String(prefix.lastOffset) }, 'commit failed; the range is retried');
+        if (c.delivery === 'exactly-once') await this.recover(st);
+        return;
+      }
+      if (st.revoked) return;
+      st.tracker.release(prefix.lastOffset);
+      this.uncommitted -= prefix.items.length;
+      metrics.commits.inc({ result: 'ok' });
+      for (const { value } of prefix.items) this.count(value);
+      const labels = { topic: c.jobsTopic, partition: String(st.partition) };
+      metrics.committedOffset.set(labels, Number(prefix.nextOffset));
+      metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? prefix.nextOffset));
+      log.debug({ partition: st.partition, next_offset: String(prefix.nextOffset), records: records.length }, 'committed');
+      this.updateFlow();
+    }
+  }
+
+  /**
+   * After a failed transaction: a fresh producer (kafkajs cannot reuse one after a failed EndTxn), then the committed
+   * offset decides whether the commit went through after all (a lost EndTxn response), so the range is never sent twice.
+   */
+  private async recover(st: PartitionState): Promise<void> {
+    const { log } = this.d;
+    try {
+      await this.sink.acquire(st.partition);
+      const committed = await this.committedOffset(st.partition);
+      const prefix = st.tracker.donePrefix(this.d.config.maxPartRecords);
+      if (committed !== undefined && prefix && committed > prefix.firstOffset) {
+        const kept = prefix.items.filter((i) => i.offset < committed);
+        st.tracker.release(kept[kept.length - 1].offset);
+        this.uncommitted -= kept.length;
+        for (const { value } of kept) this.count(value);
+        log.warn({ partition: st.partition, committed_offset: String(committed) }, 'the failed commit had gone through');
+      }
+    } catch (err) {
+      log.error({ err, partition: st.partition }, 'recovering the partition producer failed; retried at the next commit');
+    }
+  }
+
+  private async committedOffset(partition: number): Promise<bigint | undefined> {
+    const [offsets] = await this.admin.fetchOffsets({ groupId: this.d.config.groupId, topics: [this.d.config.jobsTopic] });
+    const committed = offsets.partitions.find((x) => x.partition === partition)?.offset;
+    return committed !== undefined && Number(committed) >= 0 ? BigInt(committed) : undefined;
+  }
+
+  private count(o: Outcome): void {
+    const m = this.d.metrics;
+    if (o.kind === 'dead-letter') m.deadLettered.inc({ code: o.deadLetter.error_code });
+    else if (o.completion.error) m.failed.inc({ code: o.completion.error.code });
+    else {
+      m.completed.inc();
+      m.promptTokens.inc(o.completion.usage.prompt_tokens);
+      m.generationTokens.inc(o.completion.usage.completion_tokens);
+    }
+  }
+}

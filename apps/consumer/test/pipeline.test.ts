@@ -1,0 +1,110 @@
+// The built sluice-consumer bin against real Kafka and S3: exactly-once results, the S3 export, the DLQ.
+import { createHash, randomUUID } from 'node:crypto';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import type { Admin } from 'kafkajs';
+import {
+  asJson, createTopics, getObject, jobs, kafka, listKeys, produce, readCommitted, s3, s3Env, startConsumer, waitForCaughtUp,
+} from './harness';
+
+interface CompletionOut {
+  job_id: string;
+  batch_id: string;
+  outputs: Array<{ text: string }>;
+  metadata: Record<string, string>;
+  error: { code: string } | null;
+}
+
+interface ManifestOut {
+  completions: number;
+  errors: number;
+  parts: Array<{ key: string; records: number; bytes: number; sha256: string }>;
+}
+
+const PARTITIONS = 3;
+
+describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
+  let admin: Admin;
+  const bucket = `sluice-test-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  afterAll(async () => {
+    await admin.disconnect();
+  });
+
+  it('runs every job exactly once into the results topic and the S3 export, and dead-letters bad input with its reason', async () => {
+    const id = randomUUID().slice(0, 8);
+    const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
+    const group = `group-${id}`;
+    const batch = `batch-${id}`;
+    await createTopics(admin, Object.values(topics), PARTITIONS);
+    const good = jobs(batch, 300);
+    const bad = [
+      { key: 'garbage', value: Buffer.from([0xde, 0xad, 0xbe, 0xef]), code: 'UNDECODABLE' },
+      { key: 'not-json', value: '{"job_id": "x",', code: 'UNDECODABLE' },
+      { key: 'no-prompt', value: JSON.stringify({ job_id: 'np', batch_id: batch }), code: 'SCHEMA_VIOLATION' },
+      { key: 'bad-temp', value: JSON.stringify({ job_id: 'bt', batch_id: batch, prompt: 'x', sampling: { temperature: -3 } }), code: 'INVALID_SAMPLING' },
+      { key: 'too-big', value: JSON.stringify({ job_id: 'tb', batch_id: batch, prompt: 'x'.repeat(5000) }), code: 'PROMPT_TOO_LARGE' },
+    ];
+    const expired = { job_id: `${batch}-expired`, batch_id: batch, prompt: 'late', deadline: Date.now() - 1000 };
+    // Bad input spread through the good jobs, so later jobs of the same partitions must still complete.
+    const values = [...asJson(good.slice(0, 150)), ...bad.map(({ key, value }) => ({ key, value })), { key: expired.job_id, value: JSON.stringify(expired) }, ...asJson(good.slice(150))];
+    await produce(topics.jobs, values, PARTITIONS);
+
+    const c = startConsumer(
+      ['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--max-prompt-bytes', '1000', '--commit-interval-ms', '200'],
+      s3Env(bucket, `exp-${id}`),
+    );
+    try {
+      await waitForCaughtUp(admin, group, topics.jobs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
+    }
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+
+    // Results: each good job exactly once, echoing its prompt; the expired job answered with an error.
+    const results = (await readCommitted(admin, topics.results)).map((m) => ({ key: m.key, c: JSON.parse(m.value.toString()) as CompletionOut }));
+    const ids = results.map((r) => r.c.job_id);
+    expect(ids).toHaveLength(good.length + 1);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const r of results) expect(r.key).toBe(r.c.job_id);
+    const byId = new Map(results.map((r) => [r.c.job_id, r.c]));
+    for (const j of good) {
+      expect(byId.get(j.job_id)?.outputs[0].text).toBe(j.prompt);
+      expect(byId.get(j.job_id)?.metadata).toEqual(j.metadata);
+      expect(byId.get(j.job_id)?.error).toBeNull();
+    }
+    expect(byId.get(expired.job_id)?.error?.code).toBe('DEADLINE_EXCEEDED');
+
+    // DLQ: one dead letter per bad message, with its reason and the original bytes.
+    const dead = (await readCommitted(admin, topics.dlq)).map((m) => JSON.parse(m.value.toString()) as { error_code: string; error_message: string; value: string; source_topic: string });
+    expect(dead.map((d) => d.error_code).sort()).toEqual(bad.map((b) => b.code).sort());
+    for (const d of dead) {
+      expect(d.source_topic).toBe(topics.jobs);
+      expect(d.error_message.length).toBeGreaterThan(0);
+    }
+    expect(dead.find((d) => d.error_code === 'UNDECODABLE' && Buffer.from(d.value, 'base64').equals(bad[0].value as Buffer))).toBeDefined();
+
+    // Export: the manifest lists every part with a matching checksum, and the parts hold each completion once.
+    const prefix = `exp-${id}/batch_id=${batch}/`;
+    const manifest = JSON.parse((await getObject(bucket, `${prefix}manifest.json`)).toString()) as ManifestOut;
+    expect(manifest.completions).toBe(good.length);
+    expect(manifest.errors).toBe(1);
+    const exported: string[] = [];
+    for (const part of manifest.parts) {
+      const body = await getObject(bucket, part.key);
+      expect(createHash('sha256').update(body).digest('hex')).toBe(part.sha256);
+      expect(body.length).toBe(part.bytes);
+      const lines = body.toString().trim().split('\n');
+      expect(lines).toHaveLength(part.records);
+      exported.push(...lines.map((l) => (JSON.parse(l) as CompletionOut).job_id));
+    }
+    expect(exported.sort()).toEqual([...ids].sort());
+    // No stray objects beside the listed parts.
+    expect((await listKeys(bucket, prefix)).sort()).toEqual([...manifest.parts.map((p) => p.key), `${prefix}manifest.json`].sort());
+  });
+});

@@ -1,0 +1,323 @@
+#include "cuda_backend_impl.h"
+
+#include <algorithm>
+
+#include "check.h"
+#include "cuda_backend.h"
+
+namespace sluice {
+namespace cuda {
+
+GrowingWorkspace::~GrowingWorkspace() {
+  // Teardown must not throw; a failure here can only mean the context is already gone.
+  if (current_) cudaFree(current_);
+  for (void* p : retired_) cudaFree(p);
+}
+
+void* GrowingWorkspace::get(size_t bytes) {
+  if (bytes <= capacity_) return current_;
+  const size_t size = std::max(bytes, capacity_ * 2);
+  void* p = nullptr;
+  SLUICE_CUDA_CHECK(cudaMalloc(&p, size));
+  if (zeroed_) SLUICE_CUDA_CHECK(cudaMemsetAsync(p, 0, size, stream_));
+  if (current_) retired_.push_back(current_);
+  current_ = p;
+  capacity_ = size;
+  return p;
+}
+
+CudaBackend::CudaBackend(int device, const GemmFactory& make_gemm) : device_(device), allocator_(device) {
+  activate();
+  SLUICE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  scratch_ = std::make_unique<GrowingWorkspace>(stream_, false);
+  zeroed_ = std::make_unique<GrowingWorkspace>(stream_, true);
+  gemm_ = make_gemm(stream_);
+}
+
+CudaBackend::~CudaBackend() {
+  // Teardown must not throw: CUDA errors are ignored here (at process exit the driver may be gone).
+  cudaSetDevice(device_);
+  cudaStreamSynchronize(stream_);
+  for (auto& [id, e] : events_) cudaEventDestroy(e);
+  for (auto& [id, g] : graphs_) cudaGraphExecDestroy(g);
+  gemm_.reset();
+  scratch_.reset();
+  zeroed_.reset();
+  cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::activate() const { SLUICE_CUDA_CHECK(cudaSetDevice(device_)); }
+
+// ---- memory
+
+void* CudaBackend::allocate(size_t bytes) {
+  activate();
+  return allocator_.allocate(bytes);
+}
+
+void CudaBackend::release(void* ptr, size_t bytes) { allocator_.release(ptr, bytes); }
+
+void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  activate();
+  // From pageable memory this returns once the source is staged, so the caller may reuse it at once.
+  SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_));
+}
+
+void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  activate();
+  SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_));
+  SLUICE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::synchronize() {
+  activate();
+  SLUICE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+MemoryStats CudaBackend::memory_stats() const {
+  activate();
+  MemoryStats s;
+  s.allocated_bytes = allocator_.allocated_bytes();
+  s.cached_bytes = allocator_.cached_bytes();
+  SLUICE_CUDA_CHECK(cudaMemGetInfo(&s.free_device_bytes, &s.total_device_bytes));
+  return s;
+}
+
+void* CudaBackend::allocate_pinned(size_t bytes) {
+  activate();
+  void* p = nullptr;
+  SLUICE_CUDA_CHECK(cudaHostAlloc(&p, std::max<size_t>(bytes, 1), cudaHostAllocPortable));
+  return p;
+}
+
+void CudaBackend::release_pinned(void* ptr, size_t) {
+  if (ptr == nullptr) return;
+  activate();
+  SLUICE_CUDA_CHECK(cudaFreeHost(ptr));  // synchronises, so no swap still reads or writes it
+}
+
+// ---- events and graphs
+
+cudaEvent_t CudaBackend::event(int id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = events_.find(id);
+  if (it == events_.end()) throw BackendError("cuda: unknown event " + std::to_string(id));
+  return it->second;
+}
+
+int CudaBackend::create_event() {
+  activate();
+  cudaEvent_t e;
+  SLUICE_CUDA_CHECK(cudaEventCreate(&e));
+  std::lock_guard<std::mutex> lock(mu_);
+  events_[next_id_] = e;
+  return next_id_++;
+}
+
+void CudaBackend::record_event(int id) {
+  activate();
+  SLUICE_CUDA_CHECK(cudaEventRecord(event(id), stream_));
+}
+
+void CudaBackend::wait_event(int id) {
+  activate();
+  SLUICE_CUDA_CHECK(cudaEventSynchronize(event(id)));
+}
+
+float CudaBackend::elapsed_ms(int start, int end) {
+  activate();
+  float ms = 0.f;
+  SLUICE_CUDA_CHECK(cudaEventElapsedTime(&ms, event(start), event(end)));
+  return ms;
+}
+
+void CudaBackend::destroy_event(int id) {
+  activate();
+  cudaEvent_t e = event(id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.erase(id);
+  }
+  SLUICE_CUDA_CHECK(cudaEventDestroy(e));
+}
+
+void CudaBackend::begin_capture() {
+  activate();
+  // Relaxed: a workspace that must grow during capture may still call cudaMalloc.
+  SLUICE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+}
+
+int CudaBackend::end_capture() {
+  activate();
+  cudaGraph_t graph = nullptr;
+  SLUICE_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);  // the executable graph holds its own copy
+  SLUICE_CUDA_CHECK(err);
+  std::lock_guard<std::mutex> lock(mu_);
+  graphs_[next_id_] = exec;
+  return next_id_++;
+}
+
+void CudaBackend::replay(int id) {
+  activate();
+  cudaGraphExec_t exec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = graphs_.find(id);
+    if (it == graphs_.end()) throw BackendError("cuda replay: unknown graph " + std::to_string(id));
+    exec = it->second;
+  }
+  SLUICE_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+}
+
+void CudaBackend::destroy_graph(int id) {
+  activate();
+  cudaGraphExec_t exec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = graphs_.find(id);
+    if (it == graphs_.end()) throw BackendError("cuda destroy_graph: unknown graph " + std::to_string(id));
+    exec = it->second;
+    graphs_.erase(it);
+  }
+  SLUICE_CUDA_CHECK(cudaGraphExecDestroy(exec));
+}
+
+// ---- ops
+
+void CudaBackend::embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) {
+  activate();
+  cuda::embedding(out, table, ids, stream_);
+}
+
+void CudaBackend::rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) {
+  activate();
+  cuda::rms_norm(out, x, weight, eps, stream_);
+}
+
+void CudaBackend::fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight,
+                                     float eps) {
+  activate();
+  cuda::fused_add_rms_norm(x, residual, weight, eps, stream_);
+}
+
+void CudaBackend::rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
+                                   const TensorRef& cos_sin) {
+  activate();
+  cuda::rotary_embedding(positions, q, k, head_dim, cos_sin, stream_);
+}
+
+void CudaBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) {
+  activate();
+  if (out.numel() == 0) return;
+  gemm_->gemm(out, a, w, stream_);
+  if (bias) cuda::add_bias(out, *bias, stream_);
+}
+
+void CudaBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
+  activate();
+  cuda::silu_and_mul(out, x, stream_);
+}
+
+void CudaBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
+                                    const TensorRef& v_cache, const TensorRef& slot_mapping) {
+  activate();
+  cuda::reshape_and_cache(k, v, k_cache, v_cache, slot_mapping, stream_);
+}
+
+void CudaBackend::paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                         const TensorRef& v_cache, const TensorRef& block_tables,
+                                         const TensorRef& context_lens, float scale) {
+  activate();
+  cuda::paged_attention_decode(out, q, k_cache, v_cache, block_tables, context_lens, scale, *scratch_, stream_);
+}
+
+void CudaBackend::prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                                    const TensorRef& v_cache, const TensorRef& cu_seqlens_q,
+                                    const TensorRef& block_tables, const TensorRef& context_lens, float scale) {
+  activate();
+  cuda::prefill_attention(out, q, k_cache, v_cache, cu_seqlens_q, block_tables, context_lens, scale, stream_);
+}
+
+std::vector<int32_t> CudaBackend::pairs_on_host(const TensorRef& pairs) {
+  std::vector<int32_t> host(static_cast<size_t>(pairs.numel()));
+  if (host.empty()) return host;
+  if (pairs.device == Device::CPU) {
+    std::copy_n(pairs.ptr<const int32_t>(), host.size(), host.data());
+  } else {
+    copy_to_host(host.data(), pairs.data, host.size() * sizeof(int32_t));
+  }
+  return host;
+}
+
+void CudaBackend::copy_blocks(const std::vector<TensorRef>& caches, const TensorRef& pairs) {
+  activate();
+  if (pairs.numel() == 0) return;
+  TensorRef device_pairs = pairs;
+  if (pairs.device == Device::CPU) {  // stage the pair list on the device once for all caches
+    const size_t bytes = static_cast<size_t>(pairs.numel()) * sizeof(int32_t);
+    device_pairs.data = scratch_->get(bytes);
+    device_pairs.device = Device::CUDA;
+    SLUICE_CUDA_CHECK(cudaMemcpyAsync(device_pairs.data, pairs.data, bytes, cudaMemcpyHostToDevice, stream_));
+  }
+  for (const TensorRef& cache : caches) cuda::copy_blocks(cache, device_pairs, stream_);
+}
+
+void CudaBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const TensorRef& pairs) {
+  activate();
+  const std::vector<int32_t> p = pairs_on_host(pairs);
+  if (p.empty() || src.numel() == 0) return;
+  const size_t block = static_cast<size_t>(src.numel() / src.dim(0)) * dtype_size(src.dtype);
+  const char* s = static_cast<const char*>(src.data);
+  char* d = static_cast<char*>(dst.data);
+  // Runs of pairs that are consecutive on both sides move as one copy.
+  const size_t n = p.size() / 2;
+  for (size_t i = 0; i < n;) {
+    size_t run = 1;
+    while (i + run < n && p[2 * (i + run)] == p[2 * i] + static_cast<int32_t>(run) &&
+           p[2 * (i + run) + 1] == p[2 * i + 1] + static_cast<int32_t>(run)) {
+      run++;
+    }
+    SLUICE_CUDA_CHECK(cudaMemcpyAsync(d + static_cast<size_t>(p[2 * i + 1]) * block,
+                                      s + static_cast<size_t>(p[2 * i]) * block, run * block, cudaMemcpyDefault,
+                                      stream_));
+    i += run;
+  }
+}
+
+void CudaBackend::sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params) {
+  activate();
+  cuda::sample(out, logits, params, *scratch_, *zeroed_, stream_);
+}
+
+void CudaBackend::log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) {
+  activate();
+  cuda::log_softmax_topk(values, indices, logits, k, stream_);
+}
+
+void CudaBackend::gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) {
+  activate();
+  cuda::gather_logprobs(out, logits, tokens, stream_);
+}
+
+void CudaBackend::argmax(const TensorRef& out, const TensorRef& logits) {
+  activate();
+  cuda::argmax(out, logits, stream_);
+}
+
+}  // namespace cuda
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: report none
+    return 0;
+  }
+  return n;
+}
+
+}  // namespace sluice

@@ -1,0 +1,57 @@
+// Host entry points of the CUDA kernels. Each enqueues its work on `stream` and returns at once;
+// arguments are already validated by the binding layer, so these only map shapes to launch grids.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "backend.h"
+
+namespace sluice {
+namespace cuda {
+
+// Device scratch memory that an op may use for the duration of its launch (stream-ordered reuse).
+struct Workspace {
+  virtual ~Workspace() = default;
+  // A buffer of at least `bytes`, valid until the next call; contents are unspecified.
+  virtual void* get(size_t bytes) = 0;
+};
+
+// elementwise.cu
+void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids, cudaStream_t stream);
+void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps, cudaStream_t stream);
+void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps,
+                        cudaStream_t stream);
+void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
+                      const TensorRef& cos_sin, cudaStream_t stream);
+void silu_and_mul(const TensorRef& out, const TensorRef& x, cudaStream_t stream);
+void add_bias(const TensorRef& out, const TensorRef& bias, cudaStream_t stream);
+
+// cache_ops.cu
+void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache, const TensorRef& v_cache,
+                       const TensorRef& slot_mapping, cudaStream_t stream);
+// pairs: i32 [P, 2] in device memory.
+void copy_blocks(const TensorRef& cache, const TensorRef& pairs, cudaStream_t stream);
+
+// paged_attention.cu
+void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
+                            const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
+                            float scale, Workspace& ws, cudaStream_t stream);
+
+// prefill_attention.cu
+void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,
+                       const TensorRef& cu_seqlens_q, const TensorRef& block_tables, const TensorRef& context_lens,
+                       float scale, cudaStream_t stream);
+
+// sampling.cu
+// `zeroed` must read as zeros on entry and is left zeroed.
+void sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params, Workspace& scratch, Workspace& zeroed,
+            cudaStream_t stream);
+void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k,
+                      cudaStream_t stream);
+void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens, cudaStream_t stream);
+void argmax(const TensorRef& out, const TensorRef& logits, cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace sluice

@@ -12,6 +12,8 @@ export interface TokenLogprob {
 export interface CompletionOutput {
   index: number;
   text: string;
+  /** Streaming only: the text that became final since the previous output of this request. */
+  delta?: string;
   tokenIds: number[];
   cumulativeLogprob: number;
   /** One entry per generated token when SamplingParams.logprobs is set. */

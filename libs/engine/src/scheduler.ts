@@ -1,0 +1,384 @@
+import { Allocation, BlockManager, BlockManagerStats, BlockPair } from './block-manager';
+import { EngineInvariantError, InvalidEngineOptionsError, RequestRejectedError } from './errors';
+import { Sequence, SequenceGroup } from './sequence';
+
+export type PreemptionMode = 'recompute' | 'swap';
+
+export interface SchedulerConfig {
+  blockSize: number;
+  numBlocks: number;
+  /** Host blocks for swapped-out sequences; needed by preemptionMode 'swap'. */
+  numHostBlocks?: number;
+  maxNumSeqs: number;
+  /** Tokens one step computes at most, decodes and prefill chunks together. */
+  maxNumBatchedTokens: number;
+  maxModelLen: number;
+  enablePrefixCaching?: boolean;
+  /** recompute (default): drop the KV and prefill again later; swap: move the KV to host blocks. */
+  preemptionMode?: PreemptionMode;
+  /** A waiting or running request gains one priority level per this many steps, so none starves. */
+  agingSteps?: number;
+}
+
+/** One sequence's share of a step. */
+export interface ScheduledSeq {
+  seq: Sequence;
+  group: SequenceGroup;
+  /** Positions [seq.numComputedTokens, + numTokens) are computed this step. */
+  numTokens: number;
+  blockTable: readonly number[];
+  /**
+   * Sequences that sample from this chunk's last position: none while a prompt is still being chunked;
+   * the sequence itself once the chunk reaches its newest token; at the end of the first prompt of a
+   * request with bestOf > 1, also the siblings that markComputed forks from it.
+   */
+  sampleFor: Sequence[];
+}
+
+export interface SchedulerOutput {
+  scheduled: ScheduledSeq[];
+  numBatchedTokens: number;
+  /** Copies the model runner makes before the forward pass, in this order: swap out, swap in, copy. */
+  blocksToSwapOut: BlockPair[];
+  blocksToSwapIn: BlockPair[];
+  blocksToCopy: BlockPair[];
+  preempted: SequenceGroup[];
+}
+
+export interface SchedulerStats {
+  waiting: number;
+  running: number;
+  swapped: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  kvCacheUsage: number;
+  prefixCacheHitRate: number;
+  /** Waste of the blocks held now. */
+  kvWaste: number;
+  /** Waste averaged over every step so far (empty slots / held slots, summed over steps). */
+  meanKvWaste: number;
+  numPreemptions: number;
+  blocks: BlockManagerStats;
+}
+
+function positiveInt(option: string, v: number | undefined): number {
+  if (v === undefined || !Number.isSafeInteger(v) || v < 1) throw new InvalidEngineOptionsError(option, `must be an integer >= 1, got ${v}`);
+  return v;
+}
+
+/**
+ * Iteration-level scheduling over a paged KV cache. Every step: running sequences first, in priority order
+ * (decodes are never crowded out: prefill chunks leave budget for every running decode), preempting the
+ * lowest-priority running request when blocks run out; then, if nothing was preempted, swapped requests
+ * come back and waiting ones are admitted in priority order while the token budget, the sequence limit
+ * and the free blocks allow. Long prompts are prefilled in chunks across steps.
+ */
+export class Scheduler {
+  readonly blockManager: BlockManager;
+  private readonly cfg: Required<SchedulerConfig>;
+  private readonly groups = new Map<Sequence, SequenceGroup>();
+  private waiting: SequenceGroup[] = [];
+  private running: SequenceGroup[] = [];
+  private swapped: SequenceGroup[] = [];
+  private readonly watermarkBlocks: number;
+  private stepCount = 0;
+  private arrivals = 0;
+  private numPreemptions = 0;
+  private wasteSlots = 0;
+  private heldSlots = 0;
+
+  constructor(config: SchedulerConfig) {
+    const c: Required<SchedulerConfig> = {
+      numHostBlocks: 0, enablePrefixCaching: true, preemptionMode: 'recompute', agingSteps: 256, ...config,
+    };
+    for (const k of ['blockSize', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'agingSteps'] as const) positiveInt(k, c[k]);
+    if (!Number.isSafeInteger(c.numHostBlocks) || c.numHostBlocks < 0) {
+      throw new InvalidEngineOptionsError('numHostBlocks', `must be an integer >= 0, got ${c.numHostBlocks}`);
+    }
+    if (c.maxNumBatchedTokens < c.maxNumSeqs) {
+      throw new InvalidEngineOptionsError('maxNumBatchedTokens', `must be >= maxNumSeqs (${c.maxNumSeqs}) so every running decode fits in a step, got ${c.maxNumBatchedTokens}`);
+    }
+    if (c.preemptionMode !== 'recompute' && c.preemptionMode !== 'swap') {
+      throw new InvalidEngineOptionsError('preemptionMode', `must be 'recompute' or 'swap', got ${JSON.stringify(c.preemptionMode)}`);
+    }
+    if (c.preemptionMode === 'swap' && c.numHostBlocks === 0) {
+      throw new InvalidEngineOptionsError('numHostBlocks', 'must be > 0 with preemptionMode swap');
+    }
+    this.cfg = c;
+    this.blockManager = new BlockManager({
+      numBlocks: c.numBlocks, blockSize: c.blockSize, numHostBlocks: c.numHostBlocks, enablePrefixCaching: c.enablePrefixCaching,
+    });
+    // Admission keeps 1% of the blocks free, so the next decodes do not preempt at once.
+    this.watermarkBlocks = Math.floor(c.numBlocks * 0.01);
+  }
+
+  /** Queues a request, or throws RequestRejectedError when it could never run; the scheduler is unchanged then. */
+  addSeqGroup(group: SequenceGroup): void {
+    const c = this.cfg;
+    const id = group.requestId;
+    const promptLen = group.promptTokenIds.length;
+    if (promptLen === 0) throw new RequestRejectedError(id, 'EMPTY_PROMPT', 'the prompt has no tokens');
+    const total = promptLen + group.params.maxTokens;
+    if (total > c.maxModelLen) {
+      throw new RequestRejectedError(id, 'EXCEEDS_MAX_MODEL_LEN', `prompt (${promptLen} tokens) + maxTokens (${group.params.maxTokens}) = ${total} exceeds the max model length ${c.maxModelLen}`);
+    }
+    if (group.seqs.length > c.maxNumSeqs) {
+      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `bestOf ${group.seqs.length} sequences exceed maxNumSeqs ${c.maxNumSeqs}`);
+    }
+    // Worst case: after a recompute preemption every sequence holds all its tokens in blocks of its own.
+    const blocks = group.seqs.length * this.blockManager.blocksFor(total);
+    if (blocks > c.numBlocks) {
+      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `${group.seqs.length} sequence(s) of up to ${total} tokens need ${blocks} KV blocks of ${c.blockSize} tokens; the cache has ${c.numBlocks}`);
+    }
+    group.arrivalStep = this.stepCount;
+    group.arrival = ++this.arrivals;
+    for (const seq of group.seqs) this.groups.set(seq, group);
+    this.waiting.push(group);
+  }
+
+  hasUnfinished(): boolean {
+    return this.waiting.length + this.running.length + this.swapped.length > 0;
+  }
+
+  schedule(): SchedulerOutput {
+    this.stepCount++;
+    const out: SchedulerOutput = { scheduled: [], numBatchedTokens: 0, blocksToSwapOut: [], blocksToSwapIn: [], blocksToCopy: [], preempted: [] };
+    const planned = new Map<Sequence, number>();
+    const byKey = (a: SequenceGroup, b: SequenceGroup) => this.rank(a) - this.rank(b) || a.arrival - b.arrival;
+    this.running.sort(byKey);
+    let budget = this.cfg.maxNumBatchedTokens;
+    let seqSlots = this.cfg.maxNumSeqs;
+    // Budget kept back for decodes of running requests not yet visited, so no prefill chunk crowds them out.
+    let decodesAhead = this.running.reduce((n, g) => n + g.activeSeqs.filter((s) => s.numUncomputed === 1).length, 0);
+
+    for (let gi = 0; gi < this.running.length; gi++) {
+      const group = this.running[gi];
+      const seqs = group.activeSeqs;
+      for (const [si, seq] of seqs.entries()) {
+        const decode = seq.numUncomputed === 1;
+        if (decode) decodesAhead--;
+        const room = budget - decodesAhead;
+        if (room <= 0 || seqSlots === 0) continue;
+        const n = Math.min(seq.numUncomputed, room);
+        let copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
+        // Out of blocks: preempt from the back of the queue (lowest priority) until this fits or this group goes.
+        while (copies === null && this.running[this.running.length - 1] !== group) {
+          const victim = this.running.pop()!;
+          decodesAhead -= victim.activeSeqs.filter((s) => s.numUncomputed === 1).length;
+          this.preempt(victim, out);
+          copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
+        }
+        if (copies === null) {
+          decodesAhead -= seqs.slice(si + 1).filter((s) => s.numUncomputed === 1).length;
+          this.running.splice(gi, 1);
+          for (const s of seqs) {
+            const m = planned.get(s);
+            if (m !== undefined) {
+              budget += m;
+              seqSlots++;
+              planned.delete(s);
+            }
+          }
+          this.preempt(group, out);
+          gi--;
+          break;
+        }
+        out.blocksToCopy.push(...copies);
+        planned.set(seq, n);
+        budget -= n;
+        seqSlots--;
+      }
+    }
+
+    if (out.preempted.length === 0) {
+      [budget, seqSlots] = this.swapIn(planned, budget, seqSlots, out);
+      this.admit(planned, budget, seqSlots, byKey);
+    }
+
+    for (const group of this.running) {
+      for (const seq of group.activeSeqs) {
+        const numTokens = planned.get(seq);
+        if (numTokens === undefined) continue;
+        const reachesEnd = seq.numComputedTokens + numTokens === seq.tokenIds.length;
+        const sampleFor = !reachesEnd ? [] : seq === group.seqs[0] ? [seq, ...group.pendingForks] : [seq];
+        out.scheduled.push({ seq, group, numTokens, blockTable: this.blockManager.blockTable(seq.seqId)!, sampleFor });
+        out.numBatchedTokens += numTokens;
+      }
+    }
+    const bm = this.blockManager.stats();
+    const slots = (bm.numBlocks - bm.freeBlocks) * this.cfg.blockSize;
+    this.heldSlots += slots;
+    this.wasteSlots += bm.waste * slots;
+    return out;
+  }
+
+  /** Records that numTokens more positions of seq are cached; forks the siblings when seqs[0]'s prompt is done. */
+  markComputed(seq: Sequence, numTokens: number): void {
+    seq.numComputedTokens += numTokens;
+    if (seq.numComputedTokens > seq.tokenIds.length) {
+      throw new EngineInvariantError(`sequence ${seq.seqId} computed ${seq.numComputedTokens} of ${seq.tokenIds.length} tokens`);
+    }
+    this.blockManager.markComputed(seq.seqId, seq.tokenIds, seq.numComputedTokens);
+    const group = this.groupOf(seq);
+    if (!group.forked && seq === group.seqs[0] && seq.numUncomputed === 0) {
+      for (const sibling of group.pendingForks) {
+        this.blockManager.fork(seq.seqId, sibling.seqId);
+        sibling.numComputedTokens = seq.numComputedTokens;
+        sibling.status = 'running';
+      }
+      group.forked = true;
+    }
+  }
+
+  appendToken(seq: Sequence, token: number): void {
+    seq.appendToken(token);
+  }
+
+  /** Ends one sequence and frees its blocks; a request leaves the scheduler with its last sequence. */
+  finishSeq(seq: Sequence): void {
+    const group = this.groupOf(seq);
+    this.release(seq);
+    seq.status = 'finished';
+    this.groups.delete(seq);
+    if (group.isFinished) this.running = this.running.filter((g) => g !== group);
+  }
+
+  /** Removes a request wherever it is, freeing its blocks; false when it is unknown. */
+  abortSeqGroup(requestId: string): boolean {
+    for (const queue of ['waiting', 'running', 'swapped'] as const) {
+      const group = this[queue].find((g) => g.requestId === requestId);
+      if (!group) continue;
+      this[queue] = this[queue].filter((g) => g !== group);
+      for (const seq of group.seqs) {
+        this.release(seq);
+        seq.status = 'finished';
+        this.groups.delete(seq);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  stats(): SchedulerStats {
+    const bm = this.blockManager.stats();
+    return {
+      waiting: this.waiting.length,
+      running: this.running.length,
+      swapped: this.swapped.length,
+      totalBlocks: bm.numBlocks,
+      freeBlocks: bm.freeBlocks,
+      kvCacheUsage: bm.usage,
+      prefixCacheHitRate: bm.prefixHitRate,
+      kvWaste: bm.waste,
+      meanKvWaste: this.heldSlots > 0 ? this.wasteSlots / this.heldSlots : 0,
+      numPreemptions: this.numPreemptions,
+      blocks: bm,
+    };
+  }
+
+  // Lower runs first: the request's priority, raised one level per agingSteps steps since it arrived.
+  private rank(g: SequenceGroup): number {
+    return g.priority - Math.floor((this.stepCount - g.arrivalStep) / this.cfg.agingSteps);
+  }
+
+  private groupOf(seq: Sequence): SequenceGroup {
+    const group = this.groups.get(seq);
+    if (!group) throw new EngineInvariantError(`sequence ${seq.seqId} belongs to no scheduled request`);
+    return group;
+  }
+
+  private release(seq: Sequence): void {
+    const bm = this.blockManager;
+    if (bm.blockTable(seq.seqId)) bm.free(seq.seqId);
+    else if (bm.hostBlockTable(seq.seqId)) bm.freeHost(seq.seqId);
+  }
+
+  private preempt(group: SequenceGroup, out: SchedulerOutput): void {
+    this.numPreemptions++;
+    out.preempted.push(group);
+    const seqs = group.activeSeqs;
+    const ids = seqs.map((s) => s.seqId);
+    if (this.cfg.preemptionMode === 'swap' && this.blockManager.canSwapOut(ids)) {
+      out.blocksToSwapOut.push(...this.blockManager.swapOut(ids));
+      for (const s of seqs) s.status = 'swapped';
+      this.swapped.push(group);
+      return;
+    }
+    // Recompute: the tokens stay, their KV goes; the next admission prefills prompt and output again.
+    for (const s of seqs) {
+      this.blockManager.free(s.seqId);
+      s.numComputedTokens = 0;
+      s.status = 'waiting';
+    }
+    this.waiting.push(group);
+  }
+
+  private swapIn(planned: Map<Sequence, number>, budget: number, seqSlots: number, out: SchedulerOutput): [number, number] {
+    const bm = this.blockManager;
+    this.swapped.sort((a, b) => this.rank(a) - this.rank(b) || a.arrival - b.arrival);
+    while (this.swapped.length > 0) {
+      const group = this.swapped[0];
+      const seqs = group.activeSeqs;
+      const ids = seqs.map((s) => s.seqId);
+      // Each sequence may need one more block for its next position.
+      if (bm.swapInCost(ids) + seqs.length + this.watermarkBlocks > bm.numFreeBlocks) break;
+      if (seqs.length > seqSlots || seqs.length > budget || this.runningSeqs() + seqs.length > this.cfg.maxNumSeqs) break;
+      out.blocksToSwapIn.push(...bm.swapIn(ids));
+      this.swapped.shift();
+      this.running.push(group);
+      for (const seq of seqs) {
+        seq.status = 'running';
+        const n = Math.min(seq.numUncomputed, budget - (seqs.length - 1 - seqs.indexOf(seq)));
+        const copies = bm.appendSlots(seq.seqId, seq.numComputedTokens + n);
+        // No room for this chunk yet: the sequence runs from the next step on, when it may preempt.
+        if (copies === null) continue;
+        out.blocksToCopy.push(...copies);
+        planned.set(seq, n);
+        budget -= n;
+        seqSlots--;
+      }
+    }
+    return [budget, seqSlots];
+  }
+
+  private admit(planned: Map<Sequence, number>, budget: number, seqSlots: number, byKey: (a: SequenceGroup, b: SequenceGroup) => number): void {
+    const bm = this.blockManager;
+    this.waiting.sort(byKey);
+    while (this.waiting.length > 0) {
+      const group = this.waiting[0];
+      const seqs = group.activeSeqs;
+      if (seqs.length > seqSlots || this.runningSeqs() + group.maxNumRunningSeqs > this.cfg.maxNumSeqs) break;
+      const plan: Allocation[] = [];
+      const chunks: number[] = [];
+      let left = budget;
+      for (const seq of seqs) {
+        // Prompt logprobs need every prompt position's logits, so such requests skip the prefix cache.
+        const prefix = group.params.promptLogprobs !== undefined ? { blocks: [], entries: [] } : bm.lookupPrefix(seq.tokenIds);
+        const cached = prefix.blocks.length * this.cfg.blockSize;
+        const n = Math.min(seq.tokenIds.length - cached, left - (seqs.length - 1 - plan.length));
+        if (n <= 0) break;
+        plan.push({ seqId: seq.seqId, prefix, numTokens: cached + n, queriedTokens: seq.tokenIds.length });
+        chunks.push(n);
+        left -= n;
+      }
+      if (plan.length < seqs.length) break;
+      // With nothing running, the whole cache is free: the watermark must not block the only request.
+      const watermark = this.running.length > 0 ? this.watermarkBlocks : 0;
+      if (bm.allocationCost(plan) + watermark > bm.numFreeBlocks || !bm.allocate(plan)) break;
+      this.waiting.shift();
+      this.running.push(group);
+      seqs.forEach((seq, i) => {
+        seq.numComputedTokens = plan[i].numTokens - chunks[i];
+        seq.status = 'running';
+        planned.set(seq, chunks[i]);
+        if (seq === group.seqs[0] && seq.outputLen === 0) group.numCachedPromptTokens = seq.numComputedTokens;
+      });
+      budget = left;
+      seqSlots -= seqs.length;
+    }
+  }
+
+  private runningSeqs(): number {
+    return this.running.reduce((n, g) => n + g.maxNumRunningSeqs, 0);
+  }
+}

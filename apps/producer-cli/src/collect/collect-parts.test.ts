@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { batchExportPrefix, exportManifestKey, exportPartKey, METADATA_SEQ, recordToJson, type Completion, type ExportManifest } from '@sluice/schema';
+import { METADATA_KIND } from '../produce/row-to-job';
+import { readExport } from './export-source';
+import { inInputOrder } from './input-order';
+import { openAiOutputLine } from './openai-output';
+
+function completion(jobId: string, seq: number | undefined, error: Completion['error'] = null, kind = 'chat'): Completion {
+  const metadata: Record<string, string> = { [METADATA_KIND]: kind };
+  if (seq !== undefined) metadata[METADATA_SEQ] = String(seq);
+  return {
+    job_id: jobId, batch_id: 'b1', outputs: error ? [] : [{ index: 0, text: `out ${jobId}`, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 3, completion_tokens: 2 }, timings: { queued_ms: 1, first_token_ms: 2, total_ms: 3 },
+    model: 'tiny', worker_id: 'w', metadata, error, completed_at: 1_700_000_000_000,
+  };
+}
+
+describe('input order', () => {
+  it('sorts by sluice.seq numerically, then jobs without it by job_id', () => {
+    const got = inInputOrder([completion('z', undefined), completion('c', 10), completion('a', 2), completion('b', undefined), completion('d', 9)]);
+    expect(got.map((c) => c.job_id)).toEqual(['a', 'd', 'c', 'b', 'z']);
+  });
+});
+
+describe('OpenAI output lines', () => {
+  it('writes chat and text completions as Batch API responses', () => {
+    expect(openAiOutputLine(completion('j1', 0))).toEqual({
+      id: 'batch_req_j1', custom_id: 'j1', error: null,
+      response: {
+        status_code: 200, request_id: 'j1',
+        body: {
+          id: 'chatcmpl-j1', object: 'chat.completion', created: 1_700_000_000, model: 'tiny',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'out j1' }, logprobs: null, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+        },
+      },
+    });
+    const text = openAiOutputLine(completion('j2', 1, null, 'text')) as { response: { body: { object: string; choices: unknown[] } } };
+    expect(text.response.body.object).toBe('text_completion');
+    expect(text.response.body.choices).toEqual([{ index: 0, text: 'out j2', logprobs: null, finish_reason: 'stop' }]);
+  });
+
+  it('writes an error completion as an error line', () => {
+    expect(openAiOutputLine(completion('j3', 2, { code: 'DEADLINE_EXCEEDED', message: 'too late' }))).toEqual({
+      id: 'batch_req_j3', custom_id: 'j3', response: null, error: { code: 'DEADLINE_EXCEEDED', message: 'too late' },
+    });
+  });
+});
+
+describe('reading a file export', () => {
+  function exportDir(parts: Completion[][], manifest: boolean, corrupt = false): string {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-export-'));
+    const listed: ExportManifest['parts'] = [];
+    parts.forEach((records, i) => {
+      const key = exportPartKey('results', 'b1', { partition: i, firstOffset: 0, lastOffset: records.length - 1, format: 'jsonl' });
+      const bytes = Buffer.from(records.map((r) => `${recordToJson(r)}\n`).join(''));
+      mkdirSync(dirname(join(dir, key)), { recursive: true });
+      writeFileSync(join(dir, key), corrupt && i === 0 ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes);
+      listed.push({ key, partition: i, first_offset: 0, last_offset: records.length - 1, records: records.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    });
+    if (manifest) {
+      const m: ExportManifest = { batch_id: 'b1', format: 'jsonl', completions: 3, errors: 1, parts: listed, updated_at: new Date().toISOString() };
+      writeFileSync(join(dir, exportManifestKey('results', 'b1')), JSON.stringify(m));
+    }
+    return dir;
+  }
+
+  it('reads every part, one completion per job with a success over an error, and the manifest', async () => {
+    const failedFirst = completion('j2', 1, { code: 'ENGINE_ERROR', message: 'x' });
+    const dir = exportDir([[completion('j1', 0), failedFirst], [completion('j2', 1), completion('j3', 2), completion('j4', 3, { code: 'E', message: 'm' })]], true);
+    const read = await readExport(`file://${dir}/results`, 'b1');
+    expect(read.parts).toBe(2);
+    expect(read.manifest).toMatchObject({ completions: 3, errors: 1 });
+    expect([...read.completions.keys()].sort()).toEqual(['j1', 'j2', 'j3', 'j4']);
+    expect(read.completions.get('j2')?.error).toBeNull();
+    expect(inInputOrder(read.completions.values())).toMatchObject([completion('j1', 0), completion('j2', 1), completion('j3', 2), completion('j4', 3, { code: 'E', message: 'm' })]);
+  });
+
+  it('refuses a part whose checksum differs from the manifest', async () => {
+    const dir = exportDir([[completion('j1', 0)]], true, true);
+    await expect(readExport(`file://${dir}/results`, 'b1')).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('SHA-256 differs from manifest.json') });
+  });
+
+  it('reads parts without a manifest and says when there are none', async () => {
+    const dir = exportDir([[completion('j1', 0)]], false);
+    expect((await readExport(`${dir}/results`, 'b1')).manifest).toBeNull();
+    await expect(readExport(`file://${dir}/results`, 'other')).rejects.toMatchObject({ exitCode: 4, message: expect.stringContaining(`no exported parts for batch other under file://${dir}/results/${batchExportPrefix('', 'other')}`) });
+    await expect(readExport('gs://bucket/x', 'b1')).rejects.toMatchObject({ exitCode: 2 });
+  });
+});

@@ -1,0 +1,88 @@
+// `sluice collect`: a batch's completions in input order, from the results topic or an export, to a JSONL file.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { recordToJson, type Completion } from '@sluice/schema';
+import { CliError, EXIT } from '../errors';
+import { createKafka, serviceError } from '../kafka/client';
+import type { KafkaSettings } from '../kafka/settings';
+import { scanBatch } from '../status/batch-scan';
+import { readExport } from './export-source';
+import { inInputOrder } from './input-order';
+import { openAiOutputLine } from './openai-output';
+
+export interface CollectOptions {
+  batchId: string;
+  /** A file path, or `-` for stdout. */
+  output: string;
+  /** `s3://bucket/prefix` or `file:///dir`; the results topic when absent. */
+  from?: string;
+  openaiFormat: boolean;
+  /** Write what there is even if the batch is not complete. */
+  partial: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface CollectSummary {
+  batch_id: string;
+  source: string;
+  output: string;
+  written: number;
+  failed: number;
+  /** Jobs the batch has, when known (batch manifest or export manifest). */
+  jobs: number | null;
+  dead_lettered: number | null;
+  pending: number | null;
+}
+
+async function writeLines(output: string, completions: Completion[], openai: boolean): Promise<void> {
+  // A file appears whole or not at all: written beside it, then renamed over it.
+  const temp = `${output}.partial-${process.pid}`;
+  const stream: Writable = output === '-' ? process.stdout : createWriteStream(temp);
+  try {
+    for (const c of completions) {
+      if (!stream.write(`${openai ? JSON.stringify(openAiOutputLine(c)) : recordToJson(c)}\n`)) await once(stream, 'drain');
+    }
+    if (output !== '-') {
+      stream.end();
+      await once(stream, 'finish');
+      await rename(temp, output);
+    }
+  } catch (err) {
+    if (output !== '-') await rm(temp, { force: true });
+    throw new CliError(EXIT.INPUT, `cannot write ${output}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function collect(settings: KafkaSettings, options: CollectOptions): Promise<CollectSummary> {
+  const { batchId } = options;
+  let completions: Map<string, Completion>;
+  let summary: Omit<CollectSummary, 'written' | 'failed' | 'output'>;
+  let incomplete: string | undefined;
+  if (options.from) {
+    const read = await readExport(options.from, batchId);
+    completions = read.completions;
+    const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
+    summary = { batch_id: batchId, source: options.from, jobs: exported, dead_lettered: null, pending: exported === null ? null : Math.max(exported - completions.size, 0) };
+    if (!read.manifest) incomplete = `the export of batch ${batchId} has no ${'manifest.json'} yet, so it may be incomplete`;
+    else if (completions.size < (exported as number)) incomplete = `the export manifest counts ${exported} completions but the parts hold ${completions.size}`;
+  } else {
+    let scan;
+    try {
+      scan = await scanBatch(createKafka(settings), settings, batchId, options);
+    } catch (err) {
+      throw serviceError(`reading batch ${batchId}`, settings, err);
+    }
+    completions = scan.completions;
+    const { jobs, dead_lettered, pending } = scan.status;
+    summary = { batch_id: batchId, source: settings.topics.results, jobs, dead_lettered, pending };
+    if (jobs === null) incomplete = `batch ${batchId} has no manifest in ${settings.topics.batches} (unknown batch, or produce has not finished)`;
+    else if ((pending ?? 0) > 0) incomplete = `${pending} of ${jobs} jobs of batch ${batchId} are still pending`;
+  }
+  if (incomplete && !options.partial) throw new CliError(EXIT.INCOMPLETE, `${incomplete}; nothing written (--partial writes what there is)`);
+  const ordered = inInputOrder(completions.values());
+  await writeLines(options.output, ordered, options.openaiFormat);
+  return { ...summary, output: options.output, written: ordered.length, failed: ordered.filter((c) => c.error).length };
+}

@@ -1,0 +1,27 @@
+import { resolveKafkaSettings } from './settings';
+
+describe('resolveKafkaSettings', () => {
+  it('uses defaults, then variables, then flags', () => {
+    expect(resolveKafkaSettings({}, {})).toMatchObject({ brokers: ['127.0.0.1:9092'], ssl: false, topics: { jobs: 'sluice.jobs', results: 'sluice.results', dlq: 'sluice.dlq', batches: 'sluice.batches' } });
+    const env = { SLUICE_KAFKA_BROKERS: 'a:1,b:2', SLUICE_JOBS_TOPIC: 'env-jobs', SLUICE_KAFKA_SSL: 'true' };
+    expect(resolveKafkaSettings({}, env)).toMatchObject({ brokers: ['a:1', 'b:2'], ssl: true, topics: { jobs: 'env-jobs' } });
+    expect(resolveKafkaSettings({ brokers: 'c:3', jobsTopic: 'flag-jobs' }, env)).toMatchObject({ brokers: ['c:3'], topics: { jobs: 'flag-jobs' } });
+  });
+
+  it('takes SASL credentials from the environment only', () => {
+    const s = resolveKafkaSettings({}, { SLUICE_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', SLUICE_KAFKA_SASL_USERNAME: 'u', SLUICE_KAFKA_SASL_PASSWORD: 'p' });
+    expect(s.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+  });
+
+  it.each([
+    [{ brokers: 'localhost' }, {}, '--brokers: "localhost" is not host:port'],
+    [{ brokers: 'h:70000' }, {}, '--brokers: "h:70000" is not host:port'],
+    [{ jobsTopic: 'bad topic' }, {}, '--jobs-topic: "bad topic" is not a valid Kafka topic name'],
+    [{}, { SLUICE_KAFKA_SSL: 'yes' }, 'SLUICE_KAFKA_SSL must be true or false, got "yes"'],
+    [{}, { SLUICE_KAFKA_SASL_MECHANISM: 'gssapi' }, 'SLUICE_KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512'],
+    [{}, { SLUICE_KAFKA_SASL_MECHANISM: 'plain', SLUICE_KAFKA_SASL_USERNAME: 'u' }, 'SLUICE_KAFKA_SASL_USERNAME and SLUICE_KAFKA_SASL_PASSWORD are required'],
+    [{ schemaRegistry: 'localhost:8081' }, {}, '--schema-registry: "localhost:8081" is not an http(s) URL'],
+  ])('refuses flags %j env %j', (flags, env, message) => {
+    expect(() => resolveKafkaSettings(flags, env)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining(message) }));
+  });
+});

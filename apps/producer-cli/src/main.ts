@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Entry point of `sluice`: runs the program, turns every failure into one stderr line and its exit code.
+import { CommanderError } from 'commander';
+import { CliError, EXIT } from './errors';
+import { logger } from './logger';
+import { buildProgram } from './program';
+
+async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    // First signal: stop cleanly (flush, disconnect). Second: leave at once.
+    if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
+    process.stderr.write(`sluice: ${signal}, stopping (again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${s}\n`), signal: controller.signal };
+  try {
+    await buildProgram(io).parseAsync(argv);
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    if (err instanceof CliError) {
+      io.err(`sluice: ${err.message.split('\n')[0]}`);
+      return err.exitCode;
+    }
+    logger.error({ err }, 'unexpected failure');
+    io.err(`sluice: unexpected failure: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+    return EXIT.INPUT;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

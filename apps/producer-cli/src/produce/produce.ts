@@ -1,0 +1,180 @@
+// `sluice produce`: rows of a file become PromptJobs on the jobs topic, then a BatchManifest says how many there are.
+import { BatchManifestSchemas, HEADERS, PromptJobSchemas, SchemaError, type PromptJob } from '@sluice/schema';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { BadRowError, CliError, EXIT } from '../errors';
+import { openInput } from '../input/detect';
+import type { InputFormat } from '../input/input-row';
+import { codecFor, createKafka, serviceError } from '../kafka/client';
+import type { KafkaSettings } from '../kafka/settings';
+import { ensureTopics, type TopicLayout } from '../kafka/topics';
+import { logger } from '../logger';
+import { ProgressBar } from '../progress';
+import { RowError } from './row-error';
+import { rowToJob, type MappingOptions } from './row-to-job';
+
+export interface ProduceOptions {
+  file: string;
+  format?: InputFormat;
+  batchId: string;
+  mapping: Omit<MappingOptions, 'format' | 'batchId'>;
+  skipBad: boolean;
+  dryRun: boolean;
+  createTopics?: TopicLayout;
+  compression: 'gzip' | 'none';
+  progress: boolean;
+  /** Jobs larger than this are bad rows: the broker would refuse them (its message.max.bytes). */
+  maxMessageBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface ProduceSummary {
+  batch_id: string;
+  source: string;
+  format: InputFormat;
+  topic: string;
+  jobs: number;
+  bad_rows: number;
+  /** The first bad rows, `file:line: reason`. */
+  bad_examples: string[];
+  seconds: number;
+  jobs_per_second: number;
+  dry_run: boolean;
+}
+
+const CHUNK_MESSAGES = 500;
+const CHUNK_BYTES = 512 * 1024;
+const BAD_EXAMPLES = 10;
+
+function rowReason(err: unknown): string {
+  if (err instanceof RowError || err instanceof SchemaError) return err.message;
+  throw err;
+}
+
+export async function produce(settings: KafkaSettings, options: ProduceOptions): Promise<ProduceSummary> {
+  const started = Date.now();
+  const source = await openInput(options.file, options.format);
+  const mapping: MappingOptions = { ...options.mapping, format: source.format, batchId: options.batchId };
+  const topic = settings.topics.jobs;
+  const codec = codecFor(settings, PromptJobSchemas, topic);
+  const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  const kafka = options.dryRun ? undefined : createKafka(settings);
+  let producer: Producer | undefined;
+
+  if (kafka) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      if (options.createTopics) {
+        const created = await ensureTopics(admin, settings, options.createTopics);
+        if (created.length) logger.info({ topics: created }, 'created topics');
+      }
+      const topics = new Set(await admin.listTopics());
+      for (const t of [topic, settings.topics.batches]) {
+        if (!topics.has(t)) throw new CliError(EXIT.USAGE, `topic ${t} does not exist: create it or pass --create-topics`);
+      }
+    } catch (err) {
+      throw serviceError('checking topics', settings, err);
+    } finally {
+      await admin.disconnect();
+    }
+    // Idempotent: a retried send is deduplicated by the broker, so no job is written twice by one run.
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw serviceError('connecting the producer', settings, err);
+    }
+  }
+
+  const bar = new ProgressBar('produce', source.total, options.progress);
+  const seen = new Set<string>();
+  const badExamples: string[] = [];
+  let badRows = 0;
+  let jobs = 0;
+  // A row's position in the file, bad rows included, so generated ids stay put when a bad row is fixed.
+  let seq = -1;
+  let chunk: Message[] = [];
+  let chunkBytes = 0;
+  let inflight: Promise<unknown> = Promise.resolve();
+
+  // Double buffering: the next chunk is built while the previous one is in flight.
+  const flush = async () => {
+    await inflight;
+    if (!producer || chunk.length === 0) return;
+    const messages = chunk;
+    chunk = [];
+    chunkBytes = 0;
+    inflight = producer.send({ topic, acks: -1, compression, messages }).catch((err) => {
+      throw serviceError(`producing to ${topic}`, settings, err);
+    });
+  };
+
+  const bad = (where: string, reason: string) => {
+    if (!options.skipBad) throw new BadRowError(where, reason);
+    badRows += 1;
+    if (badExamples.length < BAD_EXAMPLES) badExamples.push(`${where}: ${reason}`);
+    logger.info({ batch_id: options.batchId, where }, `skipped bad row: ${reason}`);
+  };
+
+  try {
+    for await (const row of source.rows()) {
+      if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted after ${jobs} jobs of batch ${options.batchId}; no manifest was written`);
+      seq += 1;
+      bar.update(row.progress, `${jobs} jobs, ${badRows} bad, ${Math.round(bar.rate(jobs))} jobs/s`);
+      if (!row.ok) {
+        bad(row.where, row.reason);
+        continue;
+      }
+      let job: PromptJob;
+      let value: Buffer;
+      try {
+        job = rowToJob(row.record, seq, mapping);
+        if (seen.has(job.job_id)) throw new RowError(`duplicate job_id "${job.job_id}" (job ids must be unique within a batch)`);
+        value = await codec.encode(job);
+        if (value.length > options.maxMessageBytes) throw new RowError(`the encoded job is ${value.length} bytes, over the ${options.maxMessageBytes}-byte message limit`);
+      } catch (err) {
+        bad(row.where, rowReason(err));
+        continue;
+      }
+      seen.add(job.job_id);
+      jobs += 1;
+      chunk.push({ key: job.job_id, value, headers: { [HEADERS.batchId]: options.batchId, [HEADERS.jobId]: job.job_id } });
+      chunkBytes += value.length;
+      if (chunk.length >= CHUNK_MESSAGES || chunkBytes >= CHUNK_BYTES) await flush();
+    }
+    await flush();
+    await inflight;
+    bar.update(source.total, `${jobs} jobs, ${badRows} bad, ${Math.round(bar.rate(jobs))} jobs/s`);
+    if (producer) {
+      const manifest = { batch_id: options.batchId, jobs_topic: topic, job_count: jobs, skipped_rows: badRows, source: options.file, created_at: started, completed_at: Date.now() };
+      const value = await codecFor(settings, BatchManifestSchemas, settings.topics.batches).encode(manifest);
+      await producer.send({ topic: settings.topics.batches, acks: -1, messages: [{ key: options.batchId, value }] }).catch((err) => {
+        throw serviceError(`writing the batch manifest to ${settings.topics.batches}`, settings, err);
+      });
+    }
+  } catch (err) {
+    // Everything before a bad row is produced, so the failure message can say exactly where the batch stands.
+    if (err instanceof BadRowError && producer) {
+      await flush();
+      await inflight;
+      throw new BadRowError(err.where, `${err.reason} (${jobs} jobs before it were produced as batch ${options.batchId}, no manifest written; fix the row and re-run with --batch-id ${options.batchId}, or use --skip-bad)`);
+    }
+    throw err;
+  } finally {
+    bar.stop();
+    await producer?.disconnect();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    batch_id: options.batchId,
+    source: options.file,
+    format: source.format,
+    topic,
+    jobs,
+    bad_rows: badRows,
+    bad_examples: badExamples,
+    seconds,
+    jobs_per_second: jobs / Math.max(seconds, 1e-3),
+    dry_run: options.dryRun,
+  };
+}

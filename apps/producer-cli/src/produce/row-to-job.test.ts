@@ -1,0 +1,100 @@
+import { METADATA_SEQ, SchemaError } from '@sluice/schema';
+import { METADATA_KIND, rowToJob, type MappingOptions } from './row-to-job';
+import { RowError } from './row-error';
+
+const options: MappingOptions = {
+  format: 'jsonl',
+  batchId: 'b1',
+  promptField: 'prompt',
+  messagesField: 'messages',
+  modelField: 'model',
+  paramsField: 'sampling',
+  metadataFields: [],
+  defaults: { sampling: { temperature: 0.2, max_tokens: 16 } },
+};
+
+function reason(row: Record<string, unknown>, opts: Partial<MappingOptions> = {}): string {
+  try {
+    rowToJob(row, 0, { ...options, ...opts });
+  } catch (err) {
+    if (err instanceof RowError || err instanceof SchemaError) return err.message;
+    throw err;
+  }
+  throw new Error('expected the row to be refused');
+}
+
+describe('rowToJob', () => {
+  it('maps a prompt row, generating a deterministic id and recording seq and kind in metadata', () => {
+    const job = rowToJob({ prompt: 'Hi', extra: 'ignored' }, 7, options);
+    expect(job).toMatchObject({
+      job_id: 'b1-7', batch_id: 'b1', prompt: 'Hi', messages: null, model: null,
+      sampling: expect.objectContaining({ temperature: 0.2, max_tokens: 16 }),
+      metadata: { [METADATA_SEQ]: '7', [METADATA_KIND]: 'text' },
+    });
+  });
+
+  it('keeps job_id or custom_id, and an --id-field is required in every row', () => {
+    expect(rowToJob({ job_id: 'mine', prompt: 'x' }, 0, options).job_id).toBe('mine');
+    expect(rowToJob({ custom_id: 42, prompt: 'x' }, 0, options).job_id).toBe('42');
+    expect(rowToJob({ uid: 'u-1', prompt: 'x' }, 0, { ...options, idField: 'uid' }).job_id).toBe('u-1');
+    expect(reason({ prompt: 'x' }, { idField: 'uid' })).toBe("field 'uid' must be a non-empty string or number");
+  });
+
+  it('lets row parameters (top-level or nested) override the flag defaults', () => {
+    const job = rowToJob({ prompt: 'x', temperature: 0.9, sampling: { top_k: 5, max_tokens: 3 } }, 0, options);
+    expect(job.sampling).toMatchObject({ temperature: 0.9, top_k: 5, max_tokens: 3 });
+  });
+
+  it('converts CSV text: numbers, booleans, stop strings and JSON messages', () => {
+    const job = rowToJob(
+      { messages: '[{"role":"user","content":"hi"}]', temperature: '0.7', ignore_eos: 'true', stop: 'END', stop_token_ids: '1,2', seed: '', model: 'm' },
+      3,
+      { ...options, format: 'csv' },
+    );
+    expect(job.messages).toEqual([{ role: 'user', content: 'hi', name: null }]);
+    expect(job.sampling).toMatchObject({ temperature: 0.7, ignore_eos: true, stop: ['END'], stop_token_ids: [1, 2], seed: null });
+    expect(job.model).toBe('m');
+    expect(job.metadata[METADATA_KIND]).toBe('chat');
+  });
+
+  it('follows field-mapping flags and copies metadata fields', () => {
+    const job = rowToJob({ question: 'Why?', llm: 'big', topic: 'physics', n: 3, metadata: { src: 'x' } }, 0, {
+      ...options, promptField: 'question', modelField: 'llm', metadataFields: ['topic', 'n'],
+    });
+    expect(job).toMatchObject({ prompt: 'Why?', model: 'big', metadata: { topic: 'physics', n: '3', src: 'x' } });
+  });
+
+  it.each([
+    [{ other: 'x' }, "has no 'prompt' or 'messages'"],
+    [{ prompt: 'x', temperature: 'hot' }, "field 'temperature': expected a number, got \"hot\""],
+    [{ prompt: 'x', top_p: 1.5 }, "field 'sampling.top_p' must be <= 1, got 1.5"],
+    [{ prompt: 'x', sampling: '{bad' }, "field 'sampling' is not valid JSON"],
+    [{ prompt: 'x', sampling: { tempreture: 1 } }, "field 'sampling.tempreture' is not part of SamplingParams"],
+    [{ prompt: 'x', messages: [{ role: 'user', content: 'y' }] }, 'and messages are both set'],
+    [{ prompt: 'x', metadata: { a: 1 } }, "field 'metadata.a': expected a string, got number 1"],
+  ])('refuses %j: %s', (row, message) => {
+    expect(reason(row)).toContain(message);
+  });
+
+  it('maps OpenAI Batch chat and completion requests', () => {
+    const chat = rowToJob(
+      { custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, logprobs: true, top_logprobs: 2, stop: 'x', user: 'u' } },
+      0,
+      { ...options, format: 'openai' },
+    );
+    expect(chat).toMatchObject({ job_id: 'r1', model: 'm', prompt: null, sampling: expect.objectContaining({ max_tokens: 5, logprobs: 2, stop: ['x'], temperature: 0.2 }), metadata: { [METADATA_KIND]: 'chat' } });
+    const text = rowToJob({ custom_id: 'r2', method: 'POST', url: '/v1/completions', body: { prompt: 'once', logprobs: 3, top_k: 4 } }, 1, { ...options, format: 'openai' });
+    expect(text).toMatchObject({ job_id: 'r2', prompt: 'once', sampling: expect.objectContaining({ logprobs: 3, top_k: 4 }), metadata: { [METADATA_KIND]: 'text' } });
+  });
+
+  it.each([
+    [{ url: '/v1/chat/completions', body: {} }, "field 'custom_id' must be a non-empty string"],
+    [{ custom_id: 'r', url: '/v1/embeddings', body: {} }, "field 'url' must be /v1/chat/completions or /v1/completions"],
+    [{ custom_id: 'r', url: '/v1/completions', method: 'GET', body: { prompt: 'x' } }, "field 'method' must be POST"],
+    [{ custom_id: 'r', url: '/v1/chat/completions', body: { messages: [], stream: true } }, "field 'body.stream' is not supported"],
+    [{ custom_id: 'r', url: '/v1/chat/completions', body: { prompt: 'x' } }, "field 'body.prompt' does not belong to /v1/chat/completions"],
+    [{ custom_id: 'r', url: '/v1/completions', body: { prompt: 'x', wat: 1 } }, "field 'body.wat' is not a known request parameter"],
+  ])('refuses the OpenAI line %j: %s', (row, message) => {
+    expect(reason(row, { format: 'openai' })).toContain(message);
+  });
+});

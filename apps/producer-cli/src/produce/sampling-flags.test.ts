@@ -1,0 +1,34 @@
+import { Command } from 'commander';
+import { addSamplingFlags, samplingFromFlags } from './sampling-flags';
+import { SAMPLING_FIELDS } from './sampling-fields';
+
+function parse(args: string[]): Record<string, unknown> {
+  const cmd = addSamplingFlags(new Command('t').exitOverride());
+  cmd.parse(args, { from: 'user' });
+  return cmd.opts();
+}
+
+describe('sampling flags', () => {
+  it('has one flag per sampling field of the schema', () => {
+    const cmd = addSamplingFlags(new Command('t'));
+    expect(cmd.options.map((o) => o.long)).toEqual(SAMPLING_FIELDS.map((f) => `--${f.name.replace(/_/g, '-')}`));
+    expect(SAMPLING_FIELDS.map((f) => f.name)).toContain('repetition_penalty');
+  });
+
+  it('converts flag text to typed defaults', () => {
+    const params = samplingFromFlags(parse(['--temperature', '0.5', '--top-k', '40', '--stop', 'a', '--stop', 'b', '--stop-token-ids', '1,2', '--ignore-eos', 'true', '--early-stopping', 'never', '--seed', '7']));
+    expect(params).toEqual({ temperature: 0.5, top_k: 40, stop: ['a', 'b'], stop_token_ids: [1, 2], ignore_eos: true, early_stopping: 'never', seed: 7 });
+  });
+
+  it.each([
+    [['--temperature', 'warm'], '--temperature: expected a number, got "warm"'],
+    [['--max-tokens', '1.5'], '--max-tokens: expected an integer, got "1.5"'],
+    [['--top-p', '0'], '--top-p must be > 0, got 0'],
+    [['--n', '3', '--best-of', '2'], '--best-of must be >= n (3), got 2'],
+    [['--min-tokens', '9', '--max-tokens', '4'], '--min-tokens must be <= max_tokens (4), got 9'],
+    [['--stop', ''], '--stop must not be empty'],
+    [['--use-beam-search', 'maybe'], '--use-beam-search: expected true or false, got "maybe"'],
+  ])('refuses %j with %s', (args, message) => {
+    expect(() => samplingFromFlags(parse(args))).toThrow(expect.objectContaining({ exitCode: 2, message }));
+  });
+});

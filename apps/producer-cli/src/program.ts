@@ -1,0 +1,155 @@
+// The `sluice` command line: produce, status, collect; flags, validation and what each prints.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { usageError } from './errors';
+import { collect } from './collect/collect';
+import { parseFormat } from './input/detect';
+import { addKafkaFlags, resolveKafkaSettings } from './kafka/settings';
+import { checkBatchId, newBatchId } from './produce/batch-id';
+import { produce } from './produce/produce';
+import { addSamplingFlags, samplingFromFlags } from './produce/sampling-flags';
+import { status } from './status/status';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^[-+]?\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds > 0, got "${value}"`);
+  return n;
+}
+
+function timestamp(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO-8601 date-time or milliseconds since the epoch, got "${value}"`);
+  return ms;
+}
+
+const timeoutOption = () => new Option('--timeout <seconds>', 'give up reading Kafka after this long').default(120).argParser(positiveSeconds);
+
+function produceCommand(io: Io): Command {
+  const cmd = new Command('produce')
+    .description('Produce a dataset file as prompt jobs to the jobs topic, then a batch manifest to the batches topic.')
+    .argument('<file>', 'input file: JSONL, CSV/TSV, Parquet, or OpenAI Batch API input (.jsonl)')
+    .option('--format <format>', 'input format: jsonl, csv, parquet or openai (default: by extension, then content)')
+    .option('--batch-id <id>', 'batch id (default: a new one, b-<utc time>-<random>)')
+    .option('--prompt-field <name>', 'field holding the prompt text', 'prompt')
+    .option('--messages-field <name>', 'field holding chat messages (a JSON array in CSV)', 'messages')
+    .option('--id-field <name>', 'field holding the job id (default: job_id or custom_id when present, else <batch>-<row>)')
+    .option('--model-field <name>', 'field holding a per-row model name', 'model')
+    .option('--params-field <name>', 'field holding per-row sampling parameters (an object; JSON in CSV)', 'sampling')
+    .option('--metadata-fields <names>', 'comma-separated fields copied into each job\'s metadata')
+    .option('--model <name>', 'model for rows that name none')
+    .addOption(new Option('--priority <int>', 'priority for rows that give none (lower runs first)').argParser(integer(-2147483648, 2147483647)))
+    .addOption(new Option('--deadline <time>', 'deadline for every job: ISO-8601 or ms since the epoch').argParser(timestamp));
+  addSamplingFlags(cmd);
+  cmd
+    .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first)')
+    .option('--dry-run', 'read and check the whole file, produce nothing')
+    .option('--create-topics', 'create the jobs, results, dead-letter and batches topics if missing')
+    .addOption(new Option('--partitions <n>', 'partitions of created jobs/results topics').default(6).argParser(integer(1, 10000)))
+    .addOption(new Option('--replication-factor <n>', 'replication factor of created topics').default(1).argParser(integer(1, 100)))
+    .addOption(new Option('--compression <codec>', 'producer compression').choices(['gzip', 'none']).default('gzip'))
+    .addOption(new Option('--max-message-bytes <n>', 'jobs larger than this are bad rows (the broker\'s message.max.bytes)').default(1_000_000).argParser(integer(1024)))
+    .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
+    .option('--json', 'print the summary as JSON on stdout');
+  addKafkaFlags(cmd);
+  return cmd.action(async (file: string, flags: Record<string, unknown>) => {
+    const settings = resolveKafkaSettings(flags);
+    const sampling = samplingFromFlags(flags);
+    const summary = await produce(settings, {
+      file,
+      format: flags.format === undefined ? undefined : parseFormat(String(flags.format)),
+      batchId: flags.batchId === undefined ? newBatchId() : checkBatchId(String(flags.batchId)),
+      mapping: {
+        promptField: String(flags.promptField),
+        messagesField: String(flags.messagesField),
+        idField: flags.idField as string | undefined,
+        modelField: String(flags.modelField),
+        paramsField: String(flags.paramsField),
+        metadataFields: flags.metadataFields ? String(flags.metadataFields).split(',').map((s) => s.trim()).filter(Boolean) : [],
+        defaults: { model: flags.model as string | undefined, sampling, priority: flags.priority as number | undefined, deadline: flags.deadline as number | undefined },
+      },
+      skipBad: flags.skipBad === true,
+      dryRun: flags.dryRun === true,
+      createTopics: flags.createTopics ? { partitions: flags.partitions as number, replicationFactor: flags.replicationFactor as number } : undefined,
+      compression: flags.compression as 'gzip' | 'none',
+      progress: flags.progress !== false && process.stderr.isTTY === true,
+      maxMessageBytes: flags.maxMessageBytes as number,
+      signal: io.signal,
+    });
+    for (const example of summary.bad_examples) io.err(`skipped ${example}`);
+    if (summary.bad_rows > summary.bad_examples.length) io.err(`... and ${summary.bad_rows - summary.bad_examples.length} more bad rows`);
+    if (flags.json) return io.out(JSON.stringify(summary));
+    const verb = summary.dry_run ? 'checked' : `produced to ${summary.topic}`;
+    const bad = summary.bad_rows ? `; ${summary.bad_rows} bad rows skipped` : '';
+    io.out(`batch ${summary.batch_id}: ${summary.jobs} jobs ${verb} from ${summary.source} (${summary.format}) in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.jobs_per_second)} jobs/s${bad}`);
+  });
+}
+
+function statusCommand(io: Io): Command {
+  const cmd = new Command('status')
+    .description('Count a batch\'s jobs: done, failed, dead-lettered, pending (jobs in its manifest not yet accounted for).')
+    .argument('<batch>', 'batch id')
+    .addOption(new Option('--watch [seconds]', 'refresh until nothing is pending').argParser(positiveSeconds).preset(2))
+    .addOption(timeoutOption())
+    .option('--json', 'one JSON object per refresh on stdout');
+  addKafkaFlags(cmd);
+  return cmd.action(async (batch: string, flags: Record<string, unknown>) => {
+    const settings = resolveKafkaSettings(flags);
+    await status(settings, { batchId: checkBatchId(batch), json: flags.json === true, watchSeconds: flags.watch as number | undefined, timeoutMs: (flags.timeout as number) * 1000, signal: io.signal }, io.out);
+  });
+}
+
+function collectCommand(io: Io): Command {
+  const cmd = new Command('collect')
+    .description('Write a batch\'s completions in input order, from the results topic (read_committed) or an export.')
+    .argument('<batch>', 'batch id')
+    .requiredOption('-o, --output <file>', 'output JSONL file, or - for stdout')
+    .option('--from <uri>', 'read the export instead of Kafka: s3://bucket/prefix or file:///dir')
+    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
+    .option('--partial', 'write what there is even if jobs are still pending')
+    .addOption(timeoutOption())
+    .option('--json', 'print the summary as JSON on stderr');
+  addKafkaFlags(cmd);
+  return cmd.action(async (batch: string, flags: Record<string, unknown>) => {
+    const settings = resolveKafkaSettings(flags);
+    if (flags.output === '') throw usageError('--output: a file name or - is required');
+    const summary = await collect(settings, {
+      batchId: checkBatchId(batch),
+      output: String(flags.output),
+      from: flags.from as string | undefined,
+      openaiFormat: flags.openaiFormat === true,
+      partial: flags.partial === true,
+      timeoutMs: (flags.timeout as number) * 1000,
+      signal: io.signal,
+    });
+    if (flags.json) return io.err(JSON.stringify(summary));
+    const pending = summary.pending ? `, ${summary.pending} pending` : '';
+    const dead = summary.dead_lettered ? `, ${summary.dead_lettered} dead-lettered` : '';
+    io.err(`batch ${summary.batch_id}: wrote ${summary.written} completions (${summary.failed} with errors${dead}${pending}) from ${summary.source} to ${summary.output}`);
+  });
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('sluice')
+    .description('Sluice: LLM batch inference over Kafka. Produce datasets as jobs, watch batches, collect completions.')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .addHelpText('after', '\nExit codes: 0 ok, 1 bad input, 2 bad usage or configuration, 3 Kafka/S3 failure, 4 batch incomplete (collect), 130 interrupted.');
+  for (const cmd of [produceCommand(io), statusCommand(io), collectCommand(io)]) program.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
+  program.exitOverride();
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}

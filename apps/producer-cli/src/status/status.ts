@@ -1,0 +1,49 @@
+// `sluice status`: the batch's counts once, or redrawn every few seconds until nothing is pending (--watch).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createKafka, serviceError } from '../kafka/client';
+import type { KafkaSettings } from '../kafka/settings';
+import { scanBatch, type BatchStatus } from './batch-scan';
+
+export interface StatusOptions {
+  batchId: string;
+  json: boolean;
+  /** Seconds between refreshes; undefined shows the status once. */
+  watchSeconds?: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export function formatStatus(s: BatchStatus): string {
+  const jobs = s.jobs === null ? 'unknown (no batch manifest yet)' : String(s.jobs);
+  const rows: Array<[string, string | number]> = [
+    ['jobs', jobs],
+    ['done', s.done],
+    ['failed', s.failed],
+    ['dead-lettered', s.dead_lettered],
+    ['pending', s.pending ?? 'unknown'],
+  ];
+  if (s.unreadable) rows.push(['unreadable', s.unreadable]);
+  const source = s.manifest ? ` (from ${s.manifest.source})` : '';
+  return [`batch ${s.batch_id}${source}`, ...rows.map(([k, v]) => `  ${k.padEnd(14)}${String(v).padStart(10)}`)].join('\n');
+}
+
+export async function status(settings: KafkaSettings, options: StatusOptions, print: (text: string) => void): Promise<BatchStatus> {
+  const kafka = createKafka(settings);
+  for (;;) {
+    let current: BatchStatus;
+    try {
+      current = (await scanBatch(kafka, settings, options.batchId, options)).status;
+    } catch (err) {
+      throw serviceError(`reading batch ${options.batchId}`, settings, err);
+    }
+    print(options.json ? JSON.stringify({ ...current, manifest: undefined }) : formatStatus(current));
+    if (options.watchSeconds === undefined || current.pending === 0 || options.signal?.aborted) return current;
+    try {
+      await sleep(options.watchSeconds * 1000, undefined, { signal: options.signal });
+    } catch (err) {
+      // Interrupted while waiting: the status just printed is the answer.
+      if (options.signal?.aborted) return current;
+      throw err;
+    }
+  }
+}

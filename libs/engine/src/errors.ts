@@ -5,6 +5,7 @@ export type EngineErrorCode =
   | 'INVALID_REQUEST'
   | 'DUPLICATE_REQUEST'
   | 'REQUEST_REJECTED'
+  | 'ABORTED'
   | 'INTERNAL';
 
 export class EngineError extends Error {
@@ -50,6 +51,14 @@ export class RequestRejectedError extends EngineError {
     message: string,
   ) {
     super('REQUEST_REJECTED', `request ${requestId} rejected: ${message}`);
+  }
+}
+
+/** A request that was aborted (by the caller or by shutdown) before it finished. */
+export class RequestAbortedError extends EngineError {
+  override name = 'RequestAbortedError';
+  constructor(readonly requestId: string) {
+    super('ABORTED', `request ${requestId} was aborted`);
   }
 }
 

@@ -1,1 +1,10 @@
-export {};
+export * from './errors';
+export * from './outputs';
+export { SamplingParams, type SamplingParamsInit } from './sampling-params';
+export type { SchedulerStats, PreemptionMode } from './scheduler';
+export type { BlockManagerStats } from './block-manager';
+export type { ChatMessage } from './tokenizer/chat-template';
+export { TokenizerError, type TokenizerErrorCode } from './tokenizer/tokenizer-error';
+export { ModelLoadError, type ModelLoadErrorCode } from './model/model-load-error';
+export { resolveModelFiles, type ModelFiles } from './model/model-files';
+export type { ModelConfig } from './model/config';

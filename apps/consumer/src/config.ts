@@ -14,6 +14,7 @@ export interface ConsumerConfig {
   resultsTopic: string;
   dlqTopic: string;
   sessionTimeoutMs: number;
+  schemaRegistryUrl?: string;
   delivery: Delivery;
   transactionalIdPrefix: string;
   workerId: string;
@@ -57,6 +58,7 @@ const SETTINGS: Setting[] = [
   { key: 'resultsTopic', flags: '--results-topic <topic>', env: 'SLUICE_RESULTS_TOPIC', help: 'topic Completion records go to, keyed by job_id', default: 'sluice.results' },
   { key: 'dlqTopic', flags: '--dlq-topic <topic>', env: 'SLUICE_DLQ_TOPIC', help: 'topic DeadLetter records go to', default: 'sluice.dlq' },
   { key: 'sessionTimeoutMs', flags: '--session-timeout-ms <ms>', env: 'SLUICE_SESSION_TIMEOUT_MS', help: 'consumer group session timeout: how soon a dead worker\'s partitions move', default: '30000' },
+  { key: 'schemaRegistryUrl', flags: '--schema-registry-url <url>', env: 'SLUICE_SCHEMA_REGISTRY_URL', help: 'Confluent Schema Registry: results and dead letters are written Confluent-framed (default: Avro single-object encoding)' },
   { key: 'delivery', flags: '--delivery <mode>', env: 'SLUICE_DELIVERY', help: 'exactly-once (Kafka transactions) or at-least-once (no transactions)', default: 'exactly-once', choices: ['exactly-once', 'at-least-once'] },
   { key: 'transactionalIdPrefix', flags: '--transactional-id-prefix <prefix>', env: 'SLUICE_TRANSACTIONAL_ID_PREFIX', help: 'prefix of the per-partition transactional ids (default: sluice-<group>)' },
   { key: 'workerId', flags: '--worker-id <id>', env: 'SLUICE_WORKER_ID', help: 'name of this worker in completions and logs (default: <hostname>-<pid>)' },
@@ -158,6 +160,13 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
 }
 
+function url(raw: Raw, key: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === '') return undefined;
+  if (!/^https?:\/\/\S+$/.test(v)) throw new ConfigError(label(key), `"${v}" is not an http(s) URL`);
+  return v;
+}
+
 const TOPIC_RE = /^[A-Za-z0-9._-]{1,249}$/;
 
 function topic(raw: Raw, key: string): string {
@@ -201,8 +210,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
   if (!bool(raw, 'export')) exportTarget = { kind: 'off' };
   else if (raw.s3Bucket) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw.s3Bucket)) throw new ConfigError(label('s3Bucket'), `"${raw.s3Bucket}" is not a valid S3 bucket name`);
-    if (raw.s3Endpoint && !/^https?:\/\/\S+$/.test(raw.s3Endpoint)) throw new ConfigError(label('s3Endpoint'), `"${raw.s3Endpoint}" is not an http(s) URL`);
-    exportTarget = { kind: 's3', bucket: raw.s3Bucket, endpoint: raw.s3Endpoint, region: raw.s3Region, forcePathStyle: bool(raw, 's3ForcePathStyle') };
+    exportTarget = { kind: 's3', bucket: raw.s3Bucket, endpoint: url(raw, 's3Endpoint'), region: raw.s3Region, forcePathStyle: bool(raw, 's3ForcePathStyle') };
   } else exportTarget = { kind: 'file', dir: raw.exportDir ?? 'sluice-export' };
 
   const sslWanted = bool(raw, 'kafkaSsl') || !!raw.kafkaSslCa || !!raw.kafkaSslCert;
@@ -229,6 +237,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     jobsTopic,
     resultsTopic,
     dlqTopic,
+    schemaRegistryUrl: url(raw, 'schemaRegistryUrl'),
     sessionTimeoutMs: int(raw, 'sessionTimeoutMs', 6000, 3_600_000),
     delivery: choice<Delivery>(raw, 'delivery'),
     transactionalIdPrefix: raw.transactionalIdPrefix || `sluice-${groupId}`,

@@ -7,7 +7,7 @@ import type { Exporter } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
 import { classify } from './jobs/classify';
 import { deadLetter, errorCompletion, successCompletion, type Origin, type Outcome } from './jobs/outcome';
-import { encodeCompletion, encodeDeadLetter, type Completion, type PromptJob } from './jobs/schema';
+import { wireCodecs, type Completion, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
 import { OffsetTracker } from './offsets/offset-tracker';
 import type { WorkerMetrics } from './observability/metrics';
@@ -45,6 +45,7 @@ export class Worker {
   private readonly partitions = new Map<number, PartitionState>();
   private readonly acquiring = new Map<number, Promise<PartitionState>>();
   private readonly flow: BackpressureController;
+  private readonly codecs: WireCodecs;
   private inFlight = 0;
   private uncommitted = 0;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -61,6 +62,7 @@ export class Worker {
       c.delivery === 'exactly-once'
         ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log)
         : new AtLeastOnceSink(d.kafka, this.consumer, c.jobsTopic);
+    this.codecs = wireCodecs({ registryUrl: c.schemaRegistryUrl, jobsTopic: c.jobsTopic, resultsTopic: c.resultsTopic, dlqTopic: c.dlqTopic });
     this.flow = new BackpressureController({ maxInFlight: c.maxInFlight, maxUncommitted: c.maxUncommitted, maxEngineWaiting: c.maxEngineWaiting });
   }
 
@@ -215,7 +217,7 @@ export class Worker {
         this.updateFlow();
         if (!this.flow.hasRoom(this.flowState())) return; // the rest of the batch is fetched again after resume
       }
-      this.take(st, message);
+      await this.take(st, message);
       resolveOffset(message.offset);
     }
     if (batch.messages.length === 0) resolveOffset(batch.lastOffset()); // only transaction markers: step over them
@@ -223,14 +225,16 @@ export class Worker {
     await heartbeat();
   }
 
-  private take(st: PartitionState, message: KafkaMessage): void {
+  private async take(st: PartitionState, message: KafkaMessage): Promise<void> {
     const { config: c, engine, metrics, log } = this.d;
     const offset = BigInt(message.offset);
     const origin: Origin = { topic: c.jobsTopic, partition: st.partition, message, workerId: c.workerId, receivedAt: Date.now() };
+    // Classified before it is tracked: a registry outage throws here and the message is fetched again.
+    const verdict = await classify(message.value, { maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() }, (b) => this.codecs.jobs.decode(b));
+    if (st.revoked) return;
     st.tracker.track(offset);
     this.uncommitted++;
     metrics.received.inc();
-    const verdict = classify(message.value, { maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() });
     if (verdict.kind === 'dead-letter') {
       log.warn({ job_id: verdict.job_id, batch_id: verdict.batch_id, partition: st.partition, offset: message.offset, code: verdict.code, reason: verdict.message }, 'job dead-lettered');
       this.finish(st, offset, { kind: 'dead-letter', key: message.key ?? null, deadLetter: deadLetter(verdict.code, verdict.message, origin, verdict) });
@@ -300,17 +304,10 @@ export class Worker {
     for (;;) {
       const prefix = st.tracker.donePrefix(c.maxPartRecords);
       if (!prefix || st.revoked) return;
-      const records: OutRecord[] = [];
       const completions: Array<{ offset: bigint; completion: Completion }> = [];
-      for (const { offset, value } of prefix.items) {
-        if (value.kind === 'completion') {
-          completions.push({ offset, completion: value.completion });
-          records.push({ topic: c.resultsTopic, message: { key: value.completion.job_id, value: encodeCompletion(value.completion) } });
-        } else {
-          records.push({ topic: c.dlqTopic, message: { key: value.key, value: encodeDeadLetter(value.deadLetter) } });
-        }
-      }
+      for (const { offset, value } of prefix.items) if (value.kind === 'completion') completions.push({ offset, completion: value.completion });
       try {
+        const records = await this.encode(prefix.items.map((i) => i.value));
         // Export first: a crash after the upload replays the same range and the manifest keeps one copy.
         if (exporter && completions.length > 0) await exporter.exportRange(st.partition, completions);
         await this.sink.commit(st.partition, records, prefix.nextOffset);
@@ -333,9 +330,21 @@ export class Worker {
       const labels = { topic: c.jobsTopic, partition: String(st.partition) };
       metrics.committedOffset.set(labels, Number(prefix.nextOffset));
       metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? prefix.nextOffset));
-      log.debug({ partition: st.partition, next_offset: String(prefix.nextOffset), records: records.length }, 'committed');
+      log.debug({ partition: st.partition, next_offset: String(prefix.nextOffset), records: prefix.items.length }, 'committed');
       this.updateFlow();
     }
+  }
+
+  /** Completions keyed by job_id to the results topic, dead letters keyed like the original to the DLQ. */
+  private encode(outcomes: Outcome[]): Promise<OutRecord[]> {
+    const { resultsTopic, dlqTopic } = this.d.config;
+    return Promise.all(
+      outcomes.map(async (o): Promise<OutRecord> =>
+        o.kind === 'completion'
+          ? { topic: resultsTopic, message: { key: o.completion.job_id, value: await this.codecs.completions.encode(o.completion) } }
+          : { topic: dlqTopic, message: { key: o.key, value: await this.codecs.deadLetters.encode(o.deadLetter) } },
+      ),
+    );
   }
 
   /**

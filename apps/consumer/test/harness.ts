@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { localS3Config, resolveConfig, type LocalConfig } from '@sluice/infra';
+import { CompletionSchemas, DeadLetterSchemas, RecordCodec, type Completion, type DeadLetter } from '@sluice/schema';
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 
 /** The consumer suite's own services: never the defaults, the e2e suite's (19xxx) or infra's (29xxx). */
@@ -52,6 +53,12 @@ export async function produce(topic: string, values: Array<{ key: string; value:
     await producer.disconnect();
   }
 }
+
+const completionCodec = new RecordCodec(CompletionSchemas);
+const deadLetterCodec = new RecordCodec(DeadLetterSchemas);
+/** The worker writes results and dead letters as single-object Avro (no registry in these suites). */
+export const decodeCompletion = (value: Buffer): Promise<Completion> => completionCodec.decode(value);
+export const decodeDeadLetter = (value: Buffer): Promise<DeadLetter> => deadLetterCodec.decode(value);
 
 export const asJson = (js: JobInput[]) => js.map((j) => ({ key: j.job_id, value: JSON.stringify({ ...j, created_at: Date.now() }) }));
 

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import {
-  asJson, createTopics, getObject, jobs, kafka, listKeys, produce, readCommitted, s3, s3Env, startConsumer, waitForCaughtUp,
+  asJson, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, produce, readCommitted, s3, s3Env, startConsumer, waitForCaughtUp,
 } from './harness';
 
 interface CompletionOut {
@@ -67,7 +67,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect(await c.exited).toBe(0);
 
     // Results: each good job exactly once, echoing its prompt; the expired job answered with an error.
-    const results = (await readCommitted(admin, topics.results)).map((m) => ({ key: m.key, c: JSON.parse(m.value.toString()) as CompletionOut }));
+    const results = await Promise.all((await readCommitted(admin, topics.results)).map(async (m) => ({ key: m.key, c: await decodeCompletion(m.value) })));
     const ids = results.map((r) => r.c.job_id);
     expect(ids).toHaveLength(good.length + 1);
     expect(new Set(ids).size).toBe(ids.length);
@@ -81,13 +81,13 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect(byId.get(expired.job_id)?.error?.code).toBe('DEADLINE_EXCEEDED');
 
     // DLQ: one dead letter per bad message, with its reason and the original bytes.
-    const dead = (await readCommitted(admin, topics.dlq)).map((m) => JSON.parse(m.value.toString()) as { error_code: string; error_message: string; value: string; source_topic: string });
+    const dead = await Promise.all((await readCommitted(admin, topics.dlq)).map((m) => decodeDeadLetter(m.value)));
     expect(dead.map((d) => d.error_code).sort()).toEqual(bad.map((b) => b.code).sort());
     for (const d of dead) {
       expect(d.source_topic).toBe(topics.jobs);
       expect(d.error_message.length).toBeGreaterThan(0);
     }
-    expect(dead.find((d) => d.error_code === 'UNDECODABLE' && Buffer.from(d.value, 'base64').equals(bad[0].value as Buffer))).toBeDefined();
+    expect(dead.find((d) => d.error_code === 'UNDECODABLE' && d.value?.equals(bad[0].value as Buffer))).toBeDefined();
 
     // Export: the manifest lists every part with a matching checksum, and the parts hold each completion once.
     const prefix = `exp-${id}/batch_id=${batch}/`;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import {
-  asJson, committedTotal, createTopics, getObject, jobs, kafka, produce, readCommitted, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
+  asJson, committedTotal, createTopics, decodeCompletion, getObject, jobs, kafka, produce, readCommitted, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
 } from './harness';
 
 const PARTITIONS = 3;
@@ -41,7 +41,7 @@ describe('sluice-consumer stopped mid-batch', () => {
 
   async function expectExactlyOnce(t: { jobs: string; results: string; batch: string; prefix: string }): Promise<void> {
     const results = await readCommitted(admin, t.results);
-    const ids = results.map((m) => (JSON.parse(m.value.toString()) as { job_id: string }).job_id);
+    const ids = (await Promise.all(results.map((m) => decodeCompletion(m.value)))).map((c) => c.job_id);
     expect(new Set(ids).size).toBe(TOTAL);
     expect(ids).toHaveLength(TOTAL);
     const manifest = JSON.parse((await getObject(bucket, `${t.prefix}/batch_id=${t.batch}/manifest.json`)).toString()) as ManifestOut;

@@ -5,12 +5,12 @@ import type { Completion } from '../jobs/schema';
 import { addPart, emptyManifest, type ExportManifest, type ManifestPartEntry } from './manifest';
 import type { ObjectStore } from './object-store';
 import { CONTENT_TYPES, encodePart } from './part-encoding';
-import { exportManifestKey, exportPartKey, type PartFormat } from './part-naming';
+import { exportManifestKey, exportPartKey, type ExportFormat } from '@sluice/schema';
 import { withRetry, type RetryPolicy } from './retry';
 
 export interface ExporterOptions {
   prefix: string;
-  format: PartFormat;
+  format: ExportFormat;
   workerId: string;
   retry: RetryPolicy;
 }

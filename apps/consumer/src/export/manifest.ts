@@ -1,35 +1,14 @@
-// The batch manifest (manifest.json beside the parts). Shape shared with readers such as `sluice collect`.
+// The batch manifest (manifest.json beside the parts), in @sluice/schema's ExportManifest shape.
+import type { ExportFormat, ExportManifest, ExportManifestPart } from '@sluice/schema';
 
-/** One part as the batch manifest lists it. */
-export interface ExportManifestPart {
-  key: string;
-  partition: number;
-  first_offset: number;
-  last_offset: number;
-  records: number;
-  bytes: number;
-  /** Hex SHA-256 of the part's bytes. */
-  sha256: string;
-}
-
-export interface ExportManifest {
-  batch_id: string;
-  format: string;
-  /** Completions with error null, over all parts. */
-  completions: number;
-  /** Completions with an error, over all parts. */
-  errors: number;
-  parts: ExportManifestPart[];
-  /** ISO-8601 time of the last rewrite. */
-  updated_at: string;
-}
+export type { ExportManifest, ExportManifestPart };
 
 /** The entry this worker writes: the shared fields plus the part's error count, so totals survive a superseded part. */
 export interface ManifestPartEntry extends ExportManifestPart {
   errors: number;
 }
 
-export function emptyManifest(batchId: string, format: string): ExportManifest {
+export function emptyManifest(batchId: string, format: ExportFormat): ExportManifest {
   return { batch_id: batchId, format, completions: 0, errors: 0, parts: [], updated_at: new Date(0).toISOString() };
 }
 

@@ -1,7 +1,7 @@
+import { recordToJson, type ExportFormat } from '@sluice/schema';
 import type { Completion } from '../jobs/schema';
-import type { PartFormat } from './part-naming';
 
-export const CONTENT_TYPES: Record<PartFormat, string> = {
+export const CONTENT_TYPES: Record<ExportFormat, string> = {
   jsonl: 'application/x-ndjson',
   parquet: 'application/vnd.apache.parquet',
 };
@@ -21,9 +21,9 @@ async function parquetWriter(): Promise<ParquetWriteBuffer> {
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
-/** One part's bytes: JSON lines of Completions, or a Parquet file with one row per Completion. */
-export async function encodePart(completions: Completion[], format: PartFormat): Promise<Buffer> {
-  if (format === 'jsonl') return Buffer.from(completions.map((c) => JSON.stringify(c)).join('\n') + '\n');
+/** One part's bytes: JSON lines of Completions (recordToJson, as the export layout says), or a Parquet file with one row per Completion. */
+export async function encodePart(completions: Completion[], format: ExportFormat): Promise<Buffer> {
+  if (format === 'jsonl') return Buffer.from(completions.map((c) => recordToJson(c)).join('\n') + '\n');
   const col = (name: string, type: string, f: (c: Completion) => unknown): ColumnSource => ({ name, type, data: completions.map(f) });
   const buf = (await parquetWriter())({
     columnData: [

@@ -1,5 +1,4 @@
-import { checkSampling } from './sampling-rules';
-import { DecodeError, decodePromptJob, type PromptJob } from './schema';
+import { SchemaError, type PromptJob } from './schema';
 
 /** What the worker does with one message of the jobs topic. */
 export type Verdict =
@@ -25,18 +24,34 @@ function promptBytes(job: PromptJob): number {
   return (job.messages ?? []).reduce((sum, m) => sum + Buffer.byteLength(m.content), 0);
 }
 
-/** Decodes and validates one message; never throws for bad input, so a poison message cannot stop the worker. */
-export function classify(value: Buffer | null, limits: ClassifyLimits, decode: (v: Buffer | null) => PromptJob = decodePromptJob): Verdict {
+/** Which dead-letter code a schema error is; undefined for REGISTRY_ERROR, a transient failure that must be retried. */
+export function deadLetterCodeOf(err: SchemaError): DeadLetterCode | undefined {
+  switch (err.code) {
+    case 'REGISTRY_ERROR':
+      return undefined;
+    case 'INVALID_FIELD':
+      return err.field?.startsWith('sampling') ? 'INVALID_SAMPLING' : 'SCHEMA_VIOLATION';
+    case 'INCOMPATIBLE_SCHEMA':
+      return 'SCHEMA_VIOLATION';
+    default:
+      return 'UNDECODABLE';
+  }
+}
+
+/**
+ * Decodes and validates one message. Bad input never throws, so a poison message cannot stop the worker; only a
+ * failing schema registry does (the message is then retried, not dead-lettered).
+ */
+export async function classify(value: Buffer | null, limits: ClassifyLimits, decode: (v: Buffer) => Promise<PromptJob>): Promise<Verdict> {
   let job: PromptJob;
   try {
-    job = decode(value);
+    job = await decode(value ?? Buffer.alloc(0));
   } catch (err) {
-    if (!(err instanceof DecodeError)) throw err;
-    return { kind: 'dead-letter', code: err.code === 'INVALID_FIELD' ? 'SCHEMA_VIOLATION' : 'UNDECODABLE', message: err.message };
+    const code = err instanceof SchemaError ? deadLetterCodeOf(err) : undefined;
+    if (!code) throw err;
+    return { kind: 'dead-letter', code, message: (err as Error).message };
   }
   const ids = { job_id: job.job_id, batch_id: job.batch_id };
-  const violation = checkSampling(job.sampling);
-  if (violation) return { kind: 'dead-letter', code: 'INVALID_SAMPLING', message: violation.message, ...ids };
   const size = promptBytes(job);
   if (size > limits.maxPromptBytes) {
     return { kind: 'dead-letter', code: 'PROMPT_TOO_LARGE', message: `prompt is ${size} bytes, over the limit of ${limits.maxPromptBytes}`, ...ids };

@@ -1,5 +1,6 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EngineResult } from '../engine/inference-engine';
+import { HEADERS } from '@sluice/schema';
 import type { Completion, DeadLetter, PromptJob } from './schema';
 
 /** What a finished job produces: a Completion for the results topic, or a DeadLetter for the DLQ. */
@@ -65,8 +66,8 @@ export function deadLetter(code: string, message: string, o: Origin, ids: { job_
     error_code: code,
     error_message: message,
     // Undecodable bytes still name their job and batch when the producer set the sluice headers.
-    job_id: ids.job_id ?? headers['sluice-job-id']?.toString() ?? null,
-    batch_id: ids.batch_id ?? headers['sluice-batch-id']?.toString() ?? null,
+    job_id: ids.job_id ?? headers[HEADERS.jobId]?.toString() ?? null,
+    batch_id: ids.batch_id ?? headers[HEADERS.batchId]?.toString() ?? null,
     worker_id: o.workerId,
     failed_at: Date.now(),
   };

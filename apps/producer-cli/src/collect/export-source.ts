@@ -92,7 +92,8 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
   }
   const store = target.kind === 's3' ? s3Store(s3(), target.bucket) : fileStore(target.dir);
   const prefix = batchExportPrefix(target.prefix, batchId);
-  const where = `${uri.replace(/\/+$/, '')}/${prefix}`;
+  // The URI already holds target.prefix: only the batch's own folder is added to it.
+  const where = `${uri.replace(/\/+$/, '')}/${batchExportPrefix('', batchId)}`;
   try {
     const keys = (await store.list(prefix)).filter((k) => parseExportPartName(k)?.format === 'jsonl').sort();
     const manifestBytes = await store.read(`${prefix}${EXPORT_MANIFEST_NAME}`);

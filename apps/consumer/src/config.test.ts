@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCommand, parseDuration, resolveConfig } from './config';
+import { buildCommand, EXTRA_ENV, parseDuration, resolveConfig, settingDocs } from './config';
 import { ConfigError } from './errors';
 
 describe('resolveConfig', () => {
@@ -64,10 +64,28 @@ describe('resolveConfig', () => {
     expect(e.sasl?.password).toBe('from-env');
   });
 
-  it('documents every setting and its variable in --help', () => {
-    const help = buildCommand().helpInformation();
-    for (const v of ['SLUICE_KAFKA_BROKERS', 'SLUICE_DELIVERY', 'SLUICE_DRAIN_TIMEOUT', 'SLUICE_S3_BUCKET', 'SLUICE_KAFKA_SASL_MECHANISM', 'SLUICE_METRICS_PORT']) expect(help).toContain(v);
-    expect(help).toContain('--engine <kind>');
+  it('documents every flag, its variable and the env-only settings in --help', () => {
+    let help = '';
+    buildCommand().configureOutput({ writeOut: (text) => (help += text), getOutHelpWidth: () => 400 }).outputHelp();
+    const docs = settingDocs();
+    expect(docs.map((d) => d.flag)).toEqual(buildCommand().options.map((o) => o.long));
+    for (const d of docs) {
+      expect(help).toContain(d.flag);
+      expect(help).toContain(`env: ${d.env}`);
+    }
+    for (const e of EXTRA_ENV) expect(help).toContain(e.env);
+  });
+
+  it('takes a TLS client key only together with its certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cfg-'));
+    writeFileSync(join(dir, 'key.pem'), 'KEY');
+    expect(() => resolveConfig(['--kafka-ssl-key', join(dir, 'key.pem')], {})).toThrow(/--kafka-ssl-cert \(SLUICE_KAFKA_SSL_CERT\): mutual TLS needs both/);
+  });
+
+  it('takes every SASL mechanism the brokers may ask for', () => {
+    for (const m of ['plain', 'scram-sha-256', 'scram-sha-512']) {
+      expect(resolveConfig(['--sasl-mechanism', m, '--sasl-username', 'u'], { SLUICE_KAFKA_SASL_PASSWORD: 'p' }).sasl).toEqual({ mechanism: m, username: 'u', password: 'p' });
+    }
   });
 });
 

@@ -94,12 +94,32 @@ const SETTINGS: Setting[] = [
   { key: 'logLevel', flags: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', help: 'pino level', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
 ];
 
+/** Environment variables read outside the flag table: secrets never take a flag, and S3 credentials are the AWS SDK's. */
+export const EXTRA_ENV: ReadonlyArray<{ env: string; help: string }> = [
+  { env: 'SLUICE_KAFKA_SASL_PASSWORD', help: 'SASL password when --sasl-password-file is not given (no flag, so it never shows in ps)' },
+  { env: 'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN', help: 'S3 credentials and region through the AWS default provider chain (env, shared config/SSO, web identity as in EKS IRSA, container and instance roles)' },
+];
+
+/** Every flag with its variable, help and default, as --help shows them (the README and the k8s manifests are checked against it). */
+export function settingDocs(): Array<{ flag: string; env: string; help: string; default?: string }> {
+  return SETTINGS.map((s) => ({ flag: s.flags.split(' ')[0], env: s.env, help: s.help, default: s.default }));
+}
+
 export function buildCommand(): Command {
   const cmd = new Command('sluice-consumer')
     .description('Sluice worker: consumes PromptJobs from Kafka, runs them through the engine, writes Completions to Kafka and S3.')
     .helpOption('-h, --help', 'show this help')
     .allowExcessArguments(false)
-    .addHelpText('after', '\nEvery flag can also be set by the environment variable shown; a flag wins over its variable.\nExit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration, 128+N second signal N.');
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Every flag can also be set by the environment variable shown; a flag wins over its variable.',
+        'Also read from the environment:',
+        ...EXTRA_ENV.map((e) => `  ${e.env}\n      ${e.help}`),
+        'Exit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration, 128+N second signal N.',
+      ].join('\n'),
+    );
   for (const s of SETTINGS) {
     const help = `${s.help} (env: ${s.env}${s.default !== undefined ? `, default: ${s.default}` : ''})`;
     const opt = new Option(s.flags, help);
@@ -213,7 +233,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     exportTarget = { kind: 's3', bucket: raw.s3Bucket, endpoint: url(raw, 's3Endpoint'), region: raw.s3Region, forcePathStyle: bool(raw, 's3ForcePathStyle') };
   } else exportTarget = { kind: 'file', dir: raw.exportDir ?? 'sluice-export' };
 
-  const sslWanted = bool(raw, 'kafkaSsl') || !!raw.kafkaSslCa || !!raw.kafkaSslCert;
+  const sslWanted = bool(raw, 'kafkaSsl') || !!raw.kafkaSslCa || !!raw.kafkaSslCert || !!raw.kafkaSslKey;
   const ssl = sslWanted
     ? { ca: readable(raw, 'kafkaSslCa'), cert: readable(raw, 'kafkaSslCert'), key: readable(raw, 'kafkaSslKey'), rejectUnauthorized: bool(raw, 'kafkaSslRejectUnauthorized') }
     : undefined;

@@ -11,6 +11,7 @@ import { S3ObjectStore } from './export/s3-store';
 import { createKafka } from './kafka/kafka-client';
 import { startHttpServer } from './observability/http-server';
 import { createLogger } from './observability/logger';
+import { publicConfig } from './observability/public-config';
 import { WorkerMetrics } from './observability/metrics';
 import { Worker } from './worker';
 
@@ -21,12 +22,6 @@ function objectStore(config: ConsumerConfig): ObjectStore | undefined {
   // Credentials and (unless given) the region come from the AWS default provider chain.
   const client = new S3Client({ endpoint: t.endpoint, region: t.region ?? process.env.AWS_REGION ?? 'us-east-1', forcePathStyle: t.forcePathStyle });
   return new S3ObjectStore(client, { bucket: t.bucket, multipartThreshold: config.multipartThresholdBytes });
-}
-
-/** What is safe to log of the config: secrets are dropped here as well as redacted by the logger. */
-function publicConfig(config: ConsumerConfig): Record<string, unknown> {
-  const { sasl, ssl, ...rest } = config;
-  return { ...rest, sasl: sasl ? { mechanism: sasl.mechanism, username: sasl.username } : undefined, ssl: ssl ? { rejectUnauthorized: ssl.rejectUnauthorized, ca: !!ssl.ca, cert: !!ssl.cert } : undefined };
 }
 
 async function run(config: ConsumerConfig, log: Logger): Promise<number> {

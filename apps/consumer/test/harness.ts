@@ -151,6 +151,23 @@ export function startConsumer(args: string[], env: Record<string, string> = {}):
   return { child, logs, exited };
 }
 
+/** The port of /metrics, /healthz and /readyz, from the bin's startup log line. */
+export async function metricsPort(c: RunningConsumer): Promise<number> {
+  let port: number | undefined;
+  await waitFor('the startup log line', () => {
+    const line = c.logs.find((l) => l.includes('"msg":"sluice-consumer starting"'));
+    port = line ? (JSON.parse(line) as { metrics_port: number }).metrics_port : undefined;
+    return port !== undefined;
+  });
+  return port!;
+}
+
+/** One sample of a Prometheus text exposition, e.g. sample(text, 'sluice_partition_lag{topic="t",partition="0"}'). */
+export function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import {
-  asJson, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, produce, readCommitted, s3, s3Env, startConsumer, waitForCaughtUp,
+  asJson, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, metricsPort, produce, readCommitted, s3, s3Env, sample, startConsumer, waitForCaughtUp,
 } from './harness';
 
 interface CompletionOut {
@@ -63,6 +63,28 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
     }
+
+    // Metrics and probes of the running worker agree with what it committed.
+    const base = `http://127.0.0.1:${await metricsPort(c)}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(sample(text, 'sluice_jobs_received_total')).toBe(values.length);
+    expect(sample(text, 'sluice_jobs_completed_total')).toBe(good.length);
+    expect(sample(text, 'sluice_jobs_failed_total{code="DEADLINE_EXCEEDED"}')).toBe(1);
+    for (const code of new Set(bad.map((b) => b.code))) {
+      expect(sample(text, `sluice_jobs_dead_lettered_total{code="${code}"}`)).toBe(bad.filter((b) => b.code === code).length);
+    }
+    const ends = await admin.fetchTopicOffsets(topics.jobs);
+    for (const p of ends) {
+      const series = `{topic="${topics.jobs}",partition="${p.partition}"}`;
+      expect(sample(text, `sluice_partition_done_watermark${series}`)).toBe(Number(p.high));
+      expect(sample(text, `sluice_partition_committed_offset${series}`)).toBe(Number(p.high));
+      expect(sample(text, `sluice_partition_lag${series}`)).toBe(0);
+    }
+    expect(sample(text, 'sluice_generation_tokens_total')).toBeGreaterThan(0);
+    expect(sample(text, 'sluice_in_flight_jobs')).toBe(0);
+
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
 

@@ -3,7 +3,7 @@
 // the build options and the toolchain inputs are unchanged since the last successful build.
 // SLUICE_CPU_ONLY=1 forces a CPU-only build; any failure exits non-zero with the reason.
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -68,14 +68,41 @@ const configure = [
   `--CDSLUICE_NATIVE_ARCH=${process.env.SLUICE_NATIVE_ARCH ? 'ON' : 'OFF'}`,
 ];
 const build = [cmakeJs, 'build', ...common, '--parallel', String(Math.max(1, Math.min(8, availableParallelism())))];
+// The sources a failed build could not compile, named from Ninja's `FAILED: <object>` lines.
+function failedSources(output) {
+  return [...output.matchAll(/^FAILED: (\S+)/gm)]
+    .map((m) => m[1].replace(/CMakeFiles\/[^/]+\.dir\//, '').replace(/\.o$/, ''))
+    .filter((f) => /\.(cu|cc|cpp)$/.test(f));
+}
+
+// Runs cmake-js, streaming its output and keeping a copy to name what failed.
+function runCmakeJs(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: pkgDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
+    child.on('error', (err) => fail(`could not run cmake-js: ${err.message}`));
+    child.on('close', (status) => resolve({ status, output }));
+  });
+}
+
 console.log(`build-native: building the native op set${cpuOnly ? ' (CPU only)' : ''}`);
 for (const args of [configure, build]) {
-  const res = spawnSync(process.execPath, args, { cwd: pkgDir, stdio: 'inherit' });
-  if (res.error) fail(`could not run cmake-js: ${res.error.message}`);
-  if (res.status !== 0) {
-    fail(`cmake-js ${args[1]} failed (see the output above); a C++17 compiler and CMake >= 3.20 are required. `
-      + 'Set SLUICE_CPU_ONLY=1 to build without the CUDA backend.');
+  const { status, output } = await runCmakeJs(args);
+  if (status === 0) continue;
+  const sources = failedSources(output);
+  const cuda = sources.filter((f) => f.endsWith('.cu'));
+  const cxx = sources.filter((f) => !f.endsWith('.cu'));
+  const reasons = [];
+  if (cxx.length > 0) reasons.push(`the C++ compiler could not compile ${cxx.join(', ')}`);
+  if (cuda.length > 0) {
+    reasons.push(`nvcc could not compile ${cuda.join(', ')} (every CUDA kernel is compiled wherever nvcc is found, `
+      + 'so a CUDA break fails the build without a GPU too; SLUICE_CPU_ONLY=1 builds the CPU backend alone)');
   }
+  if (reasons.length > 0) fail(`${reasons.join('; ')}. See the errors above.`);
+  fail(`cmake-js ${args[1]} failed (see the output above); a C++17 compiler and CMake >= 3.20 are required. `
+    + 'Set SLUICE_CPU_ONLY=1 to build without the CUDA backend.');
 }
 if (!existsSync(addonPath)) fail(`the build finished but ${relative(pkgDir, addonPath)} is missing.`);
 writeFileSync(stampPath, hash + '\n');

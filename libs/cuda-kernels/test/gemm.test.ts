@@ -28,6 +28,9 @@ describe.each(devices())('gemm on %s', (device) => {
     [64, 96, 513],
     [130, 61, 1030],
     [33, 257, 100],
+    [4, 9, 33],
+    [8, 13, 64],
+    [20, 7, 4100],
   ])('matches the float64 reference (M=%i, N=%i, K=%i), with and without bias', (M, N, K) => {
     const rng = new Rng(M * 1000 + N * 10 + K);
     const a = rng.floats(M * K);

@@ -2,9 +2,28 @@
 import { cudaAvailable, getBackend, KernelError } from '../src';
 import type { Backend, DeviceKind } from '../src';
 
-/** Every backend this build can run: CPU always, CUDA where a GPU is visible (the H100 run). */
+/**
+ * The backends a suite runs on: the comma list in SLUICE_KERNEL_DEVICES (e.g. "cpu,cuda" on the GPU
+ * machine), or, unset, every backend this build can run. A requested device this build cannot run fails
+ * the suite with the reason, so a GPU run never passes by quietly testing the CPU alone.
+ */
+export function selectDevices(requested: string | undefined, cuda: boolean): DeviceKind[] {
+  if (requested === undefined || requested.trim() === '') return cuda ? ['cpu', 'cuda'] : ['cpu'];
+  const list = requested.split(',').map((d) => d.trim());
+  for (const d of list) {
+    if (d !== 'cpu' && d !== 'cuda') {
+      throw new Error(`SLUICE_KERNEL_DEVICES: '${d}' is not a device; use a comma list of cpu and cuda`);
+    }
+    if (d === 'cuda' && !cuda) {
+      throw new Error('SLUICE_KERNEL_DEVICES asks for cuda, but this build has no CUDA backend (nvcc and cuBLAS '
+        + 'at build time; SLUICE_CPU_ONLY unset) or no GPU is visible');
+    }
+  }
+  return [...new Set(list as DeviceKind[])];
+}
+
 export function devices(): DeviceKind[] {
-  return cudaAvailable() ? ['cpu', 'cuda'] : ['cpu'];
+  return selectDevices(process.env.SLUICE_KERNEL_DEVICES, cudaAvailable());
 }
 
 export function backendFor(device: DeviceKind): Backend {

@@ -1,0 +1,113 @@
+import type { DeviceKind, DType } from '@sluice/cuda-kernels';
+import { InvalidEngineOptionsError } from './errors';
+import type { ModelConfig } from './model/config';
+import { kvBlockBytes } from './models/kv-cache';
+import type { PreemptionMode } from './scheduler';
+
+/** How an engine is built: the model directory and the cache and batching limits. */
+export interface EngineOptions {
+  /** A local Hugging Face model directory. */
+  model: string;
+  /** Default 'cpu'. */
+  device?: DeviceKind;
+  /** Tokens per KV block; default 16. */
+  blockSize?: number;
+  /** Memory for the KV cache; the number of blocks is derived from it. Default 256 MiB. */
+  kvCacheBytes?: number;
+  /** Overrides kvCacheBytes (tests force preemption with a tiny cache). */
+  numBlocks?: number;
+  /** Host memory for swapped-out blocks; default 64 MiB with preemptionMode 'swap', else 0. */
+  swapSpaceBytes?: number;
+  /** Sequences per step; default 64. */
+  maxNumSeqs?: number;
+  /** Tokens per step; default 2048. */
+  maxNumBatchedTokens?: number;
+  /** Default: config.json's max_position_embeddings. */
+  maxModelLen?: number;
+  /** Default true. */
+  enablePrefixCaching?: boolean;
+  /** Default 'recompute'. */
+  preemptionMode?: PreemptionMode;
+}
+
+/** EngineOptions with every default applied and the cache sized in blocks. */
+export interface EngineConfig {
+  model: string;
+  device: DeviceKind;
+  blockSize: number;
+  numBlocks: number;
+  numHostBlocks: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  maxModelLen: number;
+  enablePrefixCaching: boolean;
+  preemptionMode: PreemptionMode;
+}
+
+const MIB = 1024 * 1024;
+const KEYS = new Set([
+  'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
+  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode',
+]);
+
+function fail(option: string, message: string): never {
+  throw new InvalidEngineOptionsError(option, message);
+}
+
+function posInt(o: EngineOptions, key: keyof EngineOptions, fallback: number): number {
+  const v = o[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(key, `must be an integer >= 1, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Checks what can be checked before the model is read: types, ranges, unknown names. */
+export function validateEngineOptions(o: EngineOptions): void {
+  if (typeof o !== 'object' || o === null) fail('options', `must be an object, got ${JSON.stringify(o)}`);
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) fail(k, `is not an engine option (known: ${[...KEYS].join(', ')})`);
+  if (typeof o.model !== 'string' || o.model.length === 0) fail('model', `must be a model directory path, got ${JSON.stringify(o.model)}`);
+  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') fail('device', `must be 'cpu' or 'cuda', got ${JSON.stringify(o.device)}`);
+  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen'] as const) {
+    if (o[k] !== undefined) posInt(o, k, 1);
+  }
+  if (o.swapSpaceBytes !== undefined && (!Number.isSafeInteger(o.swapSpaceBytes) || o.swapSpaceBytes < 0)) {
+    fail('swapSpaceBytes', `must be an integer >= 0, got ${JSON.stringify(o.swapSpaceBytes)}`);
+  }
+  if (o.enablePrefixCaching !== undefined && typeof o.enablePrefixCaching !== 'boolean') {
+    fail('enablePrefixCaching', `must be true or false, got ${JSON.stringify(o.enablePrefixCaching)}`);
+  }
+  if (o.preemptionMode !== undefined && o.preemptionMode !== 'recompute' && o.preemptionMode !== 'swap') {
+    fail('preemptionMode', `must be 'recompute' or 'swap', got ${JSON.stringify(o.preemptionMode)}`);
+  }
+}
+
+/** Applies defaults and sizes the cache for this model; throws InvalidEngineOptionsError naming the option. */
+export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtype: DType): EngineConfig {
+  validateEngineOptions(o);
+  const blockSize = posInt(o, 'blockSize', 16);
+  const maxModelLen = posInt(o, 'maxModelLen', model.maxPositionEmbeddings);
+  if (maxModelLen > model.maxPositionEmbeddings) {
+    fail('maxModelLen', `${maxModelLen} exceeds the model's max_position_embeddings ${model.maxPositionEmbeddings}`);
+  }
+  const perBlock = kvBlockBytes({ numLayers: model.numLayers, blockSize, numKvHeads: model.numKvHeads, headDim: model.headDim, dtype: kvDtype });
+  const kvCacheBytes = posInt(o, 'kvCacheBytes', 256 * MIB);
+  const numBlocks = o.numBlocks ?? Math.floor(kvCacheBytes / perBlock);
+  if (numBlocks < 1) fail('kvCacheBytes', `${kvCacheBytes} bytes hold no KV block (one block takes ${perBlock} bytes)`);
+  const preemptionMode = o.preemptionMode ?? 'recompute';
+  const swapBytes = o.swapSpaceBytes ?? (preemptionMode === 'swap' ? 64 * MIB : 0);
+  const numHostBlocks = Math.floor(swapBytes / perBlock);
+  if (preemptionMode === 'swap' && numHostBlocks < 1) {
+    fail('swapSpaceBytes', `preemptionMode 'swap' needs room for at least one block of ${perBlock} bytes, got ${swapBytes}`);
+  }
+  return {
+    model: o.model,
+    device: o.device ?? 'cpu',
+    blockSize,
+    numBlocks,
+    numHostBlocks,
+    maxNumSeqs: posInt(o, 'maxNumSeqs', 64),
+    maxNumBatchedTokens: posInt(o, 'maxNumBatchedTokens', 2048),
+    maxModelLen,
+    enablePrefixCaching: o.enablePrefixCaching ?? true,
+    preemptionMode,
+  };
+}

@@ -13,3 +13,4 @@ export { TokenizerError, type TokenizerErrorCode } from './tokenizer/tokenizer-e
 export { ModelLoadError, type ModelLoadErrorCode } from './model/model-load-error';
 export { resolveModelFiles, type ModelFiles } from './model/model-files';
 export type { ModelConfig } from './model/config';
+export * from './async';

@@ -1,0 +1,1 @@
+export { AsyncEngine, type AsyncEngineStats, type AsyncRequest } from './async-engine';

@@ -1,0 +1,90 @@
+import { MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { LLMEngine } from '../engine';
+import { serializeError } from './error-transfer';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+
+/**
+ * The engine's step loop, in its own thread. One step per event-loop turn (setImmediate), so messages
+ * (add, abort, shutdown) are handled between steps; with nothing to do it schedules nothing and the
+ * thread sleeps until the next message.
+ */
+function requirePort(): MessagePort {
+  if (!parentPort) throw new Error('async/worker must run in a worker_thread started by AsyncEngine');
+  return parentPort;
+}
+
+const port = requirePort();
+
+const post = (m: FromWorker) => port.postMessage(m);
+const streaming = new Set<string>();
+let engine: LLMEngine | undefined;
+let stepQueued = false;
+
+function scheduleStep(): void {
+  if (stepQueued || !engine?.hasUnfinishedRequests()) return;
+  stepQueued = true;
+  setImmediate(step);
+}
+
+function step(): void {
+  stepQueued = false;
+  if (!engine) return;
+  let outputs;
+  try {
+    outputs = engine.step();
+  } catch (e) {
+    // A failed step leaves the batch in an unknown state: report it and end the thread.
+    post({ type: 'fatal', error: serializeError(e) });
+    stop();
+    return;
+  }
+  const sent = outputs.filter((o) => o.finished || streaming.has(o.requestId));
+  for (const o of outputs) if (o.finished) streaming.delete(o.requestId);
+  post({ type: 'outputs', outputs: sent, stats: engine.stats() });
+  scheduleStep();
+}
+
+function stop(): void {
+  engine?.close();
+  engine = undefined;
+  port.close();
+}
+
+function onMessage(m: ToWorker): void {
+  if (!engine) return;
+  switch (m.type) {
+    case 'add':
+      try {
+        engine.addRequest(m.id, m.input, m.params ?? {}, { priority: m.priority });
+      } catch (e) {
+        post({ type: 'rejected', id: m.id, error: serializeError(e), stats: engine.stats() });
+        return;
+      }
+      if (m.stream) streaming.add(m.id);
+      post({ type: 'accepted', id: m.id, stats: engine.stats() });
+      scheduleStep();
+      return;
+    case 'abort':
+      engine.abortRequest(m.id);
+      streaming.delete(m.id);
+      post({ type: 'aborted', id: m.id, stats: engine.stats() });
+      return;
+    case 'shutdown':
+      stop();
+      return;
+  }
+}
+
+async function main(init: WorkerInit): Promise<void> {
+  try {
+    engine = await LLMEngine.create(init.options);
+  } catch (e) {
+    post({ type: 'loadFailed', error: serializeError(e) });
+    port.close();
+    return;
+  }
+  port.on('message', onMessage);
+  post({ type: 'ready', modelName: engine.modelName, stats: engine.stats() });
+}
+
+void main(workerData as WorkerInit);

@@ -103,6 +103,17 @@ describe('AsyncEngine', () => {
     expect(lengths).toEqual(lengths.map((_, i) => lengths[0] + i));
   });
 
+  it('never streams text that a stop string then removes', async () => {
+    const params = { ...GREEDY, ignoreEos: true, maxTokens: 30, stop: ['ing'] };
+    const outs = await collect(engine.stream({ id: 's2', input: PROMPTS[0], params }));
+    const last = outs[outs.length - 1].outputs[0];
+    expect(last).toMatchObject({ finishReason: 'stop', stopReason: 'ing' });
+    expect(last.text).not.toContain('ing');
+    expect(outs.map((o) => o.outputs[0].delta ?? '').join('')).toBe(last.text);
+    const expected = await inProcess({ model, maxModelLen: 512 }, [{ id: 's2', input: PROMPTS[0], params }]);
+    expect(last.text).toBe(expected.get('s2')!.outputs[0].text);
+  });
+
   it('aborts a running request: it rejects with RequestAbortedError and its blocks are freed', async () => {
     const p = engine.add({ id: 'long', input: PROMPTS[1], params: LONG });
     const firstOutput = engine.stream({ id: 'probe', input: PROMPTS[2], params: { ...GREEDY, maxTokens: 3 } });

@@ -32,25 +32,39 @@ async function run(config: ConsumerConfig, log: Logger): Promise<number> {
     ? new Exporter(store, { prefix: config.exportPrefix, format: config.exportFormat, workerId: config.workerId, retry: { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 } }, log.child({ component: 'export' }))
     : undefined;
   const worker = new Worker({ config, kafka: createKafka(config, log), engine, exporter, metrics, log });
-  const http = await startHttpServer(metrics.registry, { healthy: () => worker.healthy, ready: () => worker.ready }, config.metricsPort, config.metricsHost);
-  log.info({ config: publicConfig(config), metrics_port: http.port, export: exporter?.location ?? 'off' }, 'sluice-consumer starting');
-
   let stopping: Promise<number> | undefined;
+  let drained = false;
   let onStopped: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (onStopped = resolve));
+  // One drain, whoever asks first: a signal or the preStop hook's GET /drain.
+  const drain = (by: string): Promise<number> => {
+    if (!stopping) {
+      log.info({ by }, 'stop requested: draining');
+      stopping = worker.stop().then(
+        () => 0,
+        (err: Error) => (log.error({ err }, 'drain failed'), 1),
+      );
+      void stopping.then((code) => ((drained = true), onStopped(code)));
+    }
+    return stopping;
+  };
   const stop = (signal: NodeJS.Signals) => {
+    if (drained) return; // drained already (by /drain): the process is on its way out with the drain's exit code
     if (stopping) {
       // Second signal: leave at once; nothing unfinished is committed, so the jobs are redelivered.
       log.warn({ signal }, 'second signal: exiting without committing unfinished work');
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
     }
-    log.info({ signal }, 'signal received: draining');
-    stopping = worker.stop().then(
-      () => 0,
-      (err: Error) => (log.error({ err }, 'drain failed'), 1),
-    );
-    void stopping.then(onStopped);
+    void drain(signal);
   };
+  const probes = {
+    healthy: () => worker.healthy,
+    ready: () => worker.ready,
+    drain: () => drain('GET /drain').then((code) => (code === 0 ? undefined : Promise.reject(new Error('the drain failed; see the worker log')))),
+  };
+  const http = await startHttpServer(metrics.registry, probes, config.metricsPort, config.metricsHost);
+  log.info({ config: publicConfig(config), metrics_port: http.port, export: exporter?.location ?? 'off' }, 'sluice-consumer starting');
+
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import {
-  asJson, committedTotal, createTopics, decodeCompletion, getObject, jobs, kafka, produce, readCommitted, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
+  asJson, committedTotal, createTopics, decodeCompletion, getObject, jobs, kafka, metricsPort, produce, readCommitted, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
 } from './harness';
 
 const PARTITIONS = 3;
@@ -61,6 +61,24 @@ describe('sluice-consumer stopped mid-batch', () => {
     expect(first.logs.some((l) => l.includes('"msg":"worker stopped"'))).toBe(true);
     const afterStop = await committedTotal(admin, t.group, t.jobs);
     expect(afterStop).toBeLessThan(TOTAL);
+
+    const second = start();
+    await waitForCaughtUp(admin, t.group, t.jobs);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    await expectExactlyOnce(t);
+  });
+
+  it('GET /drain (the preStop hook) answers once drained, the worker exits 0 by itself, and a restart completes the batch', async () => {
+    const { t, start } = await setup('prestop');
+    const first = start(['--drain-timeout', '20s']);
+    const port = await metricsPort(first);
+    await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 60);
+    const r = await fetch(`http://127.0.0.1:${port}/drain`);
+    expect(r.status).toBe(200);
+    expect(first.logs.some((l) => l.includes('"msg":"worker stopped"'))).toBe(true);
+    expect(await first.exited).toBe(0); // on its own: the kubelet's SIGTERM after the hook finds it gone or leaving
+    expect(await committedTotal(admin, t.group, t.jobs)).toBeLessThan(TOTAL);
 
     const second = start();
     await waitForCaughtUp(admin, t.group, t.jobs);

@@ -11,6 +11,8 @@ export const EXIT = {
   SERVICE: 3,
   /** collect: the batch is not complete (use --partial to write what there is). */
   INCOMPLETE: 4,
+  /** generate: the model could not be loaded, or the engine failed. */
+  ENGINE: 5,
   /** Interrupted by SIGINT or SIGTERM. */
   INTERRUPTED: 130,
 } as const;

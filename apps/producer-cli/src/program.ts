@@ -1,8 +1,9 @@
-// The `sluice` command line: produce, status, collect; flags, validation and what each prints.
-import { Command, InvalidArgumentError, Option } from 'commander';
+// The `sluice` command line: produce, status, collect, generate; flags, validation and what each prints.
+import { Command, Option } from 'commander';
 import { usageError } from './errors';
 import { collect } from './collect/collect';
-import { parseFormat } from './input/detect';
+import { integer, positiveSeconds, timestamp } from './cli-values';
+import { addMappingFlags, formatFromFlags, mappingFromFlags } from './input/mapping-flags';
 import { addKafkaFlags, resolveKafkaSettings } from './kafka/settings';
 import { checkBatchId, newBatchId } from './produce/batch-id';
 import { produce } from './produce/produce';
@@ -15,24 +16,10 @@ export interface Io {
   signal?: AbortSignal;
 }
 
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^[-+]?\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${value}"`);
-    return n;
-  };
-}
-
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds > 0, got "${value}"`);
-  return n;
-}
-
-function timestamp(value: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO-8601 date-time or milliseconds since the epoch, got "${value}"`);
-  return ms;
+/** With --skip-bad: each skipped row (the first few) on stderr, after the run. */
+function reportSkipped(io: Io, summary: { bad_rows: number; bad_examples: string[] }): void {
+  for (const example of summary.bad_examples) io.err(`skipped ${example}`);
+  if (summary.bad_rows > summary.bad_examples.length) io.err(`... and ${summary.bad_rows - summary.bad_examples.length} more bad rows`);
 }
 
 const timeoutOption = () => new Option('--timeout <seconds>', 'give up reading Kafka after this long').default(120).argParser(positiveSeconds);
@@ -40,17 +27,10 @@ const timeoutOption = () => new Option('--timeout <seconds>', 'give up reading K
 function produceCommand(io: Io): Command {
   const cmd = new Command('produce')
     .description('Produce a dataset file as prompt jobs to the jobs topic, then a batch manifest to the batches topic.')
-    .argument('<file>', 'input file: JSONL, CSV/TSV, Parquet, or OpenAI Batch API input (.jsonl)')
-    .option('--format <format>', 'input format: jsonl, csv, parquet or openai (default: by extension, then content)')
-    .option('--batch-id <id>', 'batch id (default: a new one, b-<utc time>-<random>)')
-    .option('--prompt-field <name>', 'field holding the prompt text', 'prompt')
-    .option('--messages-field <name>', 'field holding chat messages (a JSON array in CSV)', 'messages')
-    .option('--id-field <name>', 'field holding the job id (default: job_id or custom_id when present, else <batch>-<row>)')
+    .argument('<file>', 'input file: JSONL, CSV/TSV, Parquet, or OpenAI Batch API input (.jsonl)');
+  addMappingFlags(cmd)
     .option('--model-field <name>', 'field holding a per-row model name', 'model')
-    .option('--params-field <name>', 'field holding per-row sampling parameters (an object; JSON in CSV)', 'sampling')
-    .option('--metadata-fields <names>', 'comma-separated fields copied into each job\'s metadata')
     .option('--model <name>', 'model for rows that name none')
-    .addOption(new Option('--priority <int>', 'priority for rows that give none (lower runs first)').argParser(integer(-2147483648, 2147483647)))
     .addOption(new Option('--deadline <time>', 'deadline for every job: ISO-8601 or ms since the epoch').argParser(timestamp));
   addSamplingFlags(cmd);
   cmd
@@ -69,17 +49,9 @@ function produceCommand(io: Io): Command {
     const sampling = samplingFromFlags(flags);
     const summary = await produce(settings, {
       file,
-      format: flags.format === undefined ? undefined : parseFormat(String(flags.format)),
+      format: formatFromFlags(flags),
       batchId: flags.batchId === undefined ? newBatchId() : checkBatchId(String(flags.batchId)),
-      mapping: {
-        promptField: String(flags.promptField),
-        messagesField: String(flags.messagesField),
-        idField: flags.idField as string | undefined,
-        modelField: String(flags.modelField),
-        paramsField: String(flags.paramsField),
-        metadataFields: flags.metadataFields ? String(flags.metadataFields).split(',').map((s) => s.trim()).filter(Boolean) : [],
-        defaults: { model: flags.model as string | undefined, sampling, priority: flags.priority as number | undefined, deadline: flags.deadline as number | undefined },
-      },
+      mapping: mappingFromFlags(flags, sampling, { model: flags.model as string | undefined, deadline: flags.deadline as number | undefined }),
       skipBad: flags.skipBad === true,
       dryRun: flags.dryRun === true,
       createTopics: flags.createTopics ? { partitions: flags.partitions as number, replicationFactor: flags.replicationFactor as number } : undefined,
@@ -88,8 +60,7 @@ function produceCommand(io: Io): Command {
       maxMessageBytes: flags.maxMessageBytes as number,
       signal: io.signal,
     });
-    for (const example of summary.bad_examples) io.err(`skipped ${example}`);
-    if (summary.bad_rows > summary.bad_examples.length) io.err(`... and ${summary.bad_rows - summary.bad_examples.length} more bad rows`);
+    reportSkipped(io, summary);
     if (flags.json) return io.out(JSON.stringify(summary));
     const verb = summary.dry_run ? 'checked' : `produced to ${summary.topic}`;
     const bad = summary.bad_rows ? `; ${summary.bad_rows} bad rows skipped` : '';
@@ -141,14 +112,64 @@ function collectCommand(io: Io): Command {
   });
 }
 
+function generateCommand(io: Io): Command {
+  const cmd = new Command('generate')
+    .description('Run a local model over a file of prompts without Kafka: one completion line per row, in input order.')
+    .requiredOption('--model <dir>', 'local Hugging Face model directory (config.json, tokenizer files, *.safetensors)')
+    .requiredOption('--input <file>', 'input file: JSONL, CSV/TSV, Parquet, or OpenAI Batch API input (.jsonl)')
+    .requiredOption('-o, --output <file>', 'output JSONL file, or - for stdout');
+  addMappingFlags(cmd);
+  addSamplingFlags(cmd);
+  cmd
+    .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first, before any inference)')
+    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
+    .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
+    .addOption(new Option('--kv-cache-mib <n>', 'KV cache memory in MiB (engine default 256)').argParser(integer(1)))
+    .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
+    .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
+    .option('--json', 'print the summary as JSON on stderr');
+  return cmd.action(async (flags: Record<string, unknown>) => {
+    const sampling = samplingFromFlags(flags);
+    // Loaded only here: the engine and its native backend are not needed by the Kafka commands.
+    const [{ generate }, { startAsyncEngine }] = await Promise.all([import('./generate/generate'), import('./generate/async-engine')]);
+    const summary = await generate(
+      {
+        engine: {
+          model: String(flags.model),
+          device: flags.device as 'cpu' | 'cuda',
+          maxNumSeqs: flags.maxNumSeqs as number | undefined,
+          kvCacheBytes: flags.kvCacheMib === undefined ? undefined : (flags.kvCacheMib as number) * 1024 * 1024,
+          maxModelLen: flags.maxModelLen as number | undefined,
+        },
+        input: String(flags.input),
+        format: formatFromFlags(flags),
+        output: String(flags.output),
+        batchId: flags.batchId === undefined ? newBatchId() : checkBatchId(String(flags.batchId)),
+        mapping: mappingFromFlags(flags, sampling),
+        skipBad: flags.skipBad === true,
+        openaiFormat: flags.openaiFormat === true,
+        progress: flags.progress !== false && process.stderr.isTTY === true,
+        signal: io.signal,
+      },
+      startAsyncEngine,
+    );
+    reportSkipped(io, summary);
+    if (flags.json) return io.err(JSON.stringify(summary));
+    const refused = summary.failed ? ` (${summary.failed} refused by the engine)` : '';
+    const bad = summary.bad_rows ? `; ${summary.bad_rows} bad rows skipped` : '';
+    io.err(`generate: wrote ${summary.requests} completions${refused} from ${summary.source} to ${summary.output} with ${summary.model} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.tokens_per_second)} tokens/s${bad}`);
+  });
+}
+
 export function buildProgram(io: Io): Command {
   const program = new Command('sluice')
-    .description('Sluice: LLM batch inference over Kafka. Produce datasets as jobs, watch batches, collect completions.')
+    .description('Sluice: LLM batch inference over Kafka. Produce datasets as jobs, watch batches, collect completions, or generate offline from a file.')
     .version('0.1.0')
     .showSuggestionAfterError()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
-    .addHelpText('after', '\nExit codes: 0 ok, 1 bad input, 2 bad usage or configuration, 3 Kafka/S3 failure, 4 batch incomplete (collect), 130 interrupted.');
-  for (const cmd of [produceCommand(io), statusCommand(io), collectCommand(io)]) program.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
+    .addHelpText('after', '\nExit codes: 0 ok, 1 bad input, 2 bad usage or configuration, 3 Kafka/S3 failure, 4 batch incomplete (collect), 5 model or engine failure (generate), 130 interrupted.');
+  for (const cmd of [produceCommand(io), statusCommand(io), collectCommand(io), generateCommand(io)]) program.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

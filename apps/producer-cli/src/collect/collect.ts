@@ -1,16 +1,13 @@
 // `sluice collect`: a batch's completions in input order, from the results topic or an export, to a JSONL file.
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
-import { recordToJson, type Completion } from '@sluice/schema';
+import type { Completion } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
 import { scanBatch } from '../status/batch-scan';
 import { readExport } from './export-source';
 import { inInputOrder } from './input-order';
-import { openAiOutputLine } from './openai-output';
+import { completionLine } from '../output/completion-line';
+import { LineFile } from '../output/line-file';
 
 export interface CollectOptions {
   batchId: string;
@@ -38,22 +35,14 @@ export interface CollectSummary {
 }
 
 async function writeLines(output: string, completions: Completion[], openai: boolean): Promise<void> {
-  // A file appears whole or not at all: written beside it, then renamed over it.
-  const temp = `${output}.partial-${process.pid}`;
-  const stream: Writable = output === '-' ? process.stdout : createWriteStream(temp);
+  const file = new LineFile(output);
   try {
-    for (const c of completions) {
-      if (!stream.write(`${openai ? JSON.stringify(openAiOutputLine(c)) : recordToJson(c)}\n`)) await once(stream, 'drain');
-    }
-    if (output !== '-') {
-      stream.end();
-      await once(stream, 'finish');
-      await rename(temp, output);
-    }
+    for (const c of completions) await file.write(completionLine(c, openai));
   } catch (err) {
-    if (output !== '-') await rm(temp, { force: true });
-    throw new CliError(EXIT.INPUT, `cannot write ${output}: ${(err as Error).message}`, { cause: err });
+    await file.discard();
+    throw err;
   }
+  await file.commit();
 }
 
 export async function collect(settings: KafkaSettings, options: CollectOptions): Promise<CollectSummary> {

@@ -1,8 +1,9 @@
 // `sluice produce`: rows of a file become PromptJobs on the jobs topic, then a BatchManifest says how many there are.
-import { BatchManifestSchemas, HEADERS, PromptJobSchemas, SchemaError, type PromptJob } from '@sluice/schema';
+import { BatchManifestSchemas, HEADERS, PromptJobSchemas, type PromptJob } from '@sluice/schema';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import { BadRowError, CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
+import { BadRows, jobRows } from '../input/job-rows';
 import type { InputFormat } from '../input/input-row';
 import { codecFor, createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
@@ -10,7 +11,7 @@ import { ensureTopics, type TopicLayout } from '../kafka/topics';
 import { logger } from '../logger';
 import { ProgressBar } from '../progress';
 import { RowError } from './row-error';
-import { rowToJob, type MappingOptions } from './row-to-job';
+import type { MappingOptions } from './row-to-job';
 
 export interface ProduceOptions {
   file: string;
@@ -43,12 +44,6 @@ export interface ProduceSummary {
 
 const CHUNK_MESSAGES = 500;
 const CHUNK_BYTES = 512 * 1024;
-const BAD_EXAMPLES = 10;
-
-function rowReason(err: unknown): string {
-  if (err instanceof RowError || err instanceof SchemaError) return err.message;
-  throw err;
-}
 
 export async function produce(settings: KafkaSettings, options: ProduceOptions): Promise<ProduceSummary> {
   const started = Date.now();
@@ -87,16 +82,11 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
   }
 
   const bar = new ProgressBar('produce', source.total, options.progress);
-  const seen = new Set<string>();
-  const badExamples: string[] = [];
-  let badRows = 0;
+  const bad = new BadRows(options.skipBad, options.batchId);
   let jobs = 0;
-  // A row's position in the file, bad rows included, so generated ids stay put when a bad row is fixed.
-  let seq = -1;
   let chunk: Message[] = [];
   let chunkBytes = 0;
   let inflight: Promise<unknown> = Promise.resolve();
-
   // Double buffering: the next chunk is built while the previous one is in flight.
   const flush = async () => {
     await inflight;
@@ -108,35 +98,16 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
       throw serviceError(`producing to ${topic}`, settings, err);
     });
   };
-
-  const bad = (where: string, reason: string) => {
-    if (!options.skipBad) throw new BadRowError(where, reason);
-    badRows += 1;
-    if (badExamples.length < BAD_EXAMPLES) badExamples.push(`${where}: ${reason}`);
-    logger.info({ batch_id: options.batchId, where }, `skipped bad row: ${reason}`);
+  const encode = async (job: PromptJob) => {
+    const value = await codec.encode(job);
+    if (value.length > options.maxMessageBytes) throw new RowError(`the encoded job is ${value.length} bytes, over the ${options.maxMessageBytes}-byte message limit`);
+    return value;
   };
-
+  const summary = () => `${jobs} jobs, ${bad.count} bad, ${Math.round(bar.rate(jobs))} jobs/s`;
   try {
-    for await (const row of source.rows()) {
+    for await (const { job, prepared: value, progress } of jobRows(source, mapping, bad, encode)) {
       if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted after ${jobs} jobs of batch ${options.batchId}; no manifest was written`);
-      seq += 1;
-      bar.update(row.progress, `${jobs} jobs, ${badRows} bad, ${Math.round(bar.rate(jobs))} jobs/s`);
-      if (!row.ok) {
-        bad(row.where, row.reason);
-        continue;
-      }
-      let job: PromptJob;
-      let value: Buffer;
-      try {
-        job = rowToJob(row.record, seq, mapping);
-        if (seen.has(job.job_id)) throw new RowError(`duplicate job_id "${job.job_id}" (job ids must be unique within a batch)`);
-        value = await codec.encode(job);
-        if (value.length > options.maxMessageBytes) throw new RowError(`the encoded job is ${value.length} bytes, over the ${options.maxMessageBytes}-byte message limit`);
-      } catch (err) {
-        bad(row.where, rowReason(err));
-        continue;
-      }
-      seen.add(job.job_id);
+      bar.update(progress, summary());
       jobs += 1;
       chunk.push({ key: job.job_id, value, headers: { [HEADERS.batchId]: options.batchId, [HEADERS.jobId]: job.job_id } });
       chunkBytes += value.length;
@@ -144,9 +115,9 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
     }
     await flush();
     await inflight;
-    bar.update(source.total, `${jobs} jobs, ${badRows} bad, ${Math.round(bar.rate(jobs))} jobs/s`);
+    bar.update(source.total, summary());
     if (producer) {
-      const manifest = { batch_id: options.batchId, jobs_topic: topic, job_count: jobs, skipped_rows: badRows, source: options.file, created_at: started, completed_at: Date.now() };
+      const manifest = { batch_id: options.batchId, jobs_topic: topic, job_count: jobs, skipped_rows: bad.count, source: options.file, created_at: started, completed_at: Date.now() };
       const value = await codecFor(settings, BatchManifestSchemas, settings.topics.batches).encode(manifest);
       await producer.send({ topic: settings.topics.batches, acks: -1, messages: [{ key: options.batchId, value }] }).catch((err) => {
         throw serviceError(`writing the batch manifest to ${settings.topics.batches}`, settings, err);
@@ -171,8 +142,8 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
     format: source.format,
     topic,
     jobs,
-    bad_rows: badRows,
-    bad_examples: badExamples,
+    bad_rows: bad.count,
+    bad_examples: bad.examples,
     seconds,
     jobs_per_second: jobs / Math.max(seconds, 1e-3),
     dry_run: options.dryRun,

@@ -1,0 +1,12 @@
+// The real engine for generate: @sluice/engine's AsyncEngine, its step loop in a worker thread.
+import { AsyncEngine, type EngineOptions } from '@sluice/engine';
+import type { StartEngine } from './generate';
+
+export const startAsyncEngine: StartEngine = (s) => {
+  const options: EngineOptions = { model: s.model, device: s.device };
+  // Unset flags leave the engine's own defaults.
+  if (s.maxNumSeqs !== undefined) options.maxNumSeqs = s.maxNumSeqs;
+  if (s.kvCacheBytes !== undefined) options.kvCacheBytes = s.kvCacheBytes;
+  if (s.maxModelLen !== undefined) options.maxModelLen = s.maxModelLen;
+  return AsyncEngine.start(options);
+};

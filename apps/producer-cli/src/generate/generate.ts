@@ -1,0 +1,185 @@
+// `sluice generate`: offline batch inference from a file with a local model, no Kafka; lines in input order.
+import { hostname } from 'node:os';
+import { EngineError, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParamsInit } from '@sluice/engine';
+import type { PromptJob } from '@sluice/schema';
+import { CliError, EXIT } from '../errors';
+import { openInput } from '../input/detect';
+import { BadRows, jobRows } from '../input/job-rows';
+import type { InputFormat } from '../input/input-row';
+import { logger } from '../logger';
+import { completionLine } from '../output/completion-line';
+import { LineFile } from '../output/line-file';
+import type { MappingOptions } from '../produce/row-to-job';
+import { ProgressBar } from '../progress';
+import { errorCompletion, successCompletion, type CompletionContext } from './completion-record';
+import { engineRequest, type EngineInput } from './engine-request';
+import { InOrder } from './in-order';
+
+/** What generate needs of an engine: @sluice/engine's AsyncEngine has this shape. */
+export interface GenerateEngine {
+  readonly modelName: string;
+  add(request: { id: string; input: EngineInput; params?: SamplingParamsInit; priority?: number }): Promise<RequestOutput>;
+  shutdown(): Promise<void>;
+}
+
+export interface EngineSettings {
+  model: string;
+  device: 'cpu' | 'cuda';
+  maxNumSeqs?: number;
+  kvCacheBytes?: number;
+  maxModelLen?: number;
+}
+
+export type StartEngine = (settings: EngineSettings) => Promise<GenerateEngine>;
+
+export interface GenerateOptions {
+  engine: EngineSettings;
+  input: string;
+  format?: InputFormat;
+  /** A file path, or `-` for stdout. */
+  output: string;
+  batchId: string;
+  mapping: Omit<MappingOptions, 'format' | 'batchId'>;
+  skipBad: boolean;
+  openaiFormat: boolean;
+  progress: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GenerateSummary {
+  batch_id: string;
+  model: string;
+  source: string;
+  format: InputFormat;
+  output: string;
+  requests: number;
+  /** Requests the engine refused (written as error lines). */
+  failed: number;
+  bad_rows: number;
+  bad_examples: string[];
+  prompt_tokens: number;
+  completion_tokens: number;
+  seconds: number;
+  tokens_per_second: number;
+}
+
+// Requests handed to the engine ahead of the ones it runs, so its scheduler always has a full queue to pick from.
+const AHEAD = 2;
+
+// Errors that are one request's own outcome, written as its error line; anything else (abort, a broken worker) ends the run.
+const REQUEST_ERRORS = new Set(['REQUEST_REJECTED', 'INVALID_REQUEST', 'INVALID_SAMPLING_PARAMS']);
+
+function requestFailure(err: unknown): { code: string; message: string } | undefined {
+  if (err instanceof EngineError && REQUEST_ERRORS.has(err.code)) return { code: err.code, message: err.message };
+  if (err instanceof TokenizerError) return { code: err.code, message: err.message };
+  return undefined;
+}
+
+function engineFailure(model: string, err: unknown): CliError {
+  if (err instanceof CliError) return err;
+  // Model load errors name the file already.
+  if (err instanceof ModelLoadError) return new CliError(EXIT.ENGINE, `cannot load the model: ${err.message}`, { cause: err });
+  if (err instanceof TokenizerError) return new CliError(EXIT.ENGINE, `cannot load the tokenizer of ${model}: ${err.message}`, { cause: err });
+  if (err instanceof EngineError) return new CliError(EXIT.ENGINE, `engine failed: ${err.message}`, { cause: err });
+  return new CliError(EXIT.ENGINE, `engine failed: ${(err as Error).message ?? String(err)}`, { cause: err });
+}
+
+export async function generate(options: GenerateOptions, startEngine: StartEngine): Promise<GenerateSummary> {
+  const started = Date.now();
+  const source = await openInput(options.input, options.format);
+  const mapping: MappingOptions = { ...options.mapping, format: source.format, batchId: options.batchId };
+  // The model loads while the file is checked; a settled rejection is kept so it is never unhandled.
+  const starting = startEngine(options.engine).then(
+    (engine) => ({ engine }),
+    (error: unknown) => ({ error }),
+  );
+
+  // First pass: every row checked and counted before any compute, so a bad row stops the run at once.
+  const bad = new BadRows(options.skipBad, options.batchId);
+  let total = 0;
+  try {
+    for await (const _row of jobRows(source, mapping, bad, engineRequest)) total += 1;
+  } catch (err) {
+    const loaded = await starting;
+    if ('engine' in loaded) await loaded.engine.shutdown();
+    throw err;
+  }
+  const loaded = await starting;
+  if ('error' in loaded) throw engineFailure(options.engine.model, loaded.error);
+  const { engine } = loaded;
+
+  const ctx: CompletionContext = { model: engine.modelName, workerId: `sluice-generate-${hostname()}-${process.pid}` };
+  const file = new LineFile(options.output);
+  const lines = new InOrder((line) => file.write(line));
+  const bar = new ProgressBar('generate', total, options.progress);
+  const onAbort = () => void engine.shutdown();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let done = 0;
+  let failed = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let failure: unknown;
+
+  const run = async (index: number, job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<void> => {
+    let line: string;
+    try {
+      const out = await engine.add({ id: job.job_id, ...request });
+      promptTokens += out.usage.promptTokens;
+      completionTokens += out.usage.completionTokens;
+      line = completionLine(successCompletion(job, out, ctx), options.openaiFormat);
+    } catch (err) {
+      const refused = requestFailure(err);
+      if (!refused) throw err;
+      failed += 1;
+      logger.info({ batch_id: options.batchId, job_id: job.job_id }, refused.message);
+      line = completionLine(errorCompletion(job, refused.code, refused.message, ctx), options.openaiFormat);
+    }
+    await lines.put(index, line);
+    done += 1;
+    bar.update(done, `${done}/${total} requests, ${Math.round(bar.rate(completionTokens))} tok/s`);
+  };
+
+  try {
+    const inflight = new Set<Promise<void>>();
+    const window = AHEAD * (options.engine.maxNumSeqs ?? 64);
+    let index = 0;
+    // Second pass: the same rows again (bad ones were reported above), streamed into the engine.
+    for await (const { job, prepared } of jobRows(source, mapping, new BadRows(true, options.batchId), engineRequest)) {
+      if (failure || options.signal?.aborted) break;
+      const p: Promise<void> = run(index, job, prepared)
+        .catch((err: unknown) => void (failure ??= err))
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+      index += 1;
+      if (inflight.size >= window) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted after ${done} of ${total} requests; nothing written to ${options.output}`);
+    if (failure) throw engineFailure(options.engine.model, failure);
+    await file.commit();
+  } catch (err) {
+    await file.discard();
+    throw engineFailure(options.engine.model, err);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    bar.stop();
+    await engine.shutdown();
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    batch_id: options.batchId,
+    model: engine.modelName,
+    source: options.input,
+    format: source.format,
+    output: options.output,
+    requests: done,
+    failed,
+    bad_rows: bad.count,
+    bad_examples: bad.examples,
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    seconds,
+    tokens_per_second: completionTokens / Math.max(seconds, 1e-3),
+  };
+}

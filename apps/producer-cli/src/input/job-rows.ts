@@ -1,0 +1,69 @@
+// The rows of an input file as checked PromptJobs, shared by produce and generate so both map and refuse rows alike.
+import { SchemaError, type PromptJob } from '@sluice/schema';
+import { BadRowError } from '../errors';
+import { logger } from '../logger';
+import { RowError } from '../produce/row-error';
+import { rowToJob, type MappingOptions } from '../produce/row-to-job';
+import type { InputSource } from './input-row';
+
+const BAD_EXAMPLES = 10;
+
+/** Bad rows: the first one stops the run, or with --skip-bad each is counted and the first few kept for the report. */
+export class BadRows {
+  count = 0;
+  readonly examples: string[] = [];
+
+  constructor(
+    private readonly skip: boolean,
+    private readonly batchId: string,
+  ) {}
+
+  report(where: string, reason: string): void {
+    if (!this.skip) throw new BadRowError(where, reason);
+    this.count += 1;
+    if (this.examples.length < BAD_EXAMPLES) this.examples.push(`${where}: ${reason}`);
+    logger.info({ batch_id: this.batchId, where }, `skipped bad row: ${reason}`);
+  }
+}
+
+export interface JobRow<T> {
+  job: PromptJob;
+  /** What `prepare` made of the job (an encoded record, an engine request). */
+  prepared: T;
+  where: string;
+  /** The reader's progress after this row, in its source's unit. */
+  progress: number;
+}
+
+function rowReason(err: unknown): string {
+  if (err instanceof RowError || err instanceof SchemaError) return err.message;
+  throw err;
+}
+
+/**
+ * Maps every row to a job and `prepare`s it; a row that fails either (RowError, SchemaError), repeats a job id or
+ * cannot be parsed goes to `bad`. Row positions count bad rows too, so generated ids stay put when one is fixed.
+ */
+export async function* jobRows<T>(source: InputSource, mapping: MappingOptions, bad: BadRows, prepare: (job: PromptJob) => T | Promise<T>): AsyncGenerator<JobRow<T>> {
+  const seen = new Set<string>();
+  let seq = -1;
+  for await (const row of source.rows()) {
+    seq += 1;
+    if (!row.ok) {
+      bad.report(row.where, row.reason);
+      continue;
+    }
+    let job: PromptJob;
+    let prepared: T;
+    try {
+      job = rowToJob(row.record, seq, mapping);
+      if (seen.has(job.job_id)) throw new RowError(`duplicate job_id "${job.job_id}" (job ids must be unique within a batch)`);
+      prepared = await prepare(job);
+    } catch (err) {
+      bad.report(row.where, rowReason(err));
+      continue;
+    }
+    seen.add(job.job_id);
+    yield { job, prepared, where: row.where, progress: row.progress };
+  }
+}

@@ -1,0 +1,77 @@
+// The built `sluice generate` with the tiny Llama from .cache/models: real inference, no Kafka.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CompletionSchemas, recordFromJsonText } from '@sluice/schema';
+import { jsonl, sluice, tempDir, writeText } from './harness';
+
+const MODEL = join(__dirname, '..', '..', '..', '.cache', 'models', 'tiny-llama');
+const dir = tempDir('generate');
+
+const completions = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => recordFromJsonText(CompletionSchemas, l));
+
+describe('sluice generate', () => {
+  it('writes one Completion per row in input order, greedy runs repeating themselves', async () => {
+    const rows = [
+      { prompt: 'The quick brown fox', max_tokens: 3 },
+      { job_id: 'chat-1', messages: [{ role: 'user', content: 'Say something.' }] },
+      { prompt: 'The quick brown fox', max_tokens: 3 },
+      ...Array.from({ length: 9 }, (_, i) => ({ prompt: `Row number ${i} says`, ignore_eos: true })),
+    ];
+    const input = writeText(dir, 'prompts.jsonl', jsonl(rows));
+    const out = join(dir, 'out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--batch-id', 'g1', '--temperature', '0', '--max-tokens', '6', '--max-num-seqs', '4', '--json']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('');
+    const summary = JSON.parse(run.stderr.trim().split('\n').pop() as string);
+    expect(summary).toMatchObject({ batch_id: 'g1', model: 'tiny-llama', requests: 12, failed: 0, bad_rows: 0, output: out });
+
+    const got = completions(out);
+    expect(got.map((c) => c.job_id)).toEqual(['g1-0', 'chat-1', 'g1-2', ...Array.from({ length: 9 }, (_, i) => `g1-${i + 3}`)]);
+    expect(got.map((c) => c.metadata['sluice.seq'])).toEqual(rows.map((_, i) => String(i)));
+    for (const c of got) {
+      expect(c).toMatchObject({ batch_id: 'g1', model: 'tiny-llama', error: null });
+      expect(c.outputs).toHaveLength(1);
+      expect(c.outputs[0].token_ids?.length).toBe(c.usage.completion_tokens);
+      expect(c.usage.prompt_tokens).toBeGreaterThan(0);
+    }
+    // Per-row max_tokens wins over the flag; ignore_eos runs to the flag's limit.
+    expect(got[0].usage.completion_tokens).toBeLessThanOrEqual(3);
+    expect(got[2].outputs[0]).toEqual(got[0].outputs[0]);
+    for (const c of got.slice(3)) expect(c.outputs[0]).toMatchObject({ finish_reason: 'length' });
+    expect(got.slice(3).map((c) => c.usage.completion_tokens)).toEqual(Array(9).fill(6));
+    expect(got[1].metadata['sluice.kind']).toBe('chat');
+    expect(summary.completion_tokens).toBe(got.reduce((n, c) => n + c.usage.completion_tokens, 0));
+  });
+
+  it('reads OpenAI Batch API input and writes OpenAI output, with a refused request as its error line', async () => {
+    const input = writeText(dir, 'batch.jsonl', jsonl([
+      { custom_id: 'short', method: 'POST', url: '/v1/completions', body: { model: 'tiny', prompt: 'Hi', max_tokens: 2, temperature: 0 } },
+      { custom_id: 'long', method: 'POST', url: '/v1/completions', body: { model: 'tiny', prompt: 'word '.repeat(40), max_tokens: 2 } },
+    ]));
+    const out = join(dir, 'openai-out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--openai-format', '--max-model-len', '24']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^generate: wrote 2 completions \(1 refused by the engine\) from .*batch\.jsonl to .*openai-out\.jsonl with tiny-llama in /m);
+    const [short, long] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(short).toMatchObject({ custom_id: 'short', error: null, response: { status_code: 200, body: { object: 'text_completion', model: 'tiny-llama', choices: [{ index: 0, text: expect.any(String) }] } } });
+    expect(long).toMatchObject({ custom_id: 'long', response: null, error: { code: 'REQUEST_REJECTED', message: expect.stringContaining('request long rejected') } });
+  });
+
+  it('stops at a row with parameters the engine refuses, naming file and line, before any inference and writing nothing', async () => {
+    const input = writeText(dir, 'bad.jsonl', jsonl([{ prompt: 'fine' }, { prompt: 'beam', use_beam_search: true, temperature: 0.8 }]));
+    const out = join(dir, 'bad-out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(`sluice: ${input}:2: field 'temperature': must be 0 with beam search, got 0.8`);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('bad-out'))).toEqual([]);
+  });
+
+  it('names the missing model file in one line', async () => {
+    const empty = tempDir('empty-model');
+    const input = writeText(dir, 'one.jsonl', jsonl([{ prompt: 'x' }]));
+    const run = await sluice(['generate', '--model', empty, '--input', input, '-o', join(dir, 'never.jsonl')]);
+    expect(run.code).toBe(5);
+    expect(run.stderr.trim()).toBe(`sluice: cannot load the model: ${join(empty, 'config.json')}: required model file is missing`);
+  });
+});

@@ -103,34 +103,39 @@ export class LLMEngine {
     const chatTemplate = files.chatTemplate === undefined ? undefined : new ChatTemplate(files.chatTemplate, specialTokensOf(files.tokenizerConfig));
     const backend: Backend = getBackend(options.device ?? 'cpu');
     const weights = loadLlamaWeights(backend, files);
-    let config: EngineConfig;
+    const built: Array<{ free(): void }> = [];
     try {
-      config = resolveEngineConfig(options, files.config, weights.embed.dtype);
+      const config = resolveEngineConfig(options, files.config, weights.embed.dtype);
+      const c = files.config;
+      const scheduler = new Scheduler({
+        blockSize: config.blockSize, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks,
+        maxNumSeqs: config.maxNumSeqs, maxNumBatchedTokens: config.maxNumBatchedTokens, maxModelLen: config.maxModelLen,
+        enablePrefixCaching: config.enablePrefixCaching, preemptionMode: config.preemptionMode,
+      });
+      const kv = new KvCache(backend, {
+        numLayers: c.numLayers, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks, blockSize: config.blockSize,
+        numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: weights.embed.dtype,
+      });
+      built.push(kv);
+      const blockTableWidth = Math.ceil(config.maxModelLen / config.blockSize);
+      const model = new LlamaModel(backend, c, weights, kv, {
+        maxTokens: config.maxNumBatchedTokens, maxSeqs: config.maxNumSeqs, maxLogitRows: config.maxNumSeqs,
+        maxPositions: config.maxModelLen, blockTableWidth,
+      });
+      built.push(model);
+      const sampler = new Sampler(backend, config.maxNumSeqs, MAX_LOGPROBS);
+      built.push(sampler);
+      const runner = new ModelRunner(model, kv, sampler, {
+        blockSize: config.blockSize, maxNumSeqs: config.maxNumSeqs, maxNumBatchedTokens: config.maxNumBatchedTokens, blockTableWidth,
+      });
+      const encoder = new SyncEncoder(files.tokenizerJson);
+      return new LLMEngine(config, files, tokenizer, chatTemplate, encoder, scheduler, weights, kv, model, runner);
     } catch (e) {
+      // Options that only fail against this model (or an allocation failure) must not leak the weights.
+      for (const b of built) b.free();
       freeLlamaWeights(weights);
       throw e;
     }
-    const c = files.config;
-    const scheduler = new Scheduler({
-      blockSize: config.blockSize, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks,
-      maxNumSeqs: config.maxNumSeqs, maxNumBatchedTokens: config.maxNumBatchedTokens, maxModelLen: config.maxModelLen,
-      enablePrefixCaching: config.enablePrefixCaching, preemptionMode: config.preemptionMode,
-    });
-    const kv = new KvCache(backend, {
-      numLayers: c.numLayers, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks, blockSize: config.blockSize,
-      numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: weights.embed.dtype,
-    });
-    const blockTableWidth = Math.ceil(config.maxModelLen / config.blockSize);
-    const model = new LlamaModel(backend, c, weights, kv, {
-      maxTokens: config.maxNumBatchedTokens, maxSeqs: config.maxNumSeqs, maxLogitRows: config.maxNumSeqs,
-      maxPositions: config.maxModelLen, blockTableWidth,
-    });
-    const sampler = new Sampler(backend, config.maxNumSeqs, MAX_LOGPROBS);
-    const runner = new ModelRunner(model, kv, sampler, {
-      blockSize: config.blockSize, maxNumSeqs: config.maxNumSeqs, maxNumBatchedTokens: config.maxNumBatchedTokens, blockTableWidth,
-    });
-    const encoder = new SyncEncoder(files.tokenizerJson);
-    return new LLMEngine(config, files, tokenizer, chatTemplate, encoder, scheduler, weights, kv, model, runner);
   }
 
   /** Token ids of a prompt as this engine would run it (chat rendered by the template, bos added to plain text). */

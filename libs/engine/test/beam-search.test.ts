@@ -49,7 +49,7 @@ function referenceBeamSearch(ref: ReferenceLlama, prompt: number[], c: Case): Ar
   return done.map((b) => ({ tokens: b.tokens, cum: b.cum, score: score(b) }));
 }
 
-describe.each<[string, Omit<Case, 'stopTokenIds'>, boolean]>([
+describe.each<[Parameters<typeof tinyModel>[0], Omit<Case, 'stopTokenIds'>, boolean]>([
   ['tiny-llama', { width: 4, maxTokens: 7, lengthPenalty: 1, earlyStopping: false }, false],
   ['tiny-gqa', { width: 3, maxTokens: 8, lengthPenalty: 0.5, earlyStopping: true }, true],
   ['tiny-mistral-bf16', { width: 2, maxTokens: 6, lengthPenalty: 2, earlyStopping: false }, true],

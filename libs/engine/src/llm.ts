@@ -48,7 +48,8 @@ export class LLM {
   }
 
   close(): void {
-    void this.engine?.then((e) => e.close());
+    // A load that failed has nothing to free; its error went to the caller that awaited it.
+    void this.engine?.then((e) => e.close(), () => undefined);
     this.engine = undefined;
   }
 }

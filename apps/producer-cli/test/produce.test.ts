@@ -137,6 +137,14 @@ describe('sluice produce', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ jobs: 20, pending: 20 });
   });
 
+  it('checks a file with --dry-run without any broker', async () => {
+    const file = writeText(dir, 'dry.jsonl', jsonl([{ prompt: 'a' }, { prompt: 'b', top_k: 'many' }]));
+    const run = await sluice(['produce', file, '--dry-run', '--batch-id', 'b-dry', '--skip-bad', '--json'], { SLUICE_KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ batch_id: 'b-dry', jobs: 1, bad_rows: 1, dry_run: true });
+    expect(run.stderr.trim()).toMatch(new RegExp(`^skipped ${file}:2: field 'top_k'`));
+  });
+
   it('creates missing topics only when asked', async () => {
     const { topics, env } = freshTopics('create');
     const file = writeText(dir, 'create.jsonl', jsonl([{ prompt: 'x' }]));

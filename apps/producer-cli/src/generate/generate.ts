@@ -65,6 +65,8 @@ export interface GenerateSummary {
 
 // Requests handed to the engine ahead of the ones it runs, so its scheduler always has a full queue to pick from.
 const AHEAD = 2;
+// The engine's default maxNumSeqs, used when --max-num-seqs is not given.
+const ENGINE_MAX_NUM_SEQS = 64;
 
 // Errors that are one request's own outcome, written as its error line; anything else (abort, a broken worker) ends the run.
 const REQUEST_ERRORS = new Set(['REQUEST_REJECTED', 'INVALID_REQUEST', 'INVALID_SAMPLING_PARAMS']);
@@ -98,7 +100,10 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   const bad = new BadRows(options.skipBad, options.batchId);
   let total = 0;
   try {
-    for await (const _row of jobRows(source, mapping, bad, engineRequest)) total += 1;
+    for await (const _row of jobRows(source, mapping, bad, engineRequest)) {
+      if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted while checking ${options.input}; nothing generated`);
+      total += 1;
+    }
   } catch (err) {
     const loaded = await starting;
     if ('engine' in loaded) await loaded.engine.shutdown();
@@ -141,7 +146,7 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
 
   try {
     const inflight = new Set<Promise<void>>();
-    const window = AHEAD * (options.engine.maxNumSeqs ?? 64);
+    const limit = AHEAD * (options.engine.maxNumSeqs ?? ENGINE_MAX_NUM_SEQS);
     let index = 0;
     // Second pass: the same rows again (bad ones were reported above), streamed into the engine.
     for await (const { job, prepared } of jobRows(source, mapping, new BadRows(true, options.batchId), engineRequest)) {
@@ -151,7 +156,7 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
         .finally(() => inflight.delete(p));
       inflight.add(p);
       index += 1;
-      if (inflight.size >= window) await Promise.race(inflight);
+      if (inflight.size >= limit) await Promise.race(inflight);
     }
     await Promise.all(inflight);
     if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted after ${done} of ${total} requests; nothing written to ${options.output}`);

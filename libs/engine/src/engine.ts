@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
 import { getBackend, type Backend } from '@sluice/cuda-kernels';
 import { EngineConfig, EngineOptions, resolveEngineConfig, validateEngineOptions } from './config';
-import { Beam, BeamSearch } from './beam-search';
-import { EngineError, InvalidSamplingParamsError, RequestRejectedError } from './errors';
+import { BeamRequests } from './beam-requests';
+import { EngineError, InvalidSamplingParamsError } from './errors';
 import { resolveModelFiles, type ModelFiles } from './model/model-files';
 import { ModelRunner, type StepResult } from './model-runner';
 import { KvCache } from './models/kv-cache';
@@ -40,21 +40,6 @@ interface RequestState {
   timings: RequestTimings;
 }
 
-interface BeamState {
-  requestId: string;
-  prompt?: string;
-  promptTokenIds: number[];
-  params: SamplingParams;
-  priority: number;
-  search: BeamSearch;
-  step: number;
-  /** Internal request id → index of the live beam it scores. */
-  pending: Map<string, number>;
-  top: TokenLogprob[][];
-  cachedPromptTokens: number;
-  timings: RequestTimings;
-}
-
 // Distinct, reproducible seeds for the sequences of a seeded request; random ones otherwise.
 function sequenceSeeds(params: SamplingParams): bigint[] {
   return Array.from({ length: params.bestOf }, (_, i) =>
@@ -72,9 +57,7 @@ export class LLMEngine {
   readonly modelName: string;
   private readonly requests = new Map<string, RequestState>();
   private readonly byGroup = new Map<SequenceGroup, RequestState>();
-  private readonly beams = new Map<string, BeamState>();
-  /** Internal single-token requests of the beam searches, by id. */
-  private readonly beamOfSub = new Map<string, BeamState>();
+  private readonly beams: BeamRequests;
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private stepCount = 0;
@@ -93,6 +76,12 @@ export class LLMEngine {
     private readonly runner: ModelRunner,
   ) {
     this.modelName = basename(files.dir);
+    this.beams = new BeamRequests({
+      enqueue: (id, promptTokenIds, params, priority) => this.enqueue(id, undefined, promptTokenIds, params, priority),
+      abort: (id) => this.abortState(this.requests.get(id)!),
+      decode: (ids, skipSpecialTokens) => tokenizer.decode(ids, skipSpecialTokens),
+      eosTokenIds: files.generation.eosTokenIds,
+    });
   }
 
   /** Loads the model directory; throws ModelLoadError, TokenizerError or InvalidEngineOptionsError. */
@@ -163,9 +152,16 @@ export class LLMEngine {
     if ((sp.promptLogprobs ?? 0) > MAX_LOGPROBS) throw new InvalidSamplingParamsError('promptLogprobs', `must be <= ${MAX_LOGPROBS}, got ${sp.promptLogprobs}`);
     const priority = options.priority ?? 0;
     if (!Number.isFinite(priority)) throw new EngineError('INVALID_REQUEST', `request ${requestId}: priority must be a finite number, got ${priority}`);
+    if (sp.useBeamSearch && sp.stop.length > 0) throw new InvalidSamplingParamsError('stop', 'stop strings are not supported with beam search (stopTokenIds are)');
+    if (sp.useBeamSearch && 2 * sp.beamWidth > MAX_LOGPROBS) throw new InvalidSamplingParamsError('bestOf', `beam width must be <= ${MAX_LOGPROBS / 2}, got ${sp.beamWidth}`);
     const { prompt, promptTokenIds } = this.encodePrompt(requestId, input);
-    if (sp.useBeamSearch) this.addBeamSearch(requestId, prompt, promptTokenIds, sp, priority);
-    else this.enqueue(requestId, prompt, promptTokenIds, sp, priority);
+    if (sp.useBeamSearch) {
+      // Each internal request holds prompt + one beam: reject now what the scheduler would reject mid-search.
+      this.scheduler.checkFits(requestId, promptTokenIds.length, sp.maxTokens, 1);
+      this.beams.add(requestId, prompt, promptTokenIds, sp, priority);
+    } else {
+      this.enqueue(requestId, prompt, promptTokenIds, sp, priority);
+    }
     this.promptTokensTotal += promptTokenIds.length;
   }
 
@@ -180,9 +176,9 @@ export class LLMEngine {
     for (const s of out.scheduled) this.scheduler.markComputed(s.seq, s.numTokens);
     const outputs: RequestOutput[] = [];
     for (const o of this.applyResults(result)) {
-      if (!this.beamOfSub.has(o.requestId)) outputs.push(o);
+      if (!this.beams.isInternal(o.requestId)) outputs.push(o);
       else if (o.finished) {
-        const final = this.onBeamSubFinished(o);
+        const final = this.beams.onInternalFinished(o);
         if (final) outputs.push(final);
       }
     }
@@ -191,23 +187,9 @@ export class LLMEngine {
 
   /** Stops a request now and frees its blocks; its final output, or undefined when the id is unknown. */
   abortRequest(requestId: string): RequestOutput | undefined {
-    const beam = this.beams.get(requestId);
-    if (beam) {
-      for (const id of beam.pending.keys()) {
-        this.beamOfSub.delete(id);
-        this.abortRequest(id);
-      }
-      this.beams.delete(requestId);
-      beam.timings.finishedMs = Date.now();
-      return this.beamOutput(beam, beam.search.liveBeams, true, true);
-    }
+    if (this.beams.has(requestId)) return this.beams.abort(requestId);
     const state = this.requests.get(requestId);
-    if (!state || this.beamOfSub.has(requestId)) return undefined;
-    this.scheduler.abortSeqGroup(requestId);
-    for (const o of state.outs) if (!o.finish) o.abort();
-    state.timings.finishedMs = Date.now();
-    this.forget(state);
-    return this.output(state, true);
+    return state && !this.beams.isInternal(requestId) ? this.abortState(state) : undefined;
   }
 
   hasUnfinishedRequests(): boolean {
@@ -217,7 +199,7 @@ export class LLMEngine {
   stats(): EngineStats {
     return {
       ...this.scheduler.stats(),
-      numRequests: this.requests.size - this.beamOfSub.size + this.beams.size,
+      numRequests: this.requests.size - this.beams.numInternal + this.beams.size,
       promptTokensTotal: this.promptTokensTotal,
       generationTokensTotal: this.generationTokensTotal,
       stepCount: this.stepCount,
@@ -238,105 +220,16 @@ export class LLMEngine {
   private enqueue(requestId: string, prompt: string | undefined, promptTokenIds: number[], sp: SamplingParams, priority: number): void {
     const group = new SequenceGroup(requestId, promptTokenIds, sp, priority);
     this.scheduler.addSeqGroup(group);
-    const criteria = { ...sp, stop: sp.stop, stopTokenIds: sp.stopTokenIds };
     const state: RequestState = {
       group,
       prompt,
-      outs: group.seqs.map(() => new SequenceOutput(this.tokenizer, promptTokenIds, criteria, this.files.generation.eosTokenIds, this.config.maxModelLen)),
+      outs: group.seqs.map(() => new SequenceOutput(this.tokenizer, promptTokenIds, sp, this.files.generation.eosTokenIds, this.config.maxModelLen)),
       seeds: sequenceSeeds(sp),
       promptLogprobs: sp.promptLogprobs === undefined ? undefined : new Array(promptTokenIds.length).fill(null),
       timings: { arrivalMs: Date.now() },
     };
     this.requests.set(requestId, state);
     this.byGroup.set(group, state);
-  }
-
-  // A beam search runs as one internal single-token request per live beam and step; the prefix cache keeps them cheap.
-  private addBeamSearch(requestId: string, prompt: string | undefined, promptTokenIds: number[], sp: SamplingParams, priority: number): void {
-    if (sp.stop.length > 0) throw new InvalidSamplingParamsError('stop', 'stop strings are not supported with beam search (stopTokenIds are)');
-    if (2 * sp.beamWidth > MAX_LOGPROBS) throw new InvalidSamplingParamsError('bestOf', `beam width must be <= ${MAX_LOGPROBS / 2}, got ${sp.beamWidth}`);
-    const total = promptTokenIds.length + sp.maxTokens;
-    if (promptTokenIds.length === 0) throw new RequestRejectedError(requestId, 'EMPTY_PROMPT', 'the prompt has no tokens');
-    if (total > this.config.maxModelLen) {
-      throw new RequestRejectedError(requestId, 'EXCEEDS_MAX_MODEL_LEN', `prompt (${promptTokenIds.length} tokens) + maxTokens (${sp.maxTokens}) = ${total} exceeds the max model length ${this.config.maxModelLen}`);
-    }
-    if (this.scheduler.blockManager.blocksFor(total) > this.config.numBlocks) {
-      throw new RequestRejectedError(requestId, 'CANNOT_FIT_IN_CACHE', `a beam of up to ${total} tokens needs more KV blocks than the cache has (${this.config.numBlocks})`);
-    }
-    const state: BeamState = {
-      requestId, prompt, promptTokenIds, params: sp, priority, step: 0, pending: new Map(), top: [], cachedPromptTokens: 0,
-      search: new BeamSearch(promptTokenIds.length, sp, this.files.generation.eosTokenIds),
-      timings: { arrivalMs: Date.now() },
-    };
-    this.beams.set(requestId, state);
-    this.spawnBeamStep(state);
-  }
-
-  private spawnBeamStep(state: BeamState): void {
-    const sub = new SamplingParams({ temperature: 0, maxTokens: 1, ignoreEos: true, logprobs: state.search.candidatesPerBeam });
-    state.top = [];
-    state.search.liveBeams.forEach((beam, k) => {
-      // A NUL cannot appear in a caller's id by accident, so internal ids never collide with real ones.
-      const id = `${state.requestId}\u0000beam${state.step}.${k}`;
-      this.enqueue(id, undefined, [...state.promptTokenIds, ...beam.tokens], sub, state.priority);
-      state.pending.set(id, k);
-      this.beamOfSub.set(id, state);
-    });
-  }
-
-  // Takes a finished internal request's candidates; returns the beam search's final output once it ends.
-  private onBeamSubFinished(out: RequestOutput): RequestOutput | undefined {
-    const state = this.beamOfSub.get(out.requestId)!;
-    this.beamOfSub.delete(out.requestId);
-    const k = state.pending.get(out.requestId)!;
-    state.pending.delete(out.requestId);
-    state.top[k] = out.outputs[0].logprobs![0].top ?? [];
-    if (state.step === 0 && k === 0) {
-      state.cachedPromptTokens = out.usage.cachedPromptTokens;
-      state.timings.firstScheduledMs = out.timings.firstScheduledMs;
-      state.timings.firstTokenMs = out.timings.firstTokenMs;
-    }
-    if (state.pending.size > 0) return undefined;
-    state.search.advance(state.top);
-    state.step++;
-    if (!state.search.isDone) {
-      this.spawnBeamStep(state);
-      return undefined;
-    }
-    this.beams.delete(state.requestId);
-    state.timings.finishedMs = Date.now();
-    return this.beamOutput(state, state.search.results(), true);
-  }
-
-  private beamOutput(state: BeamState, beams: readonly Beam[], finished: boolean, aborted = false): RequestOutput {
-    const eos = this.files.generation.eosTokenIds;
-    const outputs = beams.map((b, index): CompletionOutput => {
-      const last = b.tokens[b.tokens.length - 1];
-      // As for sampled sequences, the eos / stop token that ended a beam is not part of its text.
-      const textTokens = b.finish?.reason === 'stop' && (eos.includes(last) || b.finish.stopReason === last) ? b.tokens.slice(0, -1) : b.tokens;
-      const text = this.tokenizer.decode(textTokens, state.params.skipSpecialTokens);
-      const c: CompletionOutput = {
-        index, text, delta: text, tokenIds: [...b.tokens], cumulativeLogprob: b.cumulativeLogprob,
-        finishReason: aborted ? 'abort' : (b.finish?.reason ?? null),
-      };
-      if (!aborted && b.finish?.stopReason !== undefined) c.stopReason = b.finish.stopReason;
-      if (state.params.logprobs !== undefined) c.logprobs = b.tokens.map((token, i) => ({ token, logprob: b.logprobs[i] }));
-      return c;
-    });
-    const out: RequestOutput = {
-      requestId: state.requestId,
-      promptTokenIds: [...state.promptTokenIds],
-      outputs,
-      finished,
-      usage: {
-        promptTokens: state.promptTokenIds.length,
-        completionTokens: outputs.reduce((n, c) => n + c.tokenIds.length, 0),
-        cachedPromptTokens: state.cachedPromptTokens,
-      },
-      timings: { ...state.timings },
-    };
-    if (state.prompt !== undefined) out.prompt = state.prompt;
-    return out;
   }
 
   private applyResults(result: StepResult): RequestOutput[] {
@@ -365,6 +258,14 @@ export class LLMEngine {
       outputs.push(this.output(state, finished));
     }
     return outputs;
+  }
+
+  private abortState(state: RequestState): RequestOutput {
+    this.scheduler.abortSeqGroup(state.group.requestId);
+    for (const o of state.outs) if (!o.finish) o.abort();
+    state.timings.finishedMs = Date.now();
+    this.forget(state);
+    return this.output(state, true);
   }
 
   private forget(state: RequestState): void {

@@ -114,26 +114,29 @@ export class Scheduler {
 
   /** Queues a request, or throws RequestRejectedError when it could never run; the scheduler is unchanged then. */
   addSeqGroup(group: SequenceGroup): void {
-    const c = this.cfg;
-    const id = group.requestId;
-    const promptLen = group.promptTokenIds.length;
-    if (promptLen === 0) throw new RequestRejectedError(id, 'EMPTY_PROMPT', 'the prompt has no tokens');
-    const total = promptLen + group.params.maxTokens;
-    if (total > c.maxModelLen) {
-      throw new RequestRejectedError(id, 'EXCEEDS_MAX_MODEL_LEN', `prompt (${promptLen} tokens) + maxTokens (${group.params.maxTokens}) = ${total} exceeds the max model length ${c.maxModelLen}`);
-    }
-    if (group.seqs.length > c.maxNumSeqs) {
-      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `bestOf ${group.seqs.length} sequences exceed maxNumSeqs ${c.maxNumSeqs}`);
-    }
-    // Worst case: after a recompute preemption every sequence holds all its tokens in blocks of its own.
-    const blocks = group.seqs.length * this.blockManager.blocksFor(total);
-    if (blocks > c.numBlocks) {
-      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `${group.seqs.length} sequence(s) of up to ${total} tokens need ${blocks} KV blocks of ${c.blockSize} tokens; the cache has ${c.numBlocks}`);
-    }
+    this.checkFits(group.requestId, group.promptTokenIds.length, group.params.maxTokens, group.seqs.length);
     group.arrivalStep = this.stepCount;
     group.arrival = ++this.arrivals;
     for (const seq of group.seqs) this.groups.set(seq, group);
     this.waiting.push(group);
+  }
+
+  /** Throws RequestRejectedError unless numSeqs sequences of promptLen + maxTokens tokens could ever run. */
+  checkFits(id: string, promptLen: number, maxTokens: number, numSeqs: number): void {
+    const c = this.cfg;
+    if (promptLen === 0) throw new RequestRejectedError(id, 'EMPTY_PROMPT', 'the prompt has no tokens');
+    const total = promptLen + maxTokens;
+    if (total > c.maxModelLen) {
+      throw new RequestRejectedError(id, 'EXCEEDS_MAX_MODEL_LEN', `prompt (${promptLen} tokens) + maxTokens (${maxTokens}) = ${total} exceeds the max model length ${c.maxModelLen}`);
+    }
+    if (numSeqs > c.maxNumSeqs) {
+      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `bestOf ${numSeqs} sequences exceed maxNumSeqs ${c.maxNumSeqs}`);
+    }
+    // Worst case: after a recompute preemption every sequence holds all its tokens in blocks of its own.
+    const blocks = numSeqs * this.blockManager.blocksFor(total);
+    if (blocks > c.numBlocks) {
+      throw new RequestRejectedError(id, 'CANNOT_FIT_IN_CACHE', `${numSeqs} sequence(s) of up to ${total} tokens need ${blocks} KV blocks of ${c.blockSize} tokens; the cache has ${c.numBlocks}`);
+    }
   }
 
   hasUnfinished(): boolean {

@@ -18,7 +18,7 @@ interface Req {
 }
 
 // 64 requests: prompts of 1 to ~120 tokens (some sharing long prefixes), 1-24 new tokens, stop strings,
-// greedy and seeded sampling, penalties.
+// greedy and seeded sampling, n = 2, penalties.
 function mixedRequests(): Req[] {
   return Array.from({ length: 64 }, (_, i) => {
     const start = (i * 131) % 2000;
@@ -28,6 +28,7 @@ function mixedRequests(): Req[] {
     if (i % 4 === 1) Object.assign(params, { temperature: 0.8, topP: 0.9, seed: 1000 + i });
     if (i % 4 === 3) params.stop = ['th', 'e,', 'o'];
     if (i % 16 === 5) Object.assign(params, { repetitionPenalty: 1.3, frequencyPenalty: 0.5 });
+    if (i % 10 === 7) Object.assign(params, { n: 2, temperature: 0.9, seed: 500 + i });
     return { id: `r${i}`, input: i % 7 === 6 ? { prompt: text } : text, params };
   });
 }

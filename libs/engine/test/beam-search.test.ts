@@ -99,6 +99,9 @@ describe('beam search requests', () => {
 
     engine.addRequest('gone', 'The river', { useBeamSearch: true, bestOf: 2, maxTokens: 20 });
     engine.step();
+    // The search's internal requests are not the caller's to abort.
+    expect(engine.abortRequest('gone\u0000beam0.0')).toBeUndefined();
+    expect(engine.stats().numRequests).toBe(1);
     const aborted = engine.abortRequest('gone')!;
     expect(aborted.outputs.every((o) => o.finishReason === 'abort')).toBe(true);
     expect(engine.hasUnfinishedRequests()).toBe(false);

@@ -72,13 +72,13 @@ function statusCommand(io: Io): Command {
   const cmd = new Command('status')
     .description('Count a batch\'s jobs: done, failed, dead-lettered, pending (jobs in its manifest not yet accounted for).')
     .argument('<batch>', 'batch id')
-    .addOption(new Option('--watch [seconds]', 'refresh until nothing is pending').argParser(positiveSeconds).preset(2))
+    .addOption(new Option('--watch [seconds]', 'refresh every N seconds (on a terminal, in place) until nothing is pending').argParser(positiveSeconds).preset(2))
     .addOption(timeoutOption())
     .option('--json', 'one JSON object per refresh on stdout');
   addKafkaFlags(cmd);
   return cmd.action(async (batch: string, flags: Record<string, unknown>) => {
     const settings = resolveKafkaSettings(flags);
-    await status(settings, { batchId: checkBatchId(batch), json: flags.json === true, watchSeconds: flags.watch as number | undefined, timeoutMs: (flags.timeout as number) * 1000, signal: io.signal }, io.out);
+    await status(settings, { batchId: checkBatchId(batch, '<batch>'), json: flags.json === true, watchSeconds: flags.watch as number | undefined, timeoutMs: (flags.timeout as number) * 1000, redraw: flags.json !== true && process.stdout.isTTY === true, signal: io.signal }, io.out);
   });
 }
 
@@ -97,7 +97,7 @@ function collectCommand(io: Io): Command {
     const settings = resolveKafkaSettings(flags);
     if (flags.output === '') throw usageError('--output: a file name or - is required');
     const summary = await collect(settings, {
-      batchId: checkBatchId(batch),
+      batchId: checkBatchId(batch, '<batch>'),
       output: String(flags.output),
       from: flags.from as string | undefined,
       openaiFormat: flags.openaiFormat === true,

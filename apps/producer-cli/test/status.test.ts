@@ -67,6 +67,12 @@ describe('sluice status', () => {
     expect(JSON.parse(lines[lines.length - 1])).toMatchObject({ jobs: 2, done: 1, dead_lettered: 1, pending: 0 });
   });
 
+  it('refuses a batch id that could not have been produced', async () => {
+    const run = await sluice(['status', '../etc']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('sluice: <batch>: "../etc" must be 1-128 letters, digits or . _ : - starting with a letter or digit');
+  });
+
   it('says which setting is wrong when the broker cannot be reached', async () => {
     const run = await sluice(['status', 'b-x', '--timeout', '5'], { SLUICE_KAFKA_BROKERS: '127.0.0.1:1' });
     expect(run.code).toBe(3);

@@ -8,7 +8,8 @@ export function newBatchId(now = new Date()): string {
   return `b-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export function checkBatchId(id: string): string {
-  if (!BATCH_ID_PATTERN.test(id)) throw usageError(`--batch-id: "${id}" must be 1-128 letters, digits or . _ : - starting with a letter or digit`);
+/** `what` names where the id came from in the error: the flag, or the positional argument. */
+export function checkBatchId(id: string, what = '--batch-id'): string {
+  if (!BATCH_ID_PATTERN.test(id)) throw usageError(`${what}: "${id}" must be 1-128 letters, digits or . _ : - starting with a letter or digit`);
   return id;
 }

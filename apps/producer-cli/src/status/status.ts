@@ -10,8 +10,13 @@ export interface StatusOptions {
   /** Seconds between refreshes; undefined shows the status once. */
   watchSeconds?: number;
   timeoutMs: number;
+  /** Redraw each refresh over the previous one (a terminal, text output) instead of printing below it. */
+  redraw?: boolean;
   signal?: AbortSignal;
 }
+
+// ANSI: cursor up `n` lines, then clear to the end of the screen.
+const overwrite = (n: number) => `\x1b[${n}A\x1b[J`;
 
 export function formatStatus(s: BatchStatus): string {
   const jobs = s.jobs === null ? 'unknown (no batch manifest yet)' : String(s.jobs);
@@ -29,6 +34,7 @@ export function formatStatus(s: BatchStatus): string {
 
 export async function status(settings: KafkaSettings, options: StatusOptions, print: (text: string) => void): Promise<BatchStatus> {
   const kafka = createKafka(settings);
+  let shown = 0;
   for (;;) {
     let current: BatchStatus;
     try {
@@ -36,7 +42,9 @@ export async function status(settings: KafkaSettings, options: StatusOptions, pr
     } catch (err) {
       throw serviceError(`reading batch ${options.batchId}`, settings, err);
     }
-    print(options.json ? JSON.stringify({ ...current, manifest: undefined }) : formatStatus(current));
+    const text = options.json ? JSON.stringify({ ...current, manifest: undefined }) : formatStatus(current);
+    print(options.redraw && shown ? `${overwrite(shown)}${text}` : text);
+    shown = text.split('\n').length;
     if (options.watchSeconds === undefined || current.pending === 0 || options.signal?.aborted) return current;
     try {
       await sleep(options.watchSeconds * 1000, undefined, { signal: options.signal });

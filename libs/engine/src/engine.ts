@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
-import { getBackend, type Backend } from '@sluice/cuda-kernels';
+import { cudaAvailable, getBackend, type Backend } from '@sluice/cuda-kernels';
 import { EngineConfig, EngineOptions, resolveEngineConfig, validateEngineOptions } from './config';
 import { BeamRequests } from './beam-requests';
-import { EngineError, InvalidSamplingParamsError } from './errors';
+import { EngineError, InvalidEngineOptionsError, InvalidSamplingParamsError } from './errors';
 import { resolveModelFiles, type ModelFiles } from './model/model-files';
 import { ModelRunner, type StepResult } from './model-runner';
 import { KvCache } from './models/kv-cache';
@@ -90,6 +90,9 @@ export class LLMEngine {
     const files = resolveModelFiles(options.model);
     const tokenizer = TextTokenizer.fromFile(files.tokenizerJson);
     const chatTemplate = files.chatTemplate === undefined ? undefined : new ChatTemplate(files.chatTemplate, specialTokensOf(files.tokenizerConfig));
+    if (options.device === 'cuda' && !cudaAvailable()) {
+      throw new InvalidEngineOptionsError('device', "'cuda' was asked for, but this build has no CUDA backend or no GPU is visible");
+    }
     const backend: Backend = getBackend(options.device ?? 'cpu');
     const weights = loadLlamaWeights(backend, files);
     const built: Array<{ free(): void }> = [];

@@ -1,4 +1,4 @@
-import { getBackend } from '@sluice/cuda-kernels';
+import { cudaAvailable, getBackend } from '@sluice/cuda-kernels';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,15 @@ describe('engine options', () => {
     }
     expect(caught).toBeInstanceOf(InvalidEngineOptionsError);
     expect(caught).toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', option });
+  });
+
+  it("device 'cuda' runs where a GPU is visible and is refused naming the option elsewhere", async () => {
+    if (cudaAvailable()) {
+      const engine = await LLMEngine.create({ model: MODEL, device: 'cuda', numBlocks: 16 });
+      engine.close();
+    } else {
+      await expect(LLMEngine.create({ model: MODEL, device: 'cuda' })).rejects.toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', option: 'device' });
+    }
   });
 
   it('LLMEngine.create rejects a bad option before loading, and a missing model with ModelLoadError', async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCommand, EXTRA_ENV, parseDuration, resolveConfig, settingDocs } from './config';
+import { buildCommand, EXTRA_ENV, parseBytes, parseDuration, resolveConfig, settingDocs } from './config';
 import { ConfigError } from './errors';
 
 describe('resolveConfig', () => {
@@ -48,6 +48,11 @@ describe('resolveConfig', () => {
     [['--sasl-mechanism', 'plain', '--sasl-username', 'u'], {}, /SLUICE_KAFKA_SASL_PASSWORD: a password is required/],
     [['--kafka-ssl-ca', '/no/ca.pem'], {}, /--kafka-ssl-ca \(SLUICE_KAFKA_SSL_CA\): file \/no\/ca.pem does not exist/],
     [['--no-such-flag'], {}, /command line: unknown option '--no-such-flag'/],
+    [['--max-num-seqs', '8'], {}, /--max-num-seqs \(SLUICE_MAX_NUM_SEQS\): applies only with --engine llm/],
+    [['--engine', 'llm', '--model', '.', '--kv-cache-bytes', 'lots'], {}, /--kv-cache-bytes \(SLUICE_KV_CACHE_BYTES\): must be a size like/],
+    [['--engine', 'llm', '--model', '.', '--device', 'tpu'], {}, /command line: option '--device <device>' argument 'tpu' is invalid/],
+    [['--engine', 'llm', '--model', '.'], { SLUICE_DEVICE: 'tpu' }, /--device \(SLUICE_DEVICE\): must be one of cpu, cuda/],
+    [['--engine', 'llm', '--model', '.', '--max-num-batched-tokens', '0'], {}, /--max-num-batched-tokens \(SLUICE_MAX_NUM_BATCHED_TOKENS\): must be between 1/],
   ])('rejects %j %j naming the setting', (argv, env, message) => {
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(ConfigError);
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(message);
@@ -87,6 +92,17 @@ describe('resolveConfig', () => {
       expect(resolveConfig(['--sasl-mechanism', m, '--sasl-username', 'u'], { SLUICE_KAFKA_SASL_PASSWORD: 'p' }).sasl).toEqual({ mechanism: m, username: 'u', password: 'p' });
     }
   });
+});
+
+describe('engine options', () => {
+  it('passes only the ones given, sizes with units, from flags or variables', () => {
+    expect(resolveConfig(['--engine', 'llm', '--model', '.'], {}).engineOptions).toEqual({});
+    const c = resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-bytes', '20GiB', '--max-num-seqs', '128'], { SLUICE_DEVICE: 'cuda', SLUICE_MAX_NUM_BATCHED_TOKENS: '4096' });
+    expect(c.engineOptions).toEqual({ device: 'cuda', kvCacheBytes: 20 * 2 ** 30, maxNumSeqs: 128, maxNumBatchedTokens: 4096 });
+  });
+
+  it.each([['1073741824', 2 ** 30], ['512MiB', 512 * 2 ** 20], ['1.5GB', 1.5e9], ['64 kib', 65536]])('parseBytes(%s) = %d', (t, n) => expect(parseBytes(t)).toBe(n));
+  it('parseBytes rejects nonsense', () => expect(parseBytes('12 parsecs')).toBeUndefined());
 });
 
 describe('parseDuration', () => {

@@ -20,6 +20,8 @@ export interface ConsumerConfig {
   workerId: string;
   engine: 'echo' | 'llm';
   model?: string;
+  /** @sluice/engine options given on the command line; unset ones take the engine's defaults. */
+  engineOptions: EngineFlags;
   echoDelayMs: number;
   maxInFlight: number;
   maxUncommitted: number;
@@ -37,6 +39,13 @@ export interface ConsumerConfig {
   metricsPort: number;
   metricsHost: string;
   logLevel: string;
+}
+
+export interface EngineFlags {
+  device?: 'cpu' | 'cuda';
+  kvCacheBytes?: number;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
 }
 
 interface Setting {
@@ -64,6 +73,10 @@ const SETTINGS: Setting[] = [
   { key: 'workerId', flags: '--worker-id <id>', env: 'SLUICE_WORKER_ID', help: 'name of this worker in completions and logs (default: <hostname>-<pid>)' },
   { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine)', default: 'echo', choices: ['echo', 'llm'] },
   { key: 'model', flags: '--model <dir>', env: 'SLUICE_MODEL', help: 'Hugging Face model directory (required with --engine llm)' },
+  { key: 'device', flags: '--device <device>', env: 'SLUICE_DEVICE', help: 'where the llm engine runs: cpu or cuda (default: cpu)', choices: ['cpu', 'cuda'] },
+  { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB)' },
+  { key: 'maxNumSeqs', flags: '--max-num-seqs <n>', env: 'SLUICE_MAX_NUM_SEQS', help: 'most sequences the llm engine runs in one step (default: 64)' },
+  { key: 'maxNumBatchedTokens', flags: '--max-num-batched-tokens <n>', env: 'SLUICE_MAX_NUM_BATCHED_TOKENS', help: 'most tokens the llm engine processes in one step (default: 2048)' },
   { key: 'echoDelayMs', flags: '--echo-delay-ms <ms>', env: 'SLUICE_ECHO_DELAY_MS', help: 'simulated run time per job of the echo engine', default: '0' },
   { key: 'maxInFlight', flags: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', help: 'jobs in the engine at once before partitions are paused', default: '256' },
   { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
@@ -180,6 +193,38 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
 }
 
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** Parses "1073741824", "512MiB", "20GiB" or "1.5GB" into bytes. */
+export function parseBytes(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const n = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
+  const keys = ['device', 'kvCacheBytes', 'maxNumSeqs', 'maxNumBatchedTokens'] as const;
+  const given = keys.filter((k) => raw[k] !== undefined && raw[k] !== '');
+  if (engine !== 'llm' && given.length > 0) throw new ConfigError(label(given[0]), 'applies only with --engine llm');
+  const flags: EngineFlags = {};
+  if (raw.device) flags.device = choice<'cpu' | 'cuda'>(raw, 'device');
+  if (raw.kvCacheBytes) {
+    const bytes = parseBytes(raw.kvCacheBytes);
+    if (bytes === undefined || bytes < 1) throw new ConfigError(label('kvCacheBytes'), `must be a size like 536870912, 512MiB or 20GiB, got "${raw.kvCacheBytes}"`);
+    flags.kvCacheBytes = bytes;
+  }
+  if (raw.maxNumSeqs) flags.maxNumSeqs = int(raw, 'maxNumSeqs', 1, 65_536);
+  if (raw.maxNumBatchedTokens) flags.maxNumBatchedTokens = int(raw, 'maxNumBatchedTokens', 1, 10_000_000);
+  return flags;
+}
+
+/** "--flag (SLUICE_VAR)" for a setting key, as config errors name it. */
+export function settingLabel(key: string): string | undefined {
+  return SETTINGS.some((s) => s.key === key) ? label(key) : undefined;
+}
+
 function url(raw: Raw, key: string): string | undefined {
   const v = raw[key];
   if (v === undefined || v === '') return undefined;
@@ -264,6 +309,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     workerId: raw.workerId || `${hostname()}-${process.pid}`,
     engine,
     model,
+    engineOptions: engineFlags(raw, engine),
     echoDelayMs: int(raw, 'echoDelayMs', 0, 3_600_000),
     maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),
     maxUncommitted: int(raw, 'maxUncommitted', 1, 10_000_000),

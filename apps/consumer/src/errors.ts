@@ -1,4 +1,5 @@
 /** Typed errors of the consumer, one class per domain; `code` is stable for callers and logs. */
+import type { DeadLetterCode } from './jobs/classify';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -8,12 +9,24 @@ export class ConfigError extends Error {
   }
 }
 
-export type EngineErrorCode = 'ABORTED' | 'REJECTED' | 'ENGINE_FAILED' | 'SHUT_DOWN';
+/**
+ * REJECTED: a well-formed job this engine cannot serve (answered with an error Completion); INVALID_JOB: input
+ * no engine could run (dead-lettered, see InvalidJobError); ENGINE_FAILED: the engine itself broke (fatal).
+ */
+export type EngineErrorCode = 'ABORTED' | 'REJECTED' | 'INVALID_JOB' | 'ENGINE_FAILED' | 'SHUT_DOWN';
 
 export class EngineError extends Error {
-  override readonly name = 'EngineError';
-  constructor(readonly code: EngineErrorCode, message: string) {
-    super(message);
+  override name = 'EngineError';
+  constructor(readonly code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The engine found the job itself invalid (as classify would have, had it known the engine's limits): dead-lettered. */
+export class InvalidJobError extends EngineError {
+  override name = 'InvalidJobError';
+  constructor(readonly deadLetterCode: DeadLetterCode, message: string, options?: { cause?: unknown }) {
+    super('INVALID_JOB', message, options);
   }
 }
 

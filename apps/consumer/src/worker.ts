@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import type { Logger } from 'pino';
 import type { ConsumerConfig } from './config';
 import type { InferenceEngine } from './engine/inference-engine';
-import { EngineError } from './errors';
+import { EngineError, InvalidJobError } from './errors';
 import type { Exporter } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
 import { classify } from './jobs/classify';
@@ -130,7 +130,8 @@ export class Worker {
   }
 
   private flowState(): FlowState {
-    return { inFlight: this.inFlight, uncommitted: this.uncommitted, engineWaiting: this.d.engine.load().waiting };
+    const load = this.d.engine.load();
+    return { inFlight: this.inFlight, uncommitted: this.uncommitted, engineWaiting: load.waiting + load.queued };
   }
 
   /** Applies a pause/resume transition and refreshes the gauges; called whenever a count changes. */
@@ -139,7 +140,7 @@ export class Worker {
     const load = engine.load();
     metrics.inFlight.set(this.inFlight);
     metrics.uncommitted.set(this.uncommitted);
-    metrics.queueDepth.set(load.waiting);
+    metrics.queueDepth.set(load.waiting + load.queued);
     metrics.running.set(load.running);
     metrics.waiting.set(load.waiting);
     metrics.kvUsage.set(load.kvUsage);
@@ -255,12 +256,17 @@ export class Worker {
     this.inFlight++;
     this.updateFlow();
     engine
-      .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {} })
+      .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
       .then(
         (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt) }) as Outcome,
         (err: unknown) => {
+          const ids = { job_id: job.job_id, batch_id: job.batch_id };
+          if (err instanceof InvalidJobError) {
+            log.warn({ ...ids, offset: String(offset), code: err.deadLetterCode, reason: err.message }, 'job dead-lettered by the engine');
+            return { kind: 'dead-letter', key: origin.message.key ?? null, deadLetter: deadLetter(err.deadLetterCode, err.message, origin, ids) } as Outcome;
+          }
           if (err instanceof EngineError && err.code === 'REJECTED') {
-            log.warn({ job_id: job.job_id, batch_id: job.batch_id, offset: String(offset), reason: err.message }, 'engine rejected the job');
+            log.warn({ ...ids, offset: String(offset), reason: err.message }, 'engine rejected the job');
             return { kind: 'completion', completion: errorCompletion(job, 'ENGINE_REJECTED', err.message, engine.model, origin) } as Outcome;
           }
           if (err instanceof EngineError && (err.code === 'ABORTED' || err.code === 'SHUT_DOWN')) return undefined; // stays uncommitted

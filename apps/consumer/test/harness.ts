@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +17,13 @@ export function testSettings(env: NodeJS.ProcessEnv = process.env): LocalConfig 
     SLUICE_CACHE_DIR: env.SLUICE_CACHE_DIR,
     SLUICE_START_TIMEOUT_MS: env.SLUICE_START_TIMEOUT_MS,
   });
+}
+
+/** A tiny generated checkpoint (npm run setup -w @sluice/engine writes them); a missing one fails loudly. */
+export function tinyModel(name = 'tiny-llama'): string {
+  const dir = join(process.env.SLUICE_MODELS_DIR ?? join(__dirname, '..', '..', '..', '.cache', 'models'), name);
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`${dir} is missing: run \`npm run setup -w @sluice/engine\` to generate the tiny models`);
+  return dir;
 }
 
 export const settings = testSettings();

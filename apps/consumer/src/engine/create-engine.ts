@@ -1,10 +1,18 @@
-import type { ConsumerConfig } from '../config';
+import { InvalidEngineOptionsError, ModelLoadError } from '@sluice/engine';
+import { settingLabel, type ConsumerConfig } from '../config';
 import { ConfigError } from '../errors';
 import { EchoEngine } from './echo-engine';
 import type { InferenceEngine } from './inference-engine';
+import { LlmEngine } from './llm-engine';
 
-/** The engine the config names. The llm adapter needs @sluice/engine's AsyncEngine, which has not landed yet. */
+/** The engine the config names; a model or engine option the engine refuses is a ConfigError naming the flag. */
 export async function createEngine(config: ConsumerConfig): Promise<InferenceEngine> {
   if (config.engine === 'echo') return new EchoEngine({ delayMs: config.echoDelayMs });
-  throw new ConfigError('--engine (SLUICE_ENGINE)', 'llm is not available in this build: @sluice/engine does not export its AsyncEngine yet; use --engine echo');
+  try {
+    return await LlmEngine.start({ model: config.model!, ...config.engineOptions });
+  } catch (err) {
+    if (err instanceof InvalidEngineOptionsError) throw new ConfigError(settingLabel(err.option) ?? 'engine options', err.message);
+    if (err instanceof ModelLoadError) throw new ConfigError(settingLabel('model')!, err.message);
+    throw err;
+  }
 }

@@ -55,7 +55,7 @@ export class EchoEngine implements InferenceEngine {
   }
 
   load(): EngineLoad {
-    return { running: this.pending.size, waiting: 0, freeKvBlocks: 0, totalKvBlocks: 0, kvUsage: 0 };
+    return { running: this.pending.size, waiting: 0, queued: 0, freeKvBlocks: 0, totalKvBlocks: 0, kvUsage: 0 };
   }
 
   async shutdown(): Promise<void> {

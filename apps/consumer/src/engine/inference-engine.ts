@@ -6,6 +6,8 @@ export interface EngineJob {
   prompt?: string;
   messages?: ChatMessage[];
   sampling: SamplingParams;
+  /** Lower runs first; default 0. */
+  priority?: number;
 }
 
 export interface EngineResult {
@@ -20,6 +22,8 @@ export interface EngineResult {
 export interface EngineLoad {
   running: number;
   waiting: number;
+  /** Requests handed to the engine that its scheduler has not taken in yet. */
+  queued: number;
   freeKvBlocks: number;
   totalKvBlocks: number;
   /** Fraction of KV blocks in use, 0..1. */
@@ -28,7 +32,8 @@ export interface EngineLoad {
 
 /**
  * The consumer's port to an inference engine. submit() resolves when the job is finished and rejects with
- * EngineError ('ABORTED' after abort(), 'REJECTED' for a request the engine cannot serve).
+ * EngineError: 'ABORTED' after abort() or shutdown(), 'REJECTED' for a job this engine cannot serve,
+ * InvalidJobError for a job no engine could run, 'ENGINE_FAILED' when the engine itself broke.
  */
 export interface InferenceEngine {
   readonly model: string;

@@ -40,28 +40,57 @@ struct RowState {
   float* acc;  // [head_dim]
 };
 
+// Dot products of q with four key rows `stride` floats apart, sharing each load of q.
+void dot4(const float* q, const float* k, int64_t stride, int64_t D, float* out) {
+  v8f a0 = splat8(0.f), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 8 <= D; i += 8) {
+    const v8f qv = load8(q + i);
+    a0 += qv * load8(k + i);
+    a1 += qv * load8(k + stride + i);
+    a2 += qv * load8(k + 2 * stride + i);
+    a3 += qv * load8(k + 3 * stride + i);
+  }
+  float s[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+  for (; i < D; i++)
+    for (int j = 0; j < 4; j++) s[j] += q[i] * k[j * stride + i];
+  for (int j = 0; j < 4; j++) out[j] = s[j];
+}
+
+// acc += Σ_j p[j] · v_j over four value rows `stride` floats apart: one pass over acc per four keys.
+void axpy4(float* acc, const float* v, int64_t stride, const float* p, int64_t D) {
+  const v8f p0 = splat8(p[0]), p1 = splat8(p[1]), p2 = splat8(p[2]), p3 = splat8(p[3]);
+  int64_t i = 0;
+  for (; i + 8 <= D; i += 8) {
+    store8(acc + i, load8(acc + i) + p0 * load8(v + i) + p1 * load8(v + stride + i) + p2 * load8(v + 2 * stride + i) +
+                        p3 * load8(v + 3 * stride + i));
+  }
+  for (; i < D; i++) acc[i] += p[0] * v[i] + p[1] * v[stride + i] + p[2] * v[2 * stride + i] + p[3] * v[3 * stride + i];
+}
+
 // Folds keys [0, n) of one cache block into `rows` query rows of one KV head; row r sees keys < limit[r].
+// Keys go four at a time so the dot products and the value updates have independent chains to overlap.
 void fold_block(const CacheGeometry& g, int64_t block, int64_t n, int64_t kv_head, const float* const* q_rows,
                 const int64_t* limit, RowState* rows, int64_t num_rows, float scale, float* scores) {
-  const int64_t D = g.head_dim;
+  const int64_t D = g.head_dim, stride = g.kv_heads * D;
+  const float* keys = g.key(block, 0, kv_head);
+  const float* values = g.value(block, 0, kv_head);
   for (int64_t r = 0; r < num_rows; r++) {
     const int64_t valid = std::min(n, limit[r]);
     if (valid <= 0) continue;
+    int64_t t = 0;
+    for (; t + 4 <= valid; t += 4) dot4(q_rows[r], keys + t * stride, stride, D, scores + t);
+    for (; t < valid; t++) scores[t] = dot_f32(q_rows[r], keys + t * stride, D);
     float block_max = -std::numeric_limits<float>::infinity();
-    for (int64_t t = 0; t < valid; t++) {
-      scores[t] = dot_f32(q_rows[r], g.key(block, t, kv_head), D) * scale;
-      block_max = std::max(block_max, scores[t]);
-    }
+    for (t = 0; t < valid; t++) block_max = std::max(block_max, scores[t] *= scale);
     RowState& s = rows[r];
     const float new_max = std::max(s.max, block_max);
     const float correction = std::exp(s.max - new_max);
     s.sum *= correction;
     for (int64_t i = 0; i < D; i++) s.acc[i] *= correction;
-    for (int64_t t = 0; t < valid; t++) {
-      const float p = std::exp(scores[t] - new_max);
-      s.sum += p;
-      scale_add_f32(s.acc, 1.f, g.value(block, t, kv_head), p, D);
-    }
+    for (t = 0; t < valid; t++) s.sum += scores[t] = std::exp(scores[t] - new_max);
+    for (t = 0; t + 4 <= valid; t += 4) axpy4(s.acc, values + t * stride, stride, scores + t, D);
+    for (; t < valid; t++) scale_add_f32(s.acc, 1.f, values + t * stride, scores[t], D);
     s.max = new_max;
   }
 }

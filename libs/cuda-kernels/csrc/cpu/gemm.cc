@@ -18,7 +18,8 @@ namespace {
 constexpr int64_t kPackMinM = 4;  // below this many rows of a, the dot-product kernel
 constexpr int64_t kKC = 4096;     // K block: a packed 16 x 4096 panel of a is 256 KiB, L2-resident
 constexpr int64_t kMC = 64;       // M block: 64 x 4096 packed floats of a is 1 MiB per thread
-constexpr int64_t kNR = 6;        // rows of w per register tile (packed kernel)
+constexpr int64_t kNR = 6;        // rows of w per register tile (packed kernel, 16-row panels)
+constexpr int64_t kNR8 = 12;      // rows of w per register tile when a is a single 8-row panel
 constexpr int64_t kDotMR = 2;     // dot kernel: rows of a per tile
 constexpr int64_t kDotNR = 6;     // dot kernel: rows of w per tile
 
@@ -69,17 +70,14 @@ void packed_tile(const Operands& op, const float* panel, int64_t m0, int64_t row
   }
 }
 
-template <int MV>
-void packed_tile_rows(const Operands& op, const float* panel, int64_t m0, int64_t rows, int64_t n0, int64_t nr,
-                      int64_t k0, int64_t kc) {
-  switch (nr) {
-    case 6: return packed_tile<MV, 6>(op, panel, m0, rows, n0, k0, kc);
-    case 5: return packed_tile<MV, 5>(op, panel, m0, rows, n0, k0, kc);
-    case 4: return packed_tile<MV, 4>(op, panel, m0, rows, n0, k0, kc);
-    case 3: return packed_tile<MV, 3>(op, panel, m0, rows, n0, k0, kc);
-    case 2: return packed_tile<MV, 2>(op, panel, m0, rows, n0, k0, kc);
-    default: return packed_tile<MV, 1>(op, panel, m0, rows, n0, k0, kc);
+// packed_tile<MV, nr> for a runtime width nr in [1, NR].
+template <int MV, int NR>
+void packed_tile_n(const Operands& op, const float* panel, int64_t m0, int64_t rows, int64_t n0, int64_t nr,
+                   int64_t k0, int64_t kc) {
+  if constexpr (NR > 1) {
+    if (nr < NR) return packed_tile_n<MV, NR - 1>(op, panel, m0, rows, n0, nr, k0, kc);
   }
+  packed_tile<MV, NR>(op, panel, m0, rows, n0, k0, kc);
 }
 
 // Columns [n_begin, n_end) of out, every row; `packed` holds kMC x kKC floats.
@@ -93,13 +91,16 @@ void packed_columns(const Operands& op, int64_t n_begin, int64_t n_end, float* p
         const int64_t rows = std::min<int64_t>(16, me - m0);
         pack_panel(op, m0, rows, k0, kc, rows <= 8 ? 8 : 16, packed + (m0 - mb) * kc);
       }
-      for (int64_t n0 = n_begin; n0 < n_end; n0 += kNR) {
-        const int64_t nr = std::min(kNR, n_end - n0);
+      // A block of one 8-row panel (small batches) takes 12 weight rows per tile, to keep 12 accumulators busy,
+      // unless rows of w lie a multiple of 2 KiB apart: then 12 rows share too few L1 sets and evict each other.
+      const int64_t step = me - mb <= 8 && op.K % 512 != 0 ? kNR8 : kNR;
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += step) {
+        const int64_t nr = std::min(step, n_end - n0);
         for (int64_t m0 = mb; m0 < me; m0 += 16) {
           const int64_t rows = std::min<int64_t>(16, me - m0);
           const float* panel = packed + (m0 - mb) * kc;
-          if (rows <= 8) packed_tile_rows<1>(op, panel, m0, rows, n0, nr, k0, kc);
-          else packed_tile_rows<2>(op, panel, m0, rows, n0, nr, k0, kc);
+          if (rows > 8) packed_tile_n<2, kNR>(op, panel, m0, rows, n0, nr, k0, kc);
+          else packed_tile_n<1, kNR8>(op, panel, m0, rows, n0, nr, k0, kc);
         }
       }
     }

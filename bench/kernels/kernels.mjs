@@ -154,6 +154,10 @@ function child(device) {
       if (dtype === 'f32') {
         b.copyFromHost(a, randomFloats(M * K, 1));
         b.copyFromHost(w, randomFloats(N * K, 2));
+      } else {
+        // bf16 bit patterns of small positive values (0.0078 to 0.0156): finite, like real activations.
+        b.copyFromHost(a, Uint16Array.from({ length: M * K }, (_, i) => 0x3c00 + (i % 128)));
+        b.copyFromHost(w, Uint16Array.from({ length: N * K }, (_, i) => 0x3c00 + ((i * 7) % 128)));
       }
       const t = measure(b, () => b.gemm(o, a, w), device === 'cpu' ? 2 : reps);
       peaks.gemm.push({ name: `gemm ${dtype} ${M}x${N}x${K}`, gflops: (2 * M * N * K) / t.wall / 1e9 });
@@ -272,12 +276,17 @@ function runChild(device, threads) {
 
 const fmt = (x, d = 1) => x.toFixed(d);
 
+function gemmPeaks(run) {
+  return run.peaks.gemm.map((g) => (run.device === 'cpu'
+    ? `${g.name} ${fmt(g.gflops)} GFLOP/s`
+    : `${g.name} ${fmt(g.gflops / 1e3)} TFLOP/s`)).join(', ');
+}
+
 function report(run, cpu) {
   const lines = [];
   const label = run.device === 'cpu' ? `cpu, ${run.threads} thread(s)` : 'cuda';
   const gemmPeak = run.peaks.gemm[run.peaks.gemm.length - 1];
-  lines.push(`== ${label}: large copy ${fmt(run.peaks.copy.gbs)} GB/s (${run.peaks.copy.name}); `
-    + run.peaks.gemm.map((g) => `${g.name} ${fmt(g.gflops)} GFLOP/s`).join(', '));
+  lines.push(`== ${label}: large copy ${fmt(run.peaks.copy.gbs)} GB/s (${run.peaks.copy.name}); ${gemmPeaks(run)}`);
   const rows = [];
   for (const r of run.results) {
     const rate = r.amount / r.wall / 1e9;
@@ -292,9 +301,10 @@ function report(run, cpu) {
     } else {
       vsPeak = `${fmt((100 * rate) / run.peaks.copy.gbs, 0)}% of copy`;
     }
-    const unit = r.kind === 'flop' ? 'GFLOP/s' : 'GB/s';
-    rows.push({ name: r.name, ms: r.wall * 1e3, rate, unit, vsPeak, perCore, r });
-    lines.push(`${r.name}: ${fmt(r.wall * 1e3, 2)} ms, ${fmt(rate)} ${unit} (${vsPeak})${perCore ? `; ${perCore}` : ''}`
+    // GPUs report compute in TFLOP/s, CPUs in GFLOP/s.
+    const [shown, unit] = r.kind === 'byte' ? [rate, 'GB/s'] : cpu ? [rate, 'GFLOP/s'] : [rate / 1e3, 'TFLOP/s'];
+    rows.push({ name: r.name, ms: r.wall * 1e3, rate: shown, unit, vsPeak, perCore, r });
+    lines.push(`${r.name}: ${fmt(r.wall * 1e3, 2)} ms, ${fmt(shown)} ${unit} (${vsPeak})${perCore ? `; ${perCore}` : ''}`
       + (r.weightBytes ? `; weights streamed at ${fmt(r.weightBytes / r.wall / 1e9)} GB/s` : ''));
   }
   console.log(lines.join('\n'));
@@ -341,17 +351,33 @@ function writeDocs({ date, cpu, load0, load1, reports, perCore, wallPerCore, ver
     `Target (issue 3): f32 GEMM of a 4096 x 4096 weight at batch 64 >= ${TARGET_GEMM_PER_CORE} GFLOP/s per core: `
       + `**${fmt(perCore)} GFLOP/s per core** (CPU time; ${fmt(wallPerCore)} wall-clock at 1 thread), ${verdict} the target.`,
   ];
-  const tables = reports.map(({ label, rows, run }) => {
+  const tables = (device) => reports.filter((r) => r.run.device === device).map(({ label, rows, run }) => {
     const peakLine = `**${label}**: large copy ${fmt(run.peaks.copy.gbs)} GB/s (${run.peaks.copy.name}); `
-      + run.peaks.gemm.map((g) => `${g.name} ${fmt(g.gflops)} GFLOP/s`).join(', ') + ' (the peaks below are relative to these).';
+      + `${gemmPeaks(run)} (the peaks below are relative to these).`;
     const table = markdownTable(['op', 'ms', 'rate', 'vs measured peak', 'per core (CPU time)'],
       rows.map((r) => [r.name, fmt(r.ms, 2), `${fmt(r.rate)} ${r.unit}`, r.vsPeak, r.perCore || '-']));
     return `${peakLine}\n\n${table}`;
   });
-  const body = [...method, ...tables].join('\n\n');
-  upsertSection(join(root, 'docs', 'benchmarks.md'), 'Kernels: op set on CPU', `${body}\n\nDetails and the CUDA record: [kernels.md](kernels.md).`);
-  upsertSection(join(root, 'docs', 'kernels.md'), 'Measured on CPU', body);
+  const cpuBody = [...method, ...tables('cpu')].join('\n\n');
+  upsertSection(join(root, 'docs', 'benchmarks.md'), 'Kernels: op set on CPU', `${cpuBody}\n\nDetails and the CUDA record: [kernels.md](kernels.md).`);
+  upsertSection(join(root, 'docs', 'kernels.md'), 'Measured on CPU', cpuBody);
+  const cudaTables = tables('cuda');
+  if (cudaTables.length > 0) {
+    const cudaBody = [`Measured ${date} on ${gpuName()} (host: ${machineLine()}) with \`npm run bench:kernels -w @sluice/bench\`; `
+      + 'each op after one warm-up, best of the runs, synchronised; bytes count reads plus writes.', ...cudaTables].join('\n\n');
+    upsertSection(join(root, 'docs', 'benchmarks.md'), 'Kernels: op set on CUDA', cudaBody);
+    upsertSection(join(root, 'docs', 'kernels.md'), 'Measured on CUDA', cudaBody);
+  }
   console.log('wrote docs/benchmarks.md and docs/kernels.md');
+}
+
+// The GPU's name from nvidia-smi, which ships with the driver.
+function gpuName() {
+  try {
+    return execFileSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'an unnamed GPU (nvidia-smi not found)';
+  }
 }
 
 const at = args.indexOf('--child');

@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import type { ConsumerConfig } from './config';
 import type { InferenceEngine } from './engine/inference-engine';
 import { EngineError, InvalidJobError } from './errors';
-import type { Exporter } from './export/exporter';
+import type { Exporter, ExportItem, StagedRange } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
 import { classify } from './jobs/classify';
 import { deadLetter, errorCompletion, successCompletion, type Origin, type Outcome } from './jobs/outcome';
-import { wireCodecs, type Completion, type PromptJob, type WireCodecs } from './jobs/schema';
+import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
-import { OffsetTracker } from './offsets/offset-tracker';
+import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
 import type { WorkerMetrics } from './observability/metrics';
 
 interface PartitionState {
@@ -18,6 +18,8 @@ interface PartitionState {
   /** job_id by offset of jobs still in the engine, for aborts on revocation and shutdown. */
   running: Map<bigint, string>;
   committing: Promise<void> | undefined;
+  /** A committed range whose parts are not in their manifests yet (the export failed after the commit). */
+  unlisted: StagedRange | undefined;
   revoked: boolean;
 }
 
@@ -35,8 +37,9 @@ const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
 
 /**
  * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
- * any order; every commit interval each partition's done prefix is exported, produced and committed in one step
- * (one Kafka transaction in exactly-once mode). Fetching pauses while the engine or the uncommitted backlog is full.
+ * any order; every commit interval each partition's done prefix is written as export parts, produced and committed
+ * in one step (one Kafka transaction in exactly-once mode), and only then listed in the export manifests.
+ * Fetching pauses while the engine or the uncommitted backlog is full.
  */
 export class Worker {
   private readonly consumer: Consumer;
@@ -151,6 +154,8 @@ export class Worker {
       this.consumer.pause([{ topic: c.jobsTopic }]);
       metrics.paused.set(1);
       this.d.log.debug({ in_flight: this.inFlight, uncommitted: this.uncommitted }, 'backpressure: paused');
+      // A full uncommitted backlog only drains by committing: commit now rather than at the next tick.
+      if (this.uncommitted >= c.maxUncommitted) void this.commitAll();
     } else if (t === 'resume' && !this.draining) {
       this.consumer.resume([{ topic: c.jobsTopic }]);
       metrics.paused.set(0);
@@ -183,7 +188,10 @@ export class Worker {
     await this.sink.release(partition).catch((err: Error) => this.d.log.warn({ err, partition }, 'releasing the partition producer failed'));
   }
 
-  /** First batch of a newly assigned partition: fence earlier owners, then read the committed offset as truth. */
+  /**
+   * First batch of a newly assigned partition: fence earlier owners, then read the committed offset as truth, and list
+   * the export parts its metadata names in case the previous owner died between that commit and its manifest update.
+   */
   private partitionState(partition: number): Promise<PartitionState> {
     const existing = this.partitions.get(partition);
     if (existing) return Promise.resolve(existing);
@@ -191,8 +199,9 @@ export class Worker {
     if (!p) {
       p = (async () => {
         await this.sink.acquire(partition);
-        const start = await this.committedOffset(partition);
-        const st: PartitionState = { partition, tracker: new OffsetTracker<Outcome>(partition, start), running: new Map(), committing: undefined, revoked: false };
+        const { offset: start, metadata } = await this.committed(partition);
+        await this.d.exporter?.repair(partition, metadata);
+        const st: PartitionState = { partition, tracker: new OffsetTracker<Outcome>(partition, start), running: new Map(), committing: undefined, unlisted: undefined, revoked: false };
         this.partitions.set(partition, st);
         this.d.log.info({ partition, committed_offset: start === undefined ? null : String(start) }, 'partition acquired');
         return st;
@@ -308,15 +317,20 @@ export class Worker {
   private async commitPrefix(st: PartitionState): Promise<void> {
     const { config: c, metrics, exporter, log } = this.d;
     for (;;) {
+      // The next commit's metadata replaces the note that names the unlisted parts: list them first.
+      if (st.unlisted && !(await this.list(st, st.unlisted))) return;
       const prefix = st.tracker.donePrefix(c.maxPartRecords);
       if (!prefix || st.revoked) return;
-      const completions: Array<{ offset: bigint; completion: Completion }> = [];
-      for (const { offset, value } of prefix.items) if (value.kind === 'completion') completions.push({ offset, completion: value.completion });
+      let range = prefix;
+      let staged: StagedRange | undefined;
       try {
-        const records = await this.encode(prefix.items.map((i) => i.value));
-        // Export first: a crash after the upload replays the same range and the manifest keeps one copy.
-        if (exporter && completions.length > 0) await exporter.exportRange(st.partition, completions);
-        await this.sink.commit(st.partition, records, prefix.nextOffset);
+        range = this.fitNote(prefix);
+        const records = await this.encode(range.items.map((i) => i.value));
+        const completions: ExportItem[] = [];
+        for (const { offset, value } of range.items) if (value.kind === 'completion') completions.push({ offset, completion: value.completion });
+        // Parts are written unlisted, the commit carries their note, and only a committed range reaches the manifests.
+        if (exporter && completions.length > 0) staged = await exporter.stageRange(st.partition, completions);
+        await this.sink.commit(st.partition, records, range.nextOffset, staged?.note ?? '');
       } catch (err) {
         metrics.commits.inc({ result: 'error' });
         if (FENCED.has(errorType(err))) {
@@ -324,20 +338,47 @@ export class Worker {
           await this.revoke(st.partition, 'fenced');
           return;
         }
-        log.error({ err, partition: st.partition, first_offset: String(prefix.firstOffset), last_offset: String(prefix.lastOffset) }, 'commit failed; the range is retried');
-        if (c.delivery === 'exactly-once') await this.recover(st);
+        log.error({ err, partition: st.partition, first_offset: String(range.firstOffset), last_offset: String(range.lastOffset) }, 'commit failed; the range is retried');
+        if (c.delivery === 'exactly-once') await this.recover(st, range, staged);
         return;
       }
+      // Committed: its parts are listed even if the partition was revoked meanwhile (the new owner's repair may race; adds are idempotent).
+      const listed = staged ? await this.list(st, staged) : true;
       if (st.revoked) return;
-      st.tracker.release(prefix.lastOffset);
-      this.uncommitted -= prefix.items.length;
+      st.tracker.release(range.lastOffset);
+      this.uncommitted -= range.items.length;
       metrics.commits.inc({ result: 'ok' });
-      for (const { value } of prefix.items) this.count(value);
+      for (const { value } of range.items) this.count(value);
       const labels = { topic: c.jobsTopic, partition: String(st.partition) };
-      metrics.committedOffset.set(labels, Number(prefix.nextOffset));
-      metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? prefix.nextOffset));
-      log.debug({ partition: st.partition, next_offset: String(prefix.nextOffset), records: prefix.items.length }, 'committed');
+      metrics.committedOffset.set(labels, Number(range.nextOffset));
+      metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? range.nextOffset));
+      log.debug({ partition: st.partition, next_offset: String(range.nextOffset), records: range.items.length }, 'committed');
       this.updateFlow();
+      if (!listed) return;
+    }
+  }
+
+  /** The prefix, cut at a batch boundary if the export note of all its batches would not fit in the offset metadata. */
+  private fitNote(prefix: DonePrefix<Outcome>): DonePrefix<Outcome> {
+    const { exporter } = this.d;
+    if (!exporter) return prefix;
+    const n = exporter.itemsThatFit(prefix.items.map((i) => ({ offset: i.offset, batchId: i.value.kind === 'completion' ? i.value.completion.batch_id : undefined })));
+    if (n === prefix.items.length) return prefix;
+    const items = prefix.items.slice(0, n);
+    const lastOffset = items[n - 1].offset;
+    return { firstOffset: prefix.firstOffset, lastOffset, nextOffset: lastOffset + 1n, items };
+  }
+
+  /** Lists a committed range's parts in their manifests; on failure they are kept and retried before the next commit. */
+  private async list(st: PartitionState, staged: StagedRange): Promise<boolean> {
+    try {
+      await this.d.exporter!.publish(staged);
+      st.unlisted = undefined;
+      return true;
+    } catch (err) {
+      st.unlisted = staged;
+      this.d.log.error({ err, partition: st.partition }, 'listing committed parts in the export manifests failed; retried before the next commit');
+      return false;
     }
   }
 
@@ -355,30 +396,34 @@ export class Worker {
 
   /**
    * After a failed transaction: a fresh producer (kafkajs cannot reuse one after a failed EndTxn), then the committed
-   * offset decides whether the commit went through after all (a lost EndTxn response), so the range is never sent twice.
+   * offset decides whether the commit went through after all (a lost EndTxn response), so the range is never sent
+   * twice; if it did, its parts are listed as after any commit.
    */
-  private async recover(st: PartitionState): Promise<void> {
+  private async recover(st: PartitionState, range: DonePrefix<Outcome>, staged: StagedRange | undefined): Promise<void> {
     const { log } = this.d;
     try {
       await this.sink.acquire(st.partition);
-      const committed = await this.committedOffset(st.partition);
-      const prefix = st.tracker.donePrefix(this.d.config.maxPartRecords);
-      if (committed !== undefined && prefix && committed > prefix.firstOffset) {
-        const kept = prefix.items.filter((i) => i.offset < committed);
+      const { offset: committed } = await this.committed(st.partition);
+      if (committed === undefined || committed <= range.firstOffset) return;
+      log.warn({ partition: st.partition, committed_offset: String(committed) }, 'the failed commit had gone through');
+      if (!st.revoked) {
+        const kept = range.items.filter((i) => i.offset < committed);
         st.tracker.release(kept[kept.length - 1].offset);
         this.uncommitted -= kept.length;
         for (const { value } of kept) this.count(value);
-        log.warn({ partition: st.partition, committed_offset: String(committed) }, 'the failed commit had gone through');
       }
+      if (staged && committed >= range.nextOffset) await this.list(st, staged);
     } catch (err) {
       log.error({ err, partition: st.partition }, 'recovering the partition producer failed; retried at the next commit');
     }
   }
 
-  private async committedOffset(partition: number): Promise<bigint | undefined> {
+  /** The group's committed offset of a partition and its metadata (the export note of the range it committed). */
+  private async committed(partition: number): Promise<{ offset: bigint | undefined; metadata: string | null }> {
     const [offsets] = await this.admin.fetchOffsets({ groupId: this.d.config.groupId, topics: [this.d.config.jobsTopic] });
-    const committed = offsets.partitions.find((x) => x.partition === partition)?.offset;
-    return committed !== undefined && Number(committed) >= 0 ? BigInt(committed) : undefined;
+    const p = offsets.partitions.find((x) => x.partition === partition);
+    const offset = p !== undefined && Number(p.offset) >= 0 ? BigInt(p.offset) : undefined;
+    return { offset, metadata: p?.metadata ?? null };
   }
 
   private count(o: Outcome): void {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ExportError } from '../errors';
@@ -9,8 +9,9 @@ const versionOf = (body: Buffer) => createHash('sha256').update(body).digest('he
 
 /**
  * The embedded export target: objects as files under a directory. Writes go to a temporary name and are renamed
- * into place, so a reader never sees half a part. Conditional writes are checked against the file's content hash,
- * which is safe for one worker per directory (the file target is for local runs).
+ * into place, so a reader never sees half a part. A create-only write is atomic (a hard link fails on an existing
+ * name); a write conditional on a version is checked against the file's content hash, which is safe for one worker
+ * per directory (the file target is for local runs).
  */
 export class FileObjectStore implements ObjectStore {
   readonly location: string;
@@ -45,14 +46,37 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const names = await readdir(this.pathOf(prefix));
+      return names.filter((n) => !n.endsWith('.tmp')).map((n) => `${prefix}${n}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   async putIfUnchanged(key: string, body: Buffer, contentType: string, version: string | undefined): Promise<boolean> {
+    if (version === undefined) return this.create(key, body);
     const current = await this.get(key);
     if (current?.version !== version) return false;
     await this.put(key, body);
     return true;
+  }
+
+  private async create(key: string, body: Buffer): Promise<boolean> {
+    const p = this.pathOf(key);
+    await mkdir(dirname(p), { recursive: true });
+    const tmp = `${p}.${randomUUID()}.tmp`;
+    await writeFile(tmp, body);
+    try {
+      await link(tmp, p);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 }

@@ -10,7 +10,8 @@ export interface ObjectStore {
   readonly location: string;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   get(key: string): Promise<StoredObject | undefined>;
-  delete(key: string): Promise<void>;
-  /** Writes only if the object is still at `version` (undefined: only if absent); false when someone else changed it. */
+  /** Keys under a prefix (a folder: it ends with '/'). */
+  list(prefix: string): Promise<string[]>;
+  /** Writes only if the object is still at `version` (undefined: only if absent), atomically; false when someone else changed or created it. */
   putIfUnchanged(key: string, body: Buffer, contentType: string, version: string | undefined): Promise<boolean>;
 }

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, StoredObject } from './object-store';
 
@@ -22,7 +22,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
-    const params = { Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType };
+    await this.send(key, body, contentType, {});
+  }
+
+  /** One PUT below the multipart threshold, else a multipart upload; a condition applies to its completion. */
+  private async send(key: string, body: Buffer, contentType: string, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
+    const params = { Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType, ...condition };
     if (body.length < this.options.multipartThreshold) {
       await this.client.send(new PutObjectCommand(params));
       return;
@@ -41,14 +46,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
   }
 
   async putIfUnchanged(key: string, body: Buffer, contentType: string, version: string | undefined): Promise<boolean> {
     const condition = version === undefined ? { IfNoneMatch: '*' } : { IfMatch: version };
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType, ...condition }));
+      await this.send(key, body, contentType, condition);
       return true;
     } catch (err) {
       // 412: the object changed since we read it; 409: a concurrent conditional write won.

@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type Kafka, type Message, type PartitionOffset, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export interface OutRecord {
@@ -7,12 +7,12 @@ export interface OutRecord {
 }
 
 /**
- * How a partition's finished range leaves the worker: its completions and dead letters plus the offset commit.
- * acquire() runs before a newly assigned partition is consumed; release() when it is revoked.
+ * How a partition's finished range leaves the worker: its completions and dead letters plus the offset commit, whose
+ * metadata carries the range's export note. acquire() runs before a newly assigned partition is consumed; release() when it is revoked.
  */
 export interface CommitSink {
   acquire(partition: number): Promise<void>;
-  commit(partition: number, records: OutRecord[], nextOffset: bigint): Promise<void>;
+  commit(partition: number, records: OutRecord[], nextOffset: bigint, metadata: string): Promise<void>;
   release(partition: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,13 +83,15 @@ export class TransactionalSink implements CommitSink {
     this.producers.set(partition, producer);
   }
 
-  async commit(partition: number, records: OutRecord[], nextOffset: bigint): Promise<void> {
+  async commit(partition: number, records: OutRecord[], nextOffset: bigint, metadata: string): Promise<void> {
     const producer = this.producers.get(partition);
     if (!producer) throw new Error(`partition ${partition} has no transactional producer (not acquired)`);
     const txn = await producer.transaction();
     try {
       for (const chunk of chunks(records)) await txn.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 });
-      await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.jobsTopic, partitions: [{ partition, offset: String(nextOffset) }] }] });
+      // kafkajs sends each partition's metadata in TxnOffsetCommit, though its PartitionOffset type leaves the field out.
+      const partitions: Array<PartitionOffset & { metadata: string }> = [{ partition, offset: String(nextOffset), metadata }];
+      await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.jobsTopic, partitions }] });
       await txn.commit();
     } catch (err) {
       await txn.abort().catch((abortErr: Error) => this.log.warn({ err: abortErr, partition }, 'aborting the failed transaction failed too'));
@@ -122,9 +124,9 @@ export class AtLeastOnceSink implements CommitSink {
     await this.connected;
   }
 
-  async commit(partition: number, records: OutRecord[], nextOffset: bigint): Promise<void> {
+  async commit(partition: number, records: OutRecord[], nextOffset: bigint, metadata: string): Promise<void> {
     for (const chunk of chunks(records)) await this.producer.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 });
-    await this.consumer.commitOffsets([{ topic: this.jobsTopic, partition, offset: String(nextOffset) }]);
+    await this.consumer.commitOffsets([{ topic: this.jobsTopic, partition, offset: String(nextOffset), metadata }]);
   }
 
   async release(): Promise<void> {}

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import {
-  asJson, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, metricsPort, produce, readCommitted, s3, s3Env, sample, startConsumer, waitForCaughtUp,
+  asJson, committedTotal, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, metricsPort, produce, readCommitted, s3, s3Env, sample, startConsumer, waitFor, waitForCaughtUp,
 } from './harness';
 
 interface CompletionOut {
@@ -128,5 +128,22 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect(exported.sort()).toEqual([...ids].sort());
     // No stray objects beside the listed parts.
     expect((await listKeys(bucket, prefix)).sort()).toEqual([...manifest.parts.map((p) => p.key), `${prefix}manifest.json`].sort());
+  });
+
+  it('commits as soon as the uncommitted backlog is full, without waiting for the commit timer', async () => {
+    const id = randomUUID().slice(0, 8);
+    const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
+    const group = `group-${id}`;
+    await createTopics(admin, Object.values(topics), PARTITIONS);
+    await produce(topics.jobs, asJson(jobs(`batch-${id}`, 500)), PARTITIONS);
+    // A 10-minute timer: every commit before the drain comes from the backlog reaching --max-uncommitted.
+    const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--max-uncommitted', '100', '--export', 'false']);
+    await waitFor('commits driven by the full backlog', async () => (await committedTotal(admin, group, topics.jobs)) >= 400);
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    // The drain commits what was taken; jobs not fetched yet stay for the next worker.
+    const done = await committedTotal(admin, group, topics.jobs);
+    expect(done).toBeGreaterThanOrEqual(400);
+    expect((await readCommitted(admin, topics.results)).length).toBe(done);
   });
 });

@@ -129,7 +129,7 @@ async function main() {
   const big = ensureRandomLlama(modelsDir);
   const results = [
     await benchModel('tiny-llama', join(modelsDir, 'tiny-llama'), quick ? 32 : 128, 3),
-    await benchModel('random Llama 100M', big, quick ? 16 : 48, quick ? 1 : 2),
+    await benchModel('random Llama 100M', big, quick ? 32 : 48, quick ? 1 : 2),
   ];
   const load1 = loadavg()[0];
   console.log(`load average at end: ${load1.toFixed(2)}`);

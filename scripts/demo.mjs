@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// `npm run demo`: the main job end to end on embedded defaults, against real local services.
-// It runs the stages that exist today and says plainly which pipeline stages are not built yet.
-import { execFileSync } from 'node:child_process';
+// `npm run demo`: the main job end to end on embedded defaults. It starts a real local Kafka and S3, produces the
+// sample dataset with `sluice produce`, serves it with `sluice-consumer` on the tiny generated model until
+// `sluice status` says the batch is done, collects it in input order with `sluice collect`, and stops what it started.
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
-const datasetPath = join(root, 'scripts', 'demo', 'prompts.jsonl');
+const dataset = join(root, 'scripts', 'demo', 'prompts.jsonl');
+const model = join(process.env.SLUICE_MODELS_DIR ?? join(root, '.cache', 'models'), 'tiny-llama');
 const outDir = join(root, 'out', 'demo');
+const SLUICE = join(root, 'apps', 'producer-cli', 'dist', 'main.js');
+const CONSUMER = join(root, 'apps', 'consumer', 'dist', 'main.js');
+const BUCKET = 'sluice-demo';
+// Node 20 is supported; the AWS SDK's notice about its future Node 22 floor would only clutter the demo's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 function fail(message) {
   console.error(`demo: ${message}`);
@@ -34,105 +41,96 @@ const ports = {
 function build() {
   console.log('demo: building the workspace (cached after the first run)');
   try {
-    execFileSync('npx', ['nx', 'run-many', '-t', 'build', '-p', '@sluice/infra', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npx', ['nx', 'run-many', '-t', 'build', '-p', '@sluice/infra', '@sluice/producer-cli', '@sluice/consumer', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   } catch {
     fail('the build failed; run `npm run build` to see why.');
   }
 }
 
-function readDataset() {
-  return readFileSync(datasetPath, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line);
-      } catch (err) {
-        fail(`${datasetPath}:${i + 1} is not JSON: ${err.message}`);
-      }
-    });
+/** Runs `sluice ARGS` and returns its stdout; a failure ends the demo with what it printed. */
+function sluice(args, env) {
+  try {
+    return execFileSync(process.execPath, [SLUICE, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    fail(`sluice ${args[0]} failed (exit ${err.status}): ${(err.stderr || err.message).trim()}`);
+  }
 }
 
-async function produceJobs(kafka, topic, batchId, rows) {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
-  const messages = rows.map((row) => {
-    const job = { ...row, job_id: row.custom_id, batch_id: batchId };
-    return { key: job.job_id, value: JSON.stringify(job) };
-  });
-  await producer.send({ topic, messages });
-  await producer.disconnect();
-  return messages.length;
+function startConsumer(env) {
+  const child = spawn(process.execPath, [CONSUMER], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
 }
 
-async function readBack(kafka, topic, expected) {
-  const consumer = kafka.consumer({ groupId: `${topic}-reader` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const jobs = [];
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${jobs.length} of ${expected} jobs back within 60 s`)), 60_000);
-    consumer
-      .run({
-        eachMessage: async ({ partition, message }) => {
-          jobs.push({ partition, offset: message.offset, job: JSON.parse(message.value.toString()) });
-          if (jobs.length === expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return jobs;
+async function waitForBatch(batchId, env, worker) {
+  let last = '';
+  for (;;) {
+    const status = JSON.parse(sluice(['status', batchId, '--json'], env));
+    const line = `done ${status.done}/${status.jobs}, failed ${status.failed}, dead-lettered ${status.dead_lettered}`;
+    if (line !== last) console.log(`demo: ${line}`);
+    last = line;
+    if (status.pending === 0) return status;
+    const code = await Promise.race([worker.exited, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
+    if (code !== undefined) fail(`sluice-consumer exited ${code} before the batch was done:\n${worker.stderr()}`);
+  }
 }
 
-async function exportToS3(s3Config, batchId, jobs) {
-  const { S3Client, CreateBucketCommand, PutObjectCommand } = require('@aws-sdk/client-s3');
+async function createBucket(s3Config) {
+  const { S3Client, CreateBucketCommand } = require('@aws-sdk/client-s3');
   const s3 = new S3Client(s3Config);
-  const bucket = 'sluice-demo';
-  await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((err) => {
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET })).catch((err) => {
     if (err.name !== 'BucketAlreadyOwnedByYou' && err.name !== 'BucketAlreadyExists') throw err;
   });
-  const key = `jobs/batch_id=${batchId}/received.jsonl`;
-  const body = jobs.map((j) => JSON.stringify(j)).join('\n') + '\n';
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   s3.destroy();
-  return `s3://${bucket}/${key}`;
 }
 
 async function main() {
   build();
   const { startLocalServices } = require('./infra/dist/index.js');
-  const { Kafka, logLevel } = require('kafkajs');
-  const rows = readDataset();
-  const batchId = `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-
   console.log(`demo: starting local Kafka (127.0.0.1:${ports.kafkaPort}) and S3 (127.0.0.1:${ports.s3Port})`);
   const services = await startLocalServices({ ...ports, dataDir: join(root, '.cache', 'demo-services') });
+  let worker;
   try {
-    const kafka = new Kafka({ clientId: 'sluice-demo', brokers: services.brokers, logLevel: logLevel.NOTHING });
-    const topic = 'sluice.jobs';
-    const sent = await produceJobs(kafka, topic, batchId, rows);
-    console.log(`demo: produced ${sent} jobs of batch ${batchId} from ${datasetPath} to topic ${topic}`);
-    const jobs = await readBack(kafka, topic, sent);
-    const partitions = new Set(jobs.map((j) => j.partition)).size;
-    console.log(`demo: read all ${jobs.length} jobs back through a consumer group, spread over ${partitions} partitions`);
-    const s3Url = await exportToS3(services.s3, batchId, jobs);
+    await createBucket(services.s3);
+    const env = {
+      ...process.env,
+      SLUICE_KAFKA_BROKERS: services.brokers.join(','),
+      SLUICE_S3_ENDPOINT: services.s3.endpoint,
+      SLUICE_S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: services.s3.region,
+      AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
+    };
+    const produced = JSON.parse(sluice(['produce', dataset, '--create-topics', '--partitions', '3', '--no-progress', '--json'], env));
+    console.log(`demo: sluice produce wrote ${produced.jobs} jobs of batch ${produced.batch_id} from ${dataset}`);
+
+    console.log(`demo: sluice-consumer serving ${model} (CPU)`);
+    const started = Date.now();
+    worker = startConsumer({ ...env, SLUICE_ENGINE: 'llm', SLUICE_MODEL: model, SLUICE_GROUP_ID: 'sluice-demo', SLUICE_S3_BUCKET: BUCKET, SLUICE_METRICS_PORT: '0', SLUICE_LOG_LEVEL: 'warn' });
+    const status = await waitForBatch(produced.batch_id, env, worker);
+    const seconds = (Date.now() - started) / 1000;
+    worker.child.kill('SIGTERM');
+    const code = await worker.exited;
+    if (code !== 0) fail(`sluice-consumer exited ${code} on SIGTERM:\n${worker.stderr()}`);
+
     mkdirSync(outDir, { recursive: true });
-    const localPath = join(outDir, `${batchId}.jsonl`);
-    writeFileSync(localPath, jobs.map((j) => JSON.stringify(j)).join('\n') + '\n');
+    const local = join(outDir, `${produced.batch_id}.jsonl`);
+    sluice(['collect', produced.batch_id, '-o', local], env);
+    const completions = readFileSync(local, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const tokens = completions.reduce((s, c) => s + c.usage.completion_tokens, 0);
     console.log('demo: summary');
-    console.log(`  jobs: ${jobs.length} produced, ${jobs.length} delivered`);
-    console.log(`  in S3: ${s3Url} (endpoint ${services.s3.endpoint})`);
-    console.log(`  locally: ${localPath}`);
-    console.log('  not yet built: the consumer service and the engine; this run shows the transport only.');
+    console.log(`  jobs: ${status.jobs} produced, ${status.done} done, ${status.failed} failed, ${status.dead_lettered} dead-lettered`);
+    console.log(`  tokens: ${tokens} generated in ${seconds.toFixed(1)} s (${(tokens / seconds).toFixed(0)} tokens/s, model start-up included)`);
+    console.log(`  first completion: ${JSON.stringify(completions[0].outputs[0].text)}`);
+    console.log(`  in S3: s3://${BUCKET}/completions/batch_id=${produced.batch_id}/ (endpoint ${services.s3.endpoint})`);
+    console.log(`  locally, in input order: ${local}`);
   } finally {
+    if (worker && worker.child.exitCode === null) {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
     await services.stop();
     console.log('demo: stopped the local services it started');
   }

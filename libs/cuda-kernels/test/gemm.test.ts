@@ -1,20 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backendFor, devices, expectKernelError, F32_TOL, relErr, Rng } from './helpers';
+import { backendFor, devices, expectKernelError, F32_TOL, gemmRef, relErr, Rng } from './helpers';
 import { safetensorsFile } from './safetensors-writer';
-
-function gemmRef(a: Float32Array, w: ArrayLike<number>, bias: Float32Array | undefined, M: number, N: number, K: number): Float64Array {
-  const out = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = bias ? bias[n] : 0;
-      for (let k = 0; k < K; k++) s += a[m * K + k] * w[n * K + k];
-      out[m * N + n] = s;
-    }
-  }
-  return out;
-}
 
 describe.each(devices())('gemm on %s', (device) => {
   const b = backendFor(device);

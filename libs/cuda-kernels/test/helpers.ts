@@ -76,6 +76,19 @@ export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
+/** out = a · wᵀ (+ bias) in float64; a [M, K], w [N, K]. */
+export function gemmRef(a: Float32Array, w: ArrayLike<number>, bias: Float32Array | undefined, M: number, N: number, K: number): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias[n] : 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * w[n * K + k];
+      out[m * N + n] = s;
+    }
+  }
+  return out;
+}
+
 /** Asserts fn throws a KernelError with this code naming op and arg. */
 export function expectKernelError(fn: () => unknown, code: string, op: string, arg: string): KernelError {
   let caught: unknown;

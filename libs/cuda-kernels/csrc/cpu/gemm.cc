@@ -1,10 +1,13 @@
 // f32 GEMM out[M,N] = a[M,K] · w[N,K]ᵀ (+ bias). Threads split N (disjoint weight rows, so the weights
 // stream from memory once). K blocks are long on purpose: each weight row is then read as one long
 // sequential stream the hardware prefetcher follows (K blocks of 512 and 128 measured 1.6x and 4x slower on Zen 4).
-//  - Batches (M >= kPackMinM): each M x K block of a is packed k-major, 16 rows per panel, and a register
-//    tile of 16 rows of a by 6 rows of w keeps 12 vector accumulators: per k it loads 16 values of a and
-//    broadcasts 6 of w (no horizontal sums, no strided loads of a; w rows are read sequentially).
-//  - A few rows (decode): packing would not pay, so 8-wide dot products of a rows against w rows.
+// Each M x K block of a is packed k-major, 16 rows per panel, and a register tile of 16 rows of a by 6 rows
+// of w keeps 12 vector accumulators: per k it loads 16 values of a and broadcasts 6 of w (no horizontal sums,
+// no strided loads of a; w rows are read sequentially).
+// Batch invariance: every M, small decode batches included, takes this one kernel, and each lane of a tile
+// is one output element, so out[m][n] = bias[n] + Σ over K blocks of (fma chain over k in order from 0.f),
+// whatever M, m's place in the batch, the tile shape or the thread split: a row's result never depends on
+// which rows share its batch.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -15,13 +18,10 @@
 namespace sluice {
 namespace {
 
-constexpr int64_t kPackMinM = 4;  // below this many rows of a, the dot-product kernel
-constexpr int64_t kKC = 4096;     // K block: a packed 16 x 4096 panel of a is 256 KiB, L2-resident
-constexpr int64_t kMC = 64;       // M block: 64 x 4096 packed floats of a is 1 MiB per thread
-constexpr int64_t kNR = 6;        // rows of w per register tile (packed kernel, 16-row panels)
-constexpr int64_t kNR8 = 12;      // rows of w per register tile when a is a single 8-row panel
-constexpr int64_t kDotMR = 2;     // dot kernel: rows of a per tile
-constexpr int64_t kDotNR = 6;     // dot kernel: rows of w per tile
+constexpr int64_t kKC = 4096;  // K block, fixed for every M: a packed 16 x 4096 panel of a is 256 KiB, L2-resident
+constexpr int64_t kMC = 64;    // M block: 64 x 4096 packed floats of a is 1 MiB per thread
+constexpr int64_t kNR = 6;     // rows of w per register tile (16-row panels)
+constexpr int64_t kNR8 = 12;   // rows of w per register tile when a is a single 8-row panel
 
 struct Operands {
   const float* a;
@@ -29,8 +29,6 @@ struct Operands {
   float* out;
   int64_t M, N, K;
 };
-
-// --- packed kernel -----------------------------------------------------------------------------------
 
 // Rows [m0, m0 + rows) x columns [k0, k0 + kc) of a into dst[k][mr], zero-padding rows past `rows`.
 void pack_panel(const Operands& op, int64_t m0, int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
@@ -58,7 +56,7 @@ void packed_tile(const Operands& op, const float* panel, int64_t m0, int64_t row
     for (int v = 0; v < MV; v++) av[v] = load8(panel + k * MR + 8 * v);
     for (int j = 0; j < NR; j++) {
       const v8f wv = splat8(w[j * op.K + k]);
-      for (int v = 0; v < MV; v++) acc[j][v] += av[v] * wv;
+      for (int v = 0; v < MV; v++) acc[j][v] = fma8(av[v], wv, acc[j][v]);
     }
   }
   for (int j = 0; j < NR; j++) {
@@ -107,57 +105,6 @@ void packed_columns(const Operands& op, int64_t n_begin, int64_t n_end, float* p
   }
 }
 
-// --- dot-product kernel ------------------------------------------------------------------------------
-
-template <int MR, int NR>
-void dot_tile(const Operands& op, int64_t m0, int64_t n0, int64_t k0, int64_t kc) {
-  const float* a = op.a + m0 * op.K + k0;
-  const float* w = op.w + n0 * op.K + k0;
-  v8f acc[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = splat8(0.f);
-  int64_t k = 0;
-  for (; k + 8 <= kc; k += 8) {
-    v8f av[MR];
-    for (int i = 0; i < MR; i++) av[i] = load8(a + i * op.K + k);
-    for (int j = 0; j < NR; j++) {
-      const v8f wv = load8(w + j * op.K + k);
-      for (int i = 0; i < MR; i++) acc[i][j] += av[i] * wv;
-    }
-  }
-  for (int i = 0; i < MR; i++) {
-    for (int j = 0; j < NR; j++) {
-      float s = hsum8(acc[i][j]);
-      for (int64_t kk = k; kk < kc; kk++) s += a[i * op.K + kk] * w[j * op.K + kk];
-      op.out[(m0 + i) * op.N + n0 + j] += s;
-    }
-  }
-}
-
-template <int MR>
-void dot_tile_rows(const Operands& op, int64_t m0, int64_t n0, int64_t nr, int64_t k0, int64_t kc) {
-  switch (nr) {
-    case 6: return dot_tile<MR, 6>(op, m0, n0, k0, kc);
-    case 5: return dot_tile<MR, 5>(op, m0, n0, k0, kc);
-    case 4: return dot_tile<MR, 4>(op, m0, n0, k0, kc);
-    case 3: return dot_tile<MR, 3>(op, m0, n0, k0, kc);
-    case 2: return dot_tile<MR, 2>(op, m0, n0, k0, kc);
-    default: return dot_tile<MR, 1>(op, m0, n0, k0, kc);
-  }
-}
-
-void dot_columns(const Operands& op, int64_t n_begin, int64_t n_end) {
-  for (int64_t k0 = 0; k0 < op.K; k0 += 2 * kKC) {
-    const int64_t kc = std::min(2 * kKC, op.K - k0);
-    for (int64_t n0 = n_begin; n0 < n_end; n0 += kDotNR) {
-      const int64_t nr = std::min(kDotNR, n_end - n0);
-      int64_t m0 = 0;
-      for (; m0 + kDotMR <= op.M; m0 += kDotMR) dot_tile_rows<kDotMR>(op, m0, n0, nr, k0, kc);
-      for (; m0 < op.M; m0++) dot_tile_rows<1>(op, m0, n0, nr, k0, kc);
-    }
-  }
-}
-
 // Sets columns [n_begin, n_end) of every row of out to the bias (or zero) before the K blocks accumulate.
 void init_columns(const Operands& op, const float* bias, int64_t n_begin, int64_t n_end) {
   for (int64_t m = 0; m < op.M; m++) {
@@ -173,14 +120,12 @@ void cpu_gemm_f32(ThreadPool& pool, float* out, const float* a, const float* w, 
                   int64_t N, int64_t K) {
   if (M == 0 || N == 0) return;
   const Operands op{a, w, out, M, N, K};
-  const bool packed = M >= kPackMinM;
   const int64_t tiles = (N + kNR - 1) / kNR;
   // Enough column tiles per task that each task does ~1 MFLOP.
   const int64_t grain = std::max<int64_t>(1, (1 << 20) / std::max<int64_t>(1, 2 * M * K * kNR));
   pool.parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
     const int64_t n_begin = t0 * kNR, n_end = std::min(N, t1 * kNR);
     init_columns(op, bias, n_begin, n_end);
-    if (!packed) return dot_columns(op, n_begin, n_end);
     thread_local std::vector<float> buffer;
     buffer.resize(kMC * kKC);
     packed_columns(op, n_begin, n_end, buffer.data());

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <cstring>
+#if defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 namespace sluice {
 
@@ -16,6 +19,14 @@ inline v8f load8(const float* p) {
 }
 inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
 inline v8f splat8(float x) { return v8f{x, x, x, x, x, x, x, x}; }
+// acc + a · b, one rounding where the target has FMA: spelled out so no kernel depends on the compiler's contraction.
+inline v8f fma8(v8f a, v8f b, v8f acc) {
+#if defined(__FMA__)
+  return _mm256_fmadd_ps(a, b, acc);
+#else
+  return acc + a * b;
+#endif
+}
 inline float hsum8(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
 // Dot product of two float rows of length n.

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +34,35 @@ function runWorker(data: object): Promise<{ out: Float32Array; error: Record<str
   });
 }
 
+// A separate Node process terminates workers while they run native ops (allocations, GEMMs, copies to host), at
+// staggered delays; an error node-addon-api cannot throw into a terminating worker must not abort that process.
+const terminatorSource = `
+const { Worker } = require('node:worker_threads');
+const [entry, rounds] = [process.argv[1], Number(process.argv[2])];
+const loop = \`
+const { parentPort, workerData } = require('node:worker_threads');
+const b = require(workerData.entry).getBackend('cpu');
+const [M, N, K] = [64, 1024, 1024];
+const a = new Float32Array(M * K).fill(0.5);
+const w = b.fromHost(new Float32Array(N * K).fill(0.25), [N, K], 'f32');
+parentPort.postMessage('ready');
+for (;;) {
+  const out = b.empty([M, N], 'f32');
+  b.gemm(out, b.fromHost(a, [M, K], 'f32'), w);
+  b.toHost(out);
+}\`;
+(async () => {
+  for (let i = 0; i < rounds; i++) {
+    const worker = new Worker(loop, { eval: true, workerData: { entry } });
+    await new Promise((resolve) => worker.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1 + (i * 7) % 23));
+    const code = await worker.terminate();
+    if (code !== 1) throw new Error('round ' + i + ': terminate() resolved ' + code);
+  }
+  console.log('survived ' + rounds + ' terminations');
+})();
+`;
+
 describe('worker_threads', () => {
   it('loads the addon and runs ops in several workers at once, then exits cleanly', async () => {
     expect(existsSync(entry)).toBe(true);
@@ -56,4 +86,11 @@ describe('worker_threads', () => {
     b.gemm(again, b.fromHost(jobs[0].a, [M, K], 'f32'), b.fromHost(jobs[0].w, [N, K], 'f32'));
     expect(b.toHost(again)).toEqual(results[0].out);
   });
+
+  it('worker.terminate() during native ops ends the worker, not the process', () => {
+    const rounds = 20;
+    const child = spawnSync(process.execPath, ['-e', terminatorSource, entry, String(rounds)], { encoding: 'utf8' });
+    expect({ status: child.status, signal: child.signal, stderr: child.stderr, stdout: child.stdout.trim() })
+      .toEqual({ status: 0, signal: null, stderr: '', stdout: `survived ${rounds} terminations` });
+  }, 120_000);
 });

@@ -95,6 +95,12 @@ export class BlockManager {
   private readonly hostRefs: Int32Array;
   private readonly hostFree: number[];
   private readonly hostTables = new Map<number, number[]>();
+  // Tokens each held block keeps. Holders of a block always keep the same count in it (a shared partial block is
+  // copied before anyone writes past it), so this is also the most any holder keeps; 0 for free blocks.
+  private readonly fillOf: Int32Array;
+  // Running totals behind stats(), kept per operation so a step's bookkeeping never walks every table.
+  private filledSlots = 0;
+  private sharedCount = 0;
   private prefixQueried = 0;
   private prefixHits = 0;
   private forkShared = 0;
@@ -107,6 +113,7 @@ export class BlockManager {
     this.enablePrefixCaching = o.enablePrefixCaching ?? true;
     this.refs = new Int32Array(o.numBlocks);
     this.entryOf = new Array(o.numBlocks).fill(undefined);
+    this.fillOf = new Int32Array(o.numBlocks);
     // Reversed so pop() hands out low block ids first (easier to read in logs and tests).
     this.freeList = Array.from({ length: o.numBlocks }, (_, i) => o.numBlocks - 1 - i);
     this.hostRefs = new Int32Array(this.numHostBlocks);
@@ -115,6 +122,17 @@ export class BlockManager {
 
   get numFreeBlocks(): number {
     return this.freeList.length + this.evictable.size;
+  }
+
+  /** Slots in blocks held by sequences. */
+  get heldSlots(): number {
+    return (this.numBlocks - this.numFreeBlocks) * this.blockSize;
+  }
+
+  /** Slots in held blocks that hold no token / slots in held blocks. */
+  get waste(): number {
+    const slots = this.heldSlots;
+    return slots > 0 ? (slots - this.filledSlots) / slots : 0;
   }
 
   get numFreeHostBlocks(): number {
@@ -187,7 +205,7 @@ export class BlockManager {
     for (const r of requests) {
       const table = r.prefix.blocks.map((b) => {
         if (this.refs[b] === 0) this.evictable.delete(b);
-        this.refs[b]++;
+        this.addHolder(b);
         return b;
       });
       this.tables.set(r.seqId, table);
@@ -201,6 +219,7 @@ export class BlockManager {
     for (const r of requests) {
       const table = this.tables.get(r.seqId)!;
       while (table.length < this.blocksFor(r.numTokens)) table.push(this.takeFresh());
+      this.fill(table, this.reserved.get(r.seqId)!, 0);
     }
     return true;
   }
@@ -229,13 +248,14 @@ export class BlockManager {
     if (have % this.blockSize !== 0 && this.refs[table[last]] > 1) {
       const src = table[last];
       const dst = this.takeFresh();
-      this.refs[src]--;
+      if (--this.refs[src] === 1) this.sharedCount--;
       table[last] = dst;
       copies.push([src, dst]);
       this.cows++;
     }
     while (table.length < this.blocksFor(numTokens)) table.push(this.takeFresh());
     this.reserved.set(seqId, numTokens);
+    this.fill(table, numTokens, Math.max(0, last));
     return copies;
   }
 
@@ -258,7 +278,7 @@ export class BlockManager {
   fork(parentId: number, childId: number): void {
     if (this.tables.has(childId) || this.hostTables.has(childId)) throw new EngineInvariantError(`fork target ${childId} already has blocks`);
     const table = this.table(parentId);
-    for (const b of table) this.refs[b]++;
+    for (const b of table) this.addHolder(b);
     this.tables.set(childId, [...table]);
     this.reserved.set(childId, this.reserved.get(parentId)!);
     this.chains.set(childId, [...(this.chains.get(parentId) ?? [])]);
@@ -319,7 +339,7 @@ export class BlockManager {
       const table = host.map((h) => {
         const b = mapping.get(h);
         if (b !== undefined) {
-          this.refs[b]++;
+          this.addHolder(b);
           return b;
         }
         const fresh = this.takeFresh();
@@ -329,6 +349,7 @@ export class BlockManager {
       for (const h of host) if (--this.hostRefs[h] === 0) this.hostFree.push(h);
       this.hostTables.delete(id);
       this.tables.set(id, table);
+      this.fill(table, this.reserved.get(id)!, 0);
       // Swapped-in full blocks become cacheable again unless an identical block is already cached.
       this.chains.get(id)!.forEach((entry, i) => this.register(table[i], entry));
     }
@@ -344,29 +365,18 @@ export class BlockManager {
   }
 
   stats(): BlockManagerStats {
-    const bs = this.blockSize;
-    // A block's fill is the most tokens any of its holders keeps in it.
-    const fill = new Map<number, number>();
-    for (const [id, table] of this.tables) {
-      const n = this.reserved.get(id)!;
-      table.forEach((b, i) => fill.set(b, Math.max(fill.get(b) ?? 0, Math.min(bs, n - i * bs))));
-    }
-    const slots = fill.size * bs;
-    const held = [...fill.values()].reduce((s, x) => s + x, 0);
-    let shared = 0;
-    for (const r of this.refs) if (r > 1) shared++;
     return {
       numBlocks: this.numBlocks,
       freeBlocks: this.numFreeBlocks,
       usage: (this.numBlocks - this.numFreeBlocks) / this.numBlocks,
       cachedFreeBlocks: this.evictable.size,
-      sharedBlocks: shared,
+      sharedBlocks: this.sharedCount,
       numHostBlocks: this.numHostBlocks,
       freeHostBlocks: this.hostFree.length,
       prefixQueriedTokens: this.prefixQueried,
       prefixHitTokens: this.prefixHits,
       prefixHitRate: this.prefixQueried > 0 ? this.prefixHits / this.prefixQueried : 0,
-      waste: slots > 0 ? (slots - held) / slots : 0,
+      waste: this.waste,
       forkSharedBlocks: this.forkShared,
       copyOnWrites: this.cows,
     };
@@ -391,7 +401,12 @@ export class BlockManager {
   // A block with no holder left goes back to the pool: to the evictable cache if it holds a cached prefix.
   private release(b: number): void {
     if (this.refs[b] <= 0) throw new EngineInvariantError(`block ${b} released with refcount ${this.refs[b]}`);
-    if (--this.refs[b] > 0) return;
+    if (--this.refs[b] > 0) {
+      if (this.refs[b] === 1) this.sharedCount--;
+      return;
+    }
+    this.filledSlots -= this.fillOf[b];
+    this.fillOf[b] = 0;
     if (this.entryOf[b]) this.evictable.set(b, true);
     else this.freeList.push(b);
   }
@@ -409,6 +424,20 @@ export class BlockManager {
     }
     this.refs[b] = 1;
     return b;
+  }
+
+  private addHolder(b: number): void {
+    if (++this.refs[b] === 2) this.sharedCount++;
+  }
+
+  // Records the tokens a table holding `numTokens` positions keeps in its blocks from index `from` on.
+  private fill(table: readonly number[], numTokens: number, from: number): void {
+    for (let i = from; i < table.length; i++) {
+      const b = table[i];
+      const f = Math.max(this.fillOf[b], Math.min(this.blockSize, numTokens - i * this.blockSize));
+      this.filledSlots += f - this.fillOf[b];
+      this.fillOf[b] = f;
+    }
   }
 
   // An identical block computed elsewhere stays the cached one; this copy remains private.

@@ -208,10 +208,9 @@ export class Scheduler {
         out.numBatchedTokens += numTokens;
       }
     }
-    const bm = this.blockManager.stats();
-    const slots = (bm.numBlocks - bm.freeBlocks) * this.cfg.blockSize;
+    const slots = this.blockManager.heldSlots;
     this.heldSlots += slots;
-    this.wasteSlots += bm.waste * slots;
+    this.wasteSlots += this.blockManager.waste * slots;
     return out;
   }
 

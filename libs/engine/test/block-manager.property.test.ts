@@ -115,6 +115,14 @@ class World {
     if (st.freeHostBlocks + hostHolders.size !== bm.numHostBlocks) bad.push(`host: free ${st.freeHostBlocks} + held ${hostHolders.size} != ${bm.numHostBlocks}`);
     const shared = [...holders.values()].filter((n) => n > 1).length;
     if (st.sharedBlocks !== shared) bad.push(`sharedBlocks ${st.sharedBlocks}, ${shared} blocks have several holders`);
+    // Waste recomputed from the tables: a held block is as full as its fullest holder keeps it.
+    const fill = new Map<number, number>();
+    for (const s of this.live(false)) {
+      bm.blockTable(s.id)!.forEach((b, i) => fill.set(b, Math.max(fill.get(b) ?? 0, Math.min(this.bs, s.computed - i * this.bs))));
+    }
+    const slots = fill.size * this.bs;
+    const waste = slots > 0 ? (slots - [...fill.values()].reduce((x, y) => x + y, 0)) / slots : 0;
+    if (st.waste !== waste || bm.waste !== waste || bm.heldSlots !== slots) bad.push(`waste ${st.waste} (${bm.heldSlots} held slots), tables say ${waste} (${slots})`);
     return bad;
   }
 }

@@ -14,3 +14,4 @@ export { ModelLoadError, type ModelLoadErrorCode } from './model/model-load-erro
 export { resolveModelFiles, type ModelFiles } from './model/model-files';
 export type { ModelConfig } from './model/config';
 export * from './async';
+export * from './wire-format';

@@ -1,56 +1,38 @@
 import {
-  EngineError as LibEngineError, InvalidSamplingParamsError, RequestAbortedError, RequestRejectedError, SamplingParams, TokenizerError, type AsyncEngineStats, type RequestOutput,
+  EngineError as LibEngineError, InvalidSamplingParamsError, RequestAbortedError, RequestRejectedError, TokenizerError, UnsupportedSamplingParamError, resultToWire,
+  type AsyncEngineStats, type RequestOutput,
 } from '@sluice/engine';
-import { EngineError, InvalidJobError } from '../errors';
-import { engineError, engineLoad, engineRequest, engineResult, samplingInit } from './llm-mapping';
-
-describe('samplingInit', () => {
-  it('renames every schema parameter to the engine name, and the engine accepts the result', () => {
-    const init = samplingInit({
-      n: 2, best_of: 3, temperature: 0.7, top_p: 0.9, top_k: 40, min_p: 0.05, seed: 7, presence_penalty: 0.1, frequency_penalty: 0.2,
-      repetition_penalty: 1.1, stop: ['\n\n'], stop_token_ids: [2], include_stop_str_in_output: true, ignore_eos: false, max_tokens: 64,
-      min_tokens: 1, logprobs: 2, prompt_logprobs: 1, skip_special_tokens: true,
-    });
-    expect(init).toEqual({
-      n: 2, bestOf: 3, temperature: 0.7, topP: 0.9, topK: 40, minP: 0.05, seed: 7, presencePenalty: 0.1, frequencyPenalty: 0.2,
-      repetitionPenalty: 1.1, stop: ['\n\n'], stopTokenIds: [2], includeStopStrInOutput: true, ignoreEos: false, maxTokens: 64,
-      minTokens: 1, logprobs: 2, promptLogprobs: 1, skipSpecialTokens: true,
-    });
-    expect(() => new SamplingParams(init)).not.toThrow();
-  });
-
-  it('leaves null and absent parameters to the engine defaults', () => {
-    expect(samplingInit({ temperature: null, max_tokens: 8 })).toEqual({ maxTokens: 8 });
-    expect(samplingInit({})).toEqual({});
-  });
-
-  it('maps beam search: beam_width is the beam count (bestOf), early_stopping true/false carries over', () => {
-    const init = samplingInit({ use_beam_search: true, beam_width: 4, early_stopping: true, length_penalty: 0.8, temperature: 0 });
-    expect(init).toEqual({ useBeamSearch: true, bestOf: 4, earlyStopping: true, lengthPenalty: 0.8, temperature: 0 });
-    expect(() => new SamplingParams(init)).not.toThrow();
-  });
-
-  it.each([
-    [{ beam_width: 4 }, InvalidJobError, /beam_width applies only with sampling.use_beam_search/],
-    [{ use_beam_search: true, beam_width: 4, best_of: 2 }, InvalidJobError, /disagree/],
-    [{ use_beam_search: true, early_stopping: 'never' as const }, EngineError, /"never" is not supported/],
-  ])('refuses %j', (s, cls, message) => {
-    expect(() => samplingInit(s)).toThrow(cls);
-    expect(() => samplingInit(s)).toThrow(message);
-  });
-
-  it('marks beam parameters that cannot be run as invalid (dead letter) and "never" as unservable (error completion)', () => {
-    expect(() => samplingInit({ beam_width: 2 })).toThrow(expect.objectContaining({ deadLetterCode: 'INVALID_SAMPLING' }));
-    expect(() => samplingInit({ early_stopping: 'never' })).toThrow(expect.objectContaining({ code: 'REJECTED' }));
-  });
-});
+import { EngineError } from '../errors';
+import { engineError, engineLoad, engineRequest, engineResult } from './llm-mapping';
 
 describe('engineRequest', () => {
-  it('carries the job id, the prompt or the chat messages (without names), and the priority', () => {
-    expect(engineRequest({ id: 'j1', prompt: 'hi', sampling: { max_tokens: 3 }, priority: -2 })).toEqual({ id: 'j1', input: { prompt: 'hi' }, params: { maxTokens: 3 }, priority: -2 });
+  it('carries the job id, the prompt or the chat messages (without names), the sampling under engine names, and the priority', () => {
+    expect(engineRequest({ id: 'j1', prompt: 'hi', sampling: { max_tokens: 3, top_p: 0.5, temperature: null }, priority: -2 })).toEqual({
+      id: 'j1', input: { prompt: 'hi' }, params: { maxTokens: 3, topP: 0.5 }, priority: -2,
+    });
     expect(engineRequest({ id: 'j2', messages: [{ role: 'user', content: 'hey', name: 'ann' }], sampling: {} })).toEqual({
       id: 'j2', input: { messages: [{ role: 'user', content: 'hey' }] }, params: {}, priority: undefined,
     });
+    expect(engineRequest({ id: 'j3', prompt: 'hi', sampling: { use_beam_search: true, beam_width: 4, early_stopping: true, temperature: 0 } }).params).toEqual({
+      useBeamSearch: true, bestOf: 4, earlyStopping: true, temperature: 0,
+    });
+  });
+
+  it.each([
+    [{ beam_width: 4 }, { code: 'INVALID_JOB', deadLetterCode: 'INVALID_SAMPLING' }, /beam_width: applies only with use_beam_search/],
+    [{ use_beam_search: true, beam_width: 4, best_of: 2 }, { code: 'INVALID_JOB', deadLetterCode: 'INVALID_SAMPLING' }, /disagree/],
+    [{ use_beam_search: true, temperature: 0.5 }, { code: 'INVALID_JOB', deadLetterCode: 'INVALID_SAMPLING' }, /temperature: must be 0 with beam search/],
+    [{ use_beam_search: true, early_stopping: 'never' as const }, { code: 'REJECTED' }, /"never" is not supported/],
+  ])('refuses sampling %j: dead letter for what no engine runs, an error completion for what this one lacks', (sampling, fields, message) => {
+    let refused: unknown;
+    try {
+      engineRequest({ id: 'j', prompt: 'x', sampling });
+    } catch (err) {
+      refused = engineError('j', err);
+    }
+    expect(refused).toBeInstanceOf(EngineError);
+    expect(refused).toMatchObject(fields);
+    expect((refused as Error).message).toMatch(message);
   });
 });
 
@@ -59,7 +41,7 @@ describe('engineResult', () => {
     requestId: 'j1',
     promptTokenIds: [1, 2, 3],
     outputs: [
-      { index: 0, text: 'a b', tokenIds: [5, 6], cumulativeLogprob: -1.5, finishReason: 'stop', stopReason: 13, logprobs: [{ token: 5, logprob: -1 }, { token: 6, logprob: -0.5, top: [{ token: 6, logprob: -0.5 }] }] },
+      { index: 0, text: 'a b', tokenIds: [5, 6], cumulativeLogprob: -1.5, finishReason: 'stop', stopReason: 13, logprobs: [{ token: 5, logprob: -1 }] },
       { index: 1, text: 'c', tokenIds: [7], cumulativeLogprob: -2, finishReason: 'length' },
     ],
     finished: true,
@@ -67,16 +49,10 @@ describe('engineResult', () => {
     timings: { arrivalMs: 1000, firstScheduledMs: 1001, firstTokenMs: 1010, finishedMs: 1040 },
   };
 
-  it('maps outputs, usage and timings (relative to the engine taking the request) to the Completion shape', () => {
-    expect(engineResult(out)).toEqual({
-      outputs: [
-        { index: 0, text: 'a b', token_ids: [5, 6], finish_reason: 'stop', stop_reason: '13', cumulative_logprob: -1.5, logprobs: [{ token: 5, logprob: -1, top: [] }, { token: 6, logprob: -0.5, top: [{ token: 6, logprob: -0.5 }] }] },
-        { index: 1, text: 'c', token_ids: [7], finish_reason: 'length', stop_reason: null, cumulative_logprob: -2, logprobs: null },
-      ],
-      usage: { prompt_tokens: 3, completion_tokens: 3 },
-      firstTokenMs: 10,
-      totalMs: 40,
-    });
+  it('gives the engine\'s outputs and usage under the schema names, and timings relative to the engine taking the request', () => {
+    expect(engineResult(out)).toEqual({ ...resultToWire(out), firstTokenMs: 10, totalMs: 40 });
+    expect(engineResult(out).outputs[0]).toMatchObject({ token_ids: [5, 6], stop_reason: '13', logprobs: [{ token: 5, logprob: -1, top: [] }] });
+    expect(engineResult({ ...out, timings: { arrivalMs: 1000 } })).toMatchObject({ firstTokenMs: undefined, totalMs: 0 });
   });
 });
 
@@ -90,6 +66,7 @@ describe('engineLoad', () => {
 describe('engineError', () => {
   it.each([
     [new InvalidSamplingParamsError('logprobs', 'must be <= 20, got 50'), 'INVALID_JOB', 'INVALID_SAMPLING'],
+    [new UnsupportedSamplingParamError('early_stopping', '"never" is not supported'), 'REJECTED', undefined],
     [new RequestRejectedError('j', 'EXCEEDS_MAX_MODEL_LEN', 'prompt + maxTokens exceeds 2048'), 'INVALID_JOB', 'PROMPT_TOO_LARGE'],
     [new RequestRejectedError('j', 'EMPTY_PROMPT', 'the prompt has no tokens'), 'INVALID_JOB', 'SCHEMA_VIOLATION'],
     [new TokenizerError('CHAT_TEMPLATE_FAILED', 'roles must alternate'), 'INVALID_JOB', 'SCHEMA_VIOLATION'],

@@ -1,22 +1,10 @@
 // An engine RequestOutput as the Completion record workers write, so generate's lines match collect's.
-import type { RequestOutput } from '@sluice/engine';
-import type { Completion, CompletionOutput, PromptJob } from '@sluice/schema';
+import { resultToWire, type RequestOutput } from '@sluice/engine';
+import type { Completion, PromptJob } from '@sluice/schema';
 
 export interface CompletionContext {
   model: string;
   workerId: string;
-}
-
-function outputOf(o: RequestOutput['outputs'][number]): CompletionOutput {
-  return {
-    index: o.index,
-    text: o.text,
-    token_ids: o.tokenIds,
-    finish_reason: o.finishReason,
-    stop_reason: o.stopReason === undefined ? null : String(o.stopReason),
-    cumulative_logprob: o.cumulativeLogprob,
-    logprobs: o.logprobs ? o.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.top ?? [] })) : null,
-  };
 }
 
 // Engine timings are instants on one clock: the record keeps durations from arrival.
@@ -27,8 +15,7 @@ export function successCompletion(job: PromptJob, out: RequestOutput, ctx: Compl
   return {
     job_id: job.job_id,
     batch_id: job.batch_id,
-    outputs: out.outputs.map(outputOf),
-    usage: { prompt_tokens: out.usage.promptTokens, completion_tokens: out.usage.completionTokens },
+    ...resultToWire(out),
     timings: { queued_ms: since(arrivalMs, firstScheduledMs) ?? 0, first_token_ms: since(arrivalMs, firstTokenMs) ?? null, total_ms: since(arrivalMs, finishedMs) ?? 0 },
     model: ctx.model,
     worker_id: ctx.workerId,

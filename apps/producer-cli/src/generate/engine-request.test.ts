@@ -1,20 +1,14 @@
 import type { PromptJob } from '@sluice/schema';
-import { engineParams, engineRequest } from './engine-request';
+import { engineRequest } from './engine-request';
+import { RowError } from '../produce/row-error';
 
 const job = (over: Partial<PromptJob>): PromptJob => ({ job_id: 'j', batch_id: 'b', prompt: 'hi', metadata: {}, created_at: 0, ...over });
 
 describe('engine requests from jobs', () => {
-  it('renames every parameter to the engine camelCase name and leaves nulls out', () => {
-    expect(engineParams({ max_tokens: 4, top_p: 0.5, top_k: null, stop: ['x'], stop_token_ids: [1], include_stop_str_in_output: true, presence_penalty: 0.1, repetition_penalty: 1.1, min_p: 0.05, prompt_logprobs: 1, skip_special_tokens: false, seed: 3 })).toEqual({
-      maxTokens: 4, topP: 0.5, stop: ['x'], stopTokenIds: [1], includeStopStrInOutput: true, presencePenalty: 0.1, repetitionPenalty: 1.1, minP: 0.05, promptLogprobs: 1, skipSpecialTokens: false, seed: 3,
-    });
-    expect(engineParams(null)).toEqual({});
-  });
-
-  it('takes beam_width as the engine beam width (best_of)', () => {
-    expect(engineParams({ use_beam_search: true, beam_width: 4, temperature: 0, early_stopping: true })).toEqual({ useBeamSearch: true, bestOf: 4, temperature: 0, earlyStopping: true });
-    expect(() => engineParams({ beam_width: 4, best_of: 2 })).toThrow("field 'beam_width' (4) and field 'best_of' (2) disagree");
-    expect(() => engineParams({ use_beam_search: true, early_stopping: 'never' })).toThrow("field 'early_stopping': \"never\" is not supported by the engine");
+  it('gives the engine the sampling under its names, nulls left to its defaults', () => {
+    expect(engineRequest(job({ sampling: { max_tokens: 4, top_p: 0.5, top_k: null, stop: ['x'], seed: 3 } })).params).toEqual({ maxTokens: 4, topP: 0.5, stop: ['x'], seed: 3 });
+    expect(engineRequest(job({ sampling: { use_beam_search: true, beam_width: 4, temperature: 0, early_stopping: true } })).params).toEqual({ useBeamSearch: true, bestOf: 4, temperature: 0, earlyStopping: true });
+    expect(engineRequest(job({ sampling: null })).params).toEqual({});
   });
 
   it('builds a text or chat input with the priority', () => {
@@ -22,8 +16,14 @@ describe('engine requests from jobs', () => {
     expect(engineRequest(job({ prompt: null, messages: [{ role: 'user', content: 'q', name: null }] }))).toEqual({ input: { messages: [{ role: 'user', content: 'q' }] }, params: {} });
   });
 
-  it('refuses parameters the engine refuses, naming the job field', () => {
-    expect(() => engineRequest(job({ sampling: { temperature: 0.7, use_beam_search: true } }))).toThrow(/^field 'temperature': must be 0 with beam search/);
-    expect(() => engineRequest(job({ sampling: { length_penalty: 2 } }))).toThrow("field 'length_penalty': only applies with useBeamSearch");
+  it.each([
+    [{ temperature: 0.7, use_beam_search: true }, /^field 'temperature': must be 0 with beam search/],
+    [{ length_penalty: 2 }, /^field 'length_penalty': only applies with useBeamSearch/],
+    [{ use_beam_search: true, beam_width: 4, best_of: 2 }, /^field 'beam_width': 4 disagrees with best_of 2/],
+    [{ beam_width: 4 }, /^field 'beam_width': applies only with use_beam_search true/],
+    [{ use_beam_search: true, early_stopping: 'never' as const }, /^field 'early_stopping': "never" is not supported by this engine/],
+  ])('refuses %j as a row error naming the job field', (sampling, message) => {
+    expect(() => engineRequest(job({ sampling }))).toThrow(RowError);
+    expect(() => engineRequest(job({ sampling }))).toThrow(message);
   });
 });

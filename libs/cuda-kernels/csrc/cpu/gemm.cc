@@ -1,13 +1,15 @@
 // f32 GEMM out[M,N] = a[M,K] · w[N,K]ᵀ (+ bias). Threads split N (disjoint weight rows, so the weights
 // stream from memory once). K blocks are long on purpose: each weight row is then read as one long
 // sequential stream the hardware prefetcher follows (K blocks of 512 and 128 measured 1.6x and 4x slower on Zen 4).
-// Each M x K block of a is packed k-major, 16 rows per panel, and a register tile of 16 rows of a by 6 rows
-// of w keeps 12 vector accumulators: per k it loads 16 values of a and broadcasts 6 of w (no horizontal sums,
-// no strided loads of a; w rows are read sequentially).
-// Batch invariance: every M, small decode batches included, takes this one kernel, and each lane of a tile
-// is one output element, so out[m][n] = bias[n] + Σ over K blocks of (fma chain over k in order from 0.f),
-// whatever M, m's place in the batch, the tile shape or the thread split: a row's result never depends on
-// which rows share its batch.
+//  - Batches (M > kRowsMaxM): each M x K block of a is packed k-major, 16 rows per panel, and a register tile
+//    of 16 rows of a by 6 rows of w keeps 12 vector accumulators: per k it loads 16 values of a and
+//    broadcasts 6 of w (no horizontal sums, no strided loads of a; w rows are read sequentially).
+//  - A few rows (decode): lanes run along n instead, so no lane is padding: 8 rows of w are transposed in
+//    registers 8 k at a time and each of a's rows is broadcast per k.
+// Batch invariance: in both kernels each vector lane is one output element, so out[m][n] = bias[n] + Σ over
+// K blocks (fixed length, whatever M) of (an fma chain over k in order, from 0.f). That is the same operation
+// sequence whatever M, m's place in the batch, the kernel, the tile shape or the thread split, so a row's
+// result never depends on which rows share its batch.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -22,6 +24,7 @@ constexpr int64_t kKC = 4096;  // K block, fixed for every M: a packed 16 x 4096
 constexpr int64_t kMC = 64;    // M block: 64 x 4096 packed floats of a is 1 MiB per thread
 constexpr int64_t kNR = 6;     // rows of w per register tile (16-row panels)
 constexpr int64_t kNR8 = 12;   // rows of w per register tile when a is a single 8-row panel
+constexpr int64_t kRowsMaxM = 3;  // up to this many rows of a, the n-lane kernel
 
 struct Operands {
   const float* a;
@@ -105,6 +108,98 @@ void packed_columns(const Operands& op, int64_t n_begin, int64_t n_end, float* p
   }
 }
 
+// --- n-lane kernel for a few rows ----------------------------------------------------------------------
+
+// r[j] = column j of the 8 x 8 block whose rows are r[0..7].
+inline void transpose8(v8f r[8]) {
+#if defined(__AVX__)
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int h = 0; h < 8; h += 4) {
+    s[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm256_permute2f128_ps(s[j], s[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(s[j], s[j + 4], 0x31);
+  }
+#else
+  float m[64];
+  for (int i = 0; i < 8; i++) store8(m + 8 * i, r[i]);
+  for (int j = 0; j < 8; j++) r[j] = v8f{m[j], m[8 + j], m[16 + j], m[24 + j], m[32 + j], m[40 + j], m[48 + j], m[56 + j]};
+#endif
+}
+
+// out[i, n0 + l] += Σ_k a[i, k0 + k] · w[n0 + l, k0 + k] for every row i < MR of a, l < nr (nr <= 8 NV); lane l
+// of acc[i][v] is column n0 + 8 v + l. Rows of w past nr re-read the last valid row and are not stored.
+template <int MR, int NV>
+void rows_tile(const Operands& op, int64_t n0, int64_t nr, int64_t k0, int64_t kc) {
+  const float* w[8 * NV];
+  for (int l = 0; l < 8 * NV; l++) w[l] = op.w + (n0 + std::min<int64_t>(l, nr - 1)) * op.K + k0;
+  const float* a = op.a + k0;
+  v8f acc[MR][NV];
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < NV; v++) acc[i][v] = splat8(0.f);
+  // Columns [k, k + 8) of tile rows 8 v .. 8 v + 7 into acc[.][v].
+  auto step8 = [&](int v, int64_t k) {
+    v8f col[8];
+    for (int l = 0; l < 8; l++) col[l] = load8(w[8 * v + l] + k);
+    transpose8(col);
+    for (int j = 0; j < 8; j++)
+      for (int i = 0; i < MR; i++) acc[i][v] = fma8(splat8(a[i * op.K + k + j]), col[j], acc[i][v]);
+  };
+  int64_t k = 0;
+  // 16 k per row group: both halves of each 64-byte line of w are used before the next group's rows, which
+  // (K a multiple of 1024) map to the same L1 sets, can evict it.
+  for (; k + 16 <= kc; k += 16) {
+    for (int v = 0; v < NV; v++) {
+      step8(v, k);
+      step8(v, k + 8);
+    }
+  }
+  for (; k + 8 <= kc; k += 8)
+    for (int v = 0; v < NV; v++) step8(v, k);
+  for (; k < kc; k++) {
+    for (int v = 0; v < NV; v++) {
+      v8f col;
+      for (int l = 0; l < 8; l++) col[l] = w[8 * v + l][k];
+      for (int i = 0; i < MR; i++) acc[i][v] = fma8(splat8(a[i * op.K + k]), col, acc[i][v]);
+    }
+  }
+  for (int i = 0; i < MR; i++) {
+    for (int v = 0; v < NV; v++) {
+      float lanes[8];
+      store8(lanes, acc[i][v]);
+      for (int l = 0; l < 8 && 8 * v + l < nr; l++) op.out[i * op.N + n0 + 8 * v + l] += lanes[l];
+    }
+  }
+}
+
+template <int MR>
+void rows_columns_m(const Operands& op, int64_t n_begin, int64_t n_end) {
+  constexpr int NV = 2;
+  for (int64_t k0 = 0; k0 < op.K; k0 += kKC) {
+    const int64_t kc = std::min(kKC, op.K - k0);
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += 8 * NV)
+      rows_tile<MR, NV>(op, n0, std::min<int64_t>(8 * NV, n_end - n0), k0, kc);
+  }
+}
+
+// Columns [n_begin, n_end) of out for M <= kRowsMaxM rows, one tile row covering every row of a.
+void rows_columns(const Operands& op, int64_t n_begin, int64_t n_end) {
+  static_assert(kRowsMaxM == 3, "rows_columns dispatches M = 1, 2, 3");
+  switch (op.M) {
+    case 1: return rows_columns_m<1>(op, n_begin, n_end);
+    case 2: return rows_columns_m<2>(op, n_begin, n_end);
+    default: return rows_columns_m<3>(op, n_begin, n_end);
+  }
+}
+
 // Sets columns [n_begin, n_end) of every row of out to the bias (or zero) before the K blocks accumulate.
 void init_columns(const Operands& op, const float* bias, int64_t n_begin, int64_t n_end) {
   for (int64_t m = 0; m < op.M; m++) {
@@ -126,6 +221,7 @@ void cpu_gemm_f32(ThreadPool& pool, float* out, const float* a, const float* w, 
   pool.parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
     const int64_t n_begin = t0 * kNR, n_end = std::min(N, t1 * kNR);
     init_columns(op, bias, n_begin, n_end);
+    if (M <= kRowsMaxM) return rows_columns(op, n_begin, n_end);
     thread_local std::vector<float> buffer;
     buffer.resize(kMC * kKC);
     packed_columns(op, n_begin, n_end, buffer.data());

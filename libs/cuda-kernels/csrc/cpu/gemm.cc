@@ -153,15 +153,19 @@ void rows_tile(const Operands& op, int64_t n0, int64_t nr, int64_t k0, int64_t k
     for (int j = 0; j < 8; j++)
       for (int i = 0; i < MR; i++) acc[i][v] = fma8(splat8(a[i * op.K + k + j]), col[j], acc[i][v]);
   };
-  int64_t k = 0;
-  // 16 k per row group: both halves of each 64-byte line of w are used before the next group's rows, which
-  // (K a multiple of 1024) map to the same L1 sets, can evict it.
-  for (; k + 16 <= kc; k += 16) {
+  // 16 k (one 64-byte line of each row) per step. Group v runs LAG steps behind group v - 1: with K a multiple
+  // of 1024 the rows' lines at one k share an L1 set, and 16 rows there would evict lines before their use.
+  constexpr int64_t LAG = 8;
+  const int64_t steps = kc / 16;
+  for (int64_t t = 0; t < steps + (NV - 1) * LAG; t++) {
     for (int v = 0; v < NV; v++) {
-      step8(v, k);
-      step8(v, k + 8);
+      const int64_t s = t - v * LAG;
+      if (s < 0 || s >= steps) continue;
+      step8(v, 16 * s);
+      step8(v, 16 * s + 8);
     }
   }
+  int64_t k = 16 * steps;
   for (; k + 8 <= kc; k += 8)
     for (int v = 0; v < NV; v++) step8(v, k);
   for (; k < kc; k++) {
@@ -182,7 +186,7 @@ void rows_tile(const Operands& op, int64_t n0, int64_t nr, int64_t k0, int64_t k
 
 template <int MR>
 void rows_columns_m(const Operands& op, int64_t n_begin, int64_t n_end) {
-  constexpr int NV = 2;
+  constexpr int NV = MR <= 2 ? 2 : 1;  // measured fastest on Zen 4 (1, 2 or 4 groups tried)
   for (int64_t k0 = 0; k0 < op.K; k0 += kKC) {
     const int64_t kc = std::min(kKC, op.K - k0);
     for (int64_t n0 = n_begin; n0 < n_end; n0 += 8 * NV)

@@ -342,19 +342,20 @@ export class Worker {
         if (c.delivery === 'exactly-once') await this.recover(st, range, staged);
         return;
       }
+      if (!st.revoked) {
+        st.tracker.release(range.lastOffset);
+        this.uncommitted -= range.items.length;
+        metrics.commits.inc({ result: 'ok' });
+        for (const { value } of range.items) this.count(value);
+        const labels = { topic: c.jobsTopic, partition: String(st.partition) };
+        metrics.committedOffset.set(labels, Number(range.nextOffset));
+        metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? range.nextOffset));
+        log.debug({ partition: st.partition, next_offset: String(range.nextOffset), records: range.items.length }, 'committed');
+        this.updateFlow();
+      }
       // Committed: its parts are listed even if the partition was revoked meanwhile (the new owner's repair may race; adds are idempotent).
-      const listed = staged ? await this.list(st, staged) : true;
+      if (staged && !(await this.list(st, staged))) return;
       if (st.revoked) return;
-      st.tracker.release(range.lastOffset);
-      this.uncommitted -= range.items.length;
-      metrics.commits.inc({ result: 'ok' });
-      for (const { value } of range.items) this.count(value);
-      const labels = { topic: c.jobsTopic, partition: String(st.partition) };
-      metrics.committedOffset.set(labels, Number(range.nextOffset));
-      metrics.doneWatermark.set(labels, Number(st.tracker.doneWatermark ?? range.nextOffset));
-      log.debug({ partition: st.partition, next_offset: String(range.nextOffset), records: range.items.length }, 'committed');
-      this.updateFlow();
-      if (!listed) return;
     }
   }
 

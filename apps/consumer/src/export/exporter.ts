@@ -143,8 +143,8 @@ export class Exporter {
     for (const p of note.parts) {
       const key = notedPartKey(note, partition, p);
       const manifestKey = exportManifestKey(prefix, p.batchId);
-      const manifest = await this.retrying(`read ${manifestKey}`, () => this.store.get(manifestKey));
-      if (manifest && (JSON.parse(manifest.body.toString('utf8')) as ExportManifest).parts.some((e) => e.key === key)) continue;
+      const manifest = await this.readJson<ExportManifest>(manifestKey);
+      if (manifest?.value.parts.some((e) => e.key === key)) continue;
       const marker = markerKey(prefix, p.batchId, key);
       if (!(await this.retrying(`read ${marker}`, () => this.store.get(marker)))) {
         const object = await this.retrying(`read ${key}`, () => this.store.get(key));
@@ -171,14 +171,14 @@ export class Exporter {
     const key = exportManifestKey(prefix, batchId);
     const folder = markerFolder(prefix, batchId);
     for (let round = 1; round <= 20; round++) {
-      const current = await this.retrying(`read ${key}`, () => this.store.get(key));
-      const base = current ? (JSON.parse(current.body.toString('utf8')) as ExportManifest) : emptyManifest(batchId, format);
+      const current = await this.readJson<ExportManifest>(key);
+      const base = current?.value ?? emptyManifest(batchId, format);
       const known = new Set([...base.parts, ...mine].map((p) => p.key));
       const unlisted = (await this.retrying(`list ${folder}`, () => this.store.list(folder))).filter((k) => !known.has(partKeyOfMarker(prefix, batchId, k)));
       const recorded: ManifestPartEntry[] = [];
       for (const k of unlisted) {
-        const o = await this.retrying(`read ${k}`, () => this.store.get(k));
-        if (o) recorded.push(JSON.parse(o.body.toString('utf8')) as ManifestPartEntry);
+        const o = await this.readJson<ManifestPartEntry>(k);
+        if (o) recorded.push(o.value);
       }
       const now = new Date();
       const withMine = addParts(base, mine, now, replace);
@@ -189,6 +189,14 @@ export class Exporter {
       this.log.debug({ batch_id: batchId, key, round, written }, written ? 'manifest written, checking it held' : 'manifest changed under us, retrying');
     }
     throw new ExportError('MANIFEST_CONFLICT', `${this.store.location}/${key}: gave up after 20 conflicting concurrent updates`);
+  }
+
+  /** A JSON object and its version; a body that does not parse is read again (S3Proxy can serve a file mid-write). */
+  private readJson<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    return this.retrying(`read ${key}`, async () => {
+      const o = await this.store.get(key);
+      return o && { value: JSON.parse(o.body.toString('utf8')) as T, version: o.version };
+    });
   }
 
   private locked<T>(batchId: string, fn: () => Promise<T>): Promise<T> {

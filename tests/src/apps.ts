@@ -44,6 +44,7 @@ export class Worker {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
   private partial = '';
+  private running = true;
 
   constructor(args: string[], env: Record<string, string>) {
     this.child = spawn(process.execPath, [CONSUMER_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,7 +56,16 @@ export class Worker {
     };
     this.child.stdout?.on('data', collect);
     this.child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : code)));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        this.running = false;
+        resolve(signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : code);
+      }),
+    );
+  }
+
+  get isRunning(): boolean {
+    return this.running;
   }
 
   signal(sig: NodeJS.Signals): void {

@@ -80,10 +80,16 @@ export class Pipeline {
     return JSON.parse(await sluice(['status', batchId, '--json'], this.env)) as BatchCounts;
   }
 
-  /** Polls `sluice status` until nothing of the batch is pending. */
+  /** Throws, with the workers' last log lines, when every worker started has exited. */
+  expectWorkerRunning(before: string): void {
+    if (!this.workers.some((w) => w.isRunning)) throw new Error(`every worker exited before ${before}:\n${this.workers.map((w) => w.tail(20)).join('\n---\n')}`);
+  }
+
+  /** Polls `sluice status` until nothing of the batch is pending; fails at once if no worker is left running. */
   async waitForBatch(batchId: string, timeoutMs: number, describe: () => string = () => ''): Promise<BatchCounts> {
     let last: BatchCounts | undefined;
     await until(`batch ${batchId} to finish (last status ${JSON.stringify(last)}) ${describe()}`, async () => {
+      this.expectWorkerRunning(`batch ${batchId} finished`);
       last = await this.status(batchId);
       return last.pending === 0;
     }, timeoutMs, 2000);

@@ -8,8 +8,11 @@ const JOBS = 600;
 
 /** Jobs of fixed work (ignore_eos), so a batch lasts long enough to be interrupted. */
 function fixedRows(): DatasetRow[] {
-  return Array.from({ length: JOBS }, (_, i) => ({ custom_id: `f-${i}`, prompt: `Count the rivers, number ${i}.`, max_tokens: 24, ignore_eos: true, temperature: 0 }));
+  return Array.from({ length: JOBS }, (_, i) => ({ custom_id: `f-${i}`, prompt: `Count the rivers, number ${i}.`, max_tokens: 64, ignore_eos: true, temperature: 0 }));
 }
+
+// Small engine batches keep a worker busy for tens of seconds on the tiny model, so a status poll sees it mid-batch.
+const SLOW = { SLUICE_MAX_NUM_SEQS: '8' };
 
 async function producedBatch(p: Pipeline): Promise<{ batch: string; ids: string[] }> {
   const rows = fixedRows();
@@ -25,6 +28,7 @@ async function midBatch(p: Pipeline, batch: string, tail: () => string): Promise
   let done = 0;
   const deadline = Date.now() + 600_000;
   for (;;) {
+    p.expectWorkerRunning(`batch ${batch} was half done`);
     const s = await p.status(batch);
     done = s.done;
     if (s.done >= 30) {
@@ -49,12 +53,12 @@ describe('worker failures mid-batch', () => {
     const p = new Pipeline();
     try {
       const { batch, ids } = await producedBatch(p);
-      const first = p.startWorker('killed');
+      const first = p.startWorker('killed', SLOW);
       await midBatch(p, batch, () => first.tail());
       first.signal('SIGKILL');
       expect(await first.exited).toBe(137);
 
-      const second = p.startWorker('restarted');
+      const second = p.startWorker('restarted', SLOW);
       await p.waitForBatch(batch, 900_000, () => second.tail());
       await expectExactlyOnce(p, batch, ids);
     } finally {
@@ -66,7 +70,7 @@ describe('worker failures mid-batch', () => {
     const p = new Pipeline();
     try {
       const { batch, ids } = await producedBatch(p);
-      const first = p.startWorker('drained', { SLUICE_DRAIN_TIMEOUT: '30s' });
+      const first = p.startWorker('drained', { ...SLOW, SLUICE_DRAIN_TIMEOUT: '30s' });
       await midBatch(p, batch, () => first.tail());
       const signalled = Date.now();
       first.signal('SIGTERM');
@@ -76,7 +80,7 @@ describe('worker failures mid-batch', () => {
       const afterDrain = await p.status(batch);
       expect(afterDrain.pending).toBeGreaterThan(0);
 
-      const second = p.startWorker('restarted');
+      const second = p.startWorker('restarted', SLOW);
       await p.waitForBatch(batch, 900_000, () => second.tail());
       await expectExactlyOnce(p, batch, ids);
     } finally {
@@ -88,7 +92,7 @@ describe('worker failures mid-batch', () => {
     const p = new Pipeline();
     try {
       const { batch, ids } = await producedBatch(p);
-      const workers = ['w1', 'w2', 'w3'].map((name) => p.startWorker(name));
+      const workers = ['w1', 'w2', 'w3'].map((name) => p.startWorker(name, SLOW));
       await midBatch(p, batch, () => workers.map((w) => w.tail(10)).join('\n---\n'));
       workers[2].signal('SIGKILL');
       await workers[2].exited;

@@ -14,4 +14,5 @@ WORKDIR /sluice
 COPY --from=build --chown=node:node /sluice /sluice
 ENV NODE_ENV=production
 USER node
-CMD ["npx", "--no-install", "sluice-consumer"]
+# node itself is PID 1, so SIGTERM reaches the worker directly and starts its drain.
+CMD ["node", "apps/consumer/dist/main.js"]

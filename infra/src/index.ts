@@ -4,3 +4,4 @@ export { localServicesStatus, startLocalServices, stopLocalServices, type LocalS
 export { kafkaAnswers } from './kafka';
 export { localS3Config, s3Answers, type LocalS3Config } from './s3proxy';
 export type { ServiceStatus } from './service';
+export { startSuiteServices, stopSuiteServices, suiteConfig, type SuiteDefaults } from './suite-services';

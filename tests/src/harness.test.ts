@@ -14,6 +14,6 @@ describe('e2e settings', () => {
 
   it('ignore the developer-facing SLUICE_* ports and honour SLUICE_E2E_* ones', () => {
     expect(e2eSettings({ SLUICE_KAFKA_PORT: '9092', SLUICE_E2E_S3_PORT: '19500' })).toMatchObject({ kafkaPort: 19092, s3Port: 19500 });
-    expect(() => e2eSettings({ SLUICE_E2E_KAFKA_PORT: 'x' })).toThrow(/^e2e settings: SLUICE_KAFKA_PORT="x" is not valid.*SLUICE_E2E_<NAME>/);
+    expect(() => e2eSettings({ SLUICE_E2E_KAFKA_PORT: 'x' })).toThrow(/^SLUICE_KAFKA_PORT="x" is not valid.*reads SLUICE_E2E_<NAME> in place of SLUICE_<NAME>/);
   });
 });

@@ -1,5 +1,7 @@
 // Stops only what global-setup started; services that were already running are left alone.
+import { stopSuiteServices } from '@sluice/infra';
+import { e2eSettings } from '../src/harness';
+
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__SLUICE_E2E_SERVICES__?.stop();
-  globalThis.__SLUICE_E2E_SERVICES__ = undefined;
+  await stopSuiteServices(e2eSettings());
 }

@@ -1,5 +1,6 @@
 import type { DeviceKind, DType } from '@sluice/cuda-kernels';
-import { InvalidEngineOptionsError } from './errors';
+import { EngineInvariantError, InvalidEngineOptionsError } from './errors';
+import { kvBudgetFromBlocks, kvBudgetFromBytes, kvBudgetFromDeviceMemory, type DeviceMemoryUse, type KvBudget } from './kv-budget';
 import type { ModelConfig } from './model/config';
 import { kvBlockBytes } from './models/kv-cache';
 import type { PreemptionMode } from './scheduler';
@@ -12,10 +13,15 @@ export interface EngineOptions {
   device?: DeviceKind;
   /** Tokens per KV block; default 16. */
   blockSize?: number;
-  /** Memory for the KV cache; the number of blocks is derived from it. Default 256 MiB. */
+  /** Memory for the KV cache; the number of blocks is derived from it. Default on CPU 256 MiB; on CUDA see gpuMemoryUtilization. */
   kvCacheBytes?: number;
   /** Overrides kvCacheBytes (tests force preemption with a tiny cache). */
   numBlocks?: number;
+  /**
+   * On CUDA without kvCacheBytes or numBlocks: the share of device memory, in (0, 1], that weights, the peak of a
+   * profiled largest step and the KV cache may take together; the cache gets the rest. Default 0.9. Unused otherwise.
+   */
+  gpuMemoryUtilization?: number;
   /** Host memory for swapped-out blocks; default 64 MiB with preemptionMode 'swap', else 0. */
   swapSpaceBytes?: number;
   /** Sequences per step; default 64. */
@@ -42,12 +48,20 @@ export interface EngineConfig {
   maxModelLen: number;
   enablePrefixCaching: boolean;
   preemptionMode: PreemptionMode;
+  /** How numBlocks was derived and from which numbers. */
+  kvBudget: KvBudget;
 }
+
+/** The limits a profiled step is shaped by, handed to the device-memory measurement. */
+export type StepShape = Pick<EngineConfig, 'blockSize' | 'maxNumSeqs' | 'maxNumBatchedTokens' | 'maxModelLen'>;
+
+/** Measures device memory after the weights and during one step of the largest batch (on the engine's backend). */
+export type MeasureDeviceMemory = (shape: StepShape) => DeviceMemoryUse;
 
 const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
-  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode',
+  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization',
 ]);
 
 function fail(option: string, message: string): never {
@@ -72,6 +86,10 @@ export function validateEngineOptions(o: EngineOptions): void {
   if (o.swapSpaceBytes !== undefined && (!Number.isSafeInteger(o.swapSpaceBytes) || o.swapSpaceBytes < 0)) {
     fail('swapSpaceBytes', `must be an integer >= 0, got ${JSON.stringify(o.swapSpaceBytes)}`);
   }
+  const u = o.gpuMemoryUtilization;
+  if (u !== undefined && (typeof u !== 'number' || !(u > 0 && u <= 1))) {
+    fail('gpuMemoryUtilization', `must be a number in (0, 1], got ${JSON.stringify(u)}`);
+  }
   if (o.enablePrefixCaching !== undefined && typeof o.enablePrefixCaching !== 'boolean') {
     fail('enablePrefixCaching', `must be true or false, got ${JSON.stringify(o.enablePrefixCaching)}`);
   }
@@ -80,8 +98,18 @@ export function validateEngineOptions(o: EngineOptions): void {
   }
 }
 
-/** Applies defaults and sizes the cache for this model; throws InvalidEngineOptionsError naming the option. */
-export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtype: DType): EngineConfig {
+/** Where the KV budget comes from: numBlocks, then kvCacheBytes, then on CUDA device memory, else the CPU default bytes. */
+export function kvBudgetSource(o: EngineOptions): KvBudget['source'] {
+  if (o.numBlocks !== undefined) return 'blocks';
+  if (o.kvCacheBytes !== undefined || (o.device ?? 'cpu') !== 'cuda') return 'bytes';
+  return 'device-memory';
+}
+
+/**
+ * Applies defaults and sizes the cache for this model; throws InvalidEngineOptionsError naming the option.
+ * measure is called (last, as it runs the model) only when the budget comes from device memory.
+ */
+export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtype: DType, measure?: MeasureDeviceMemory): EngineConfig {
   validateEngineOptions(o);
   const blockSize = posInt(o, 'blockSize', 16);
   const maxModelLen = posInt(o, 'maxModelLen', model.maxPositionEmbeddings);
@@ -89,25 +117,29 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtyp
     fail('maxModelLen', `${maxModelLen} exceeds the model's max_position_embeddings ${model.maxPositionEmbeddings}`);
   }
   const perBlock = kvBlockBytes({ numLayers: model.numLayers, blockSize, numKvHeads: model.numKvHeads, headDim: model.headDim, dtype: kvDtype });
-  const kvCacheBytes = posInt(o, 'kvCacheBytes', 256 * MIB);
-  const numBlocks = o.numBlocks ?? Math.floor(kvCacheBytes / perBlock);
-  if (numBlocks < 1) fail('kvCacheBytes', `${kvCacheBytes} bytes hold no KV block (one block takes ${perBlock} bytes)`);
   const preemptionMode = o.preemptionMode ?? 'recompute';
   const swapBytes = o.swapSpaceBytes ?? (preemptionMode === 'swap' ? 64 * MIB : 0);
   const numHostBlocks = Math.floor(swapBytes / perBlock);
   if (preemptionMode === 'swap' && numHostBlocks < 1) {
     fail('swapSpaceBytes', `preemptionMode 'swap' needs room for at least one block of ${perBlock} bytes, got ${swapBytes}`);
   }
+  const shape: StepShape = { blockSize, maxNumSeqs: posInt(o, 'maxNumSeqs', 64), maxNumBatchedTokens: posInt(o, 'maxNumBatchedTokens', 2048), maxModelLen };
+  const source = kvBudgetSource(o);
+  let kvBudget: KvBudget;
+  if (source === 'blocks') kvBudget = kvBudgetFromBlocks(posInt(o, 'numBlocks', 1), perBlock);
+  else if (source === 'bytes') kvBudget = kvBudgetFromBytes(posInt(o, 'kvCacheBytes', 256 * MIB), perBlock);
+  else {
+    if (!measure) throw new EngineInvariantError('a device-memory KV budget was asked for without a way to measure device memory');
+    kvBudget = kvBudgetFromDeviceMemory({ ...measure(shape), gpuMemoryUtilization: o.gpuMemoryUtilization ?? 0.9, blockBytes: perBlock, blockSize, maxModelLen });
+  }
   return {
     model: o.model,
     device: o.device ?? 'cpu',
-    blockSize,
-    numBlocks,
+    ...shape,
+    numBlocks: kvBudget.numBlocks,
     numHostBlocks,
-    maxNumSeqs: posInt(o, 'maxNumSeqs', 64),
-    maxNumBatchedTokens: posInt(o, 'maxNumBatchedTokens', 2048),
-    maxModelLen,
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     preemptionMode,
+    kvBudget,
   };
 }

@@ -1,16 +1,14 @@
 import { basename } from 'node:path';
 import { cudaAvailable, getBackend, type Backend } from '@sluice/cuda-kernels';
-import { EngineConfig, EngineOptions, resolveEngineConfig, validateEngineOptions } from './config';
+import { EngineConfig, EngineOptions, resolveEngineConfig, validateEngineOptions, type StepShape } from './config';
 import { BeamRequests } from './beam-requests';
 import { EngineError, InvalidEngineOptionsError, InvalidSamplingParamsError } from './errors';
 import { resolveModelFiles, type ModelFiles } from './model/model-files';
-import { ModelRunner, type StepResult } from './model-runner';
+import { createModelRunner, profileForwardPass, type ForwardProfile, type ModelRunner, type StepResult } from './model-runner';
 import { KvCache } from './models/kv-cache';
-import { LlamaModel } from './models/llama';
 import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights } from './models/llama-weights';
 import type { CompletionOutput, RequestOutput, RequestTimings, TokenLogprob } from './outputs';
 import { normalizePrompt, type PromptInput } from './prompt-input';
-import { Sampler } from './sampler';
 import { SamplingParams, type SamplingParamsInit } from './sampling-params';
 import { Scheduler, type SchedulerStats } from './scheduler';
 import { SequenceGroup } from './sequence';
@@ -72,8 +70,8 @@ export class LLMEngine {
     readonly scheduler: Scheduler,
     private readonly weights: LlamaWeights,
     private readonly kv: KvCache,
-    private readonly model: LlamaModel,
     private readonly runner: ModelRunner,
+    private readonly backend: Backend,
   ) {
     this.modelName = basename(files.dir);
     this.beams = new BeamRequests({
@@ -97,7 +95,14 @@ export class LLMEngine {
     const weights = loadLlamaWeights(backend, files);
     const built: Array<{ free(): void }> = [];
     try {
-      const config = resolveEngineConfig(options, files.config, weights.embed.dtype);
+      // On CUDA without a given size, the cache gets what the weights and a profiled largest step leave.
+      const measure = (shape: StepShape) => {
+        backend.synchronize();
+        const s = backend.memoryStats();
+        const profile = profileForwardPass(backend, files.config, weights, { ...shape, maxTopK: MAX_LOGPROBS });
+        return { totalDeviceBytes: s.totalDeviceBytes, usedBytesAfterWeights: s.totalDeviceBytes - s.freeDeviceBytes, peakActivationBytes: profile.peakActivationBytes };
+      };
+      const config = resolveEngineConfig(options, files.config, weights.embed.dtype, measure);
       const c = files.config;
       const scheduler = new Scheduler({
         blockSize: config.blockSize, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks,
@@ -109,19 +114,10 @@ export class LLMEngine {
         numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: weights.embed.dtype,
       });
       built.push(kv);
-      const blockTableWidth = Math.ceil(config.maxModelLen / config.blockSize);
-      const model = new LlamaModel(backend, c, weights, kv, {
-        maxTokens: config.maxNumBatchedTokens, maxSeqs: config.maxNumSeqs, maxLogitRows: config.maxNumSeqs,
-        maxPositions: config.maxModelLen, blockTableWidth,
-      });
-      built.push(model);
-      const sampler = new Sampler(backend, config.maxNumSeqs, MAX_LOGPROBS);
-      built.push(sampler);
-      const runner = new ModelRunner(model, kv, sampler, {
-        blockSize: config.blockSize, maxNumSeqs: config.maxNumSeqs, maxNumBatchedTokens: config.maxNumBatchedTokens, blockTableWidth,
-      });
+      const runner = createModelRunner(backend, c, weights, kv, { ...config, maxTopK: MAX_LOGPROBS });
+      built.push(runner);
       const encoder = new SyncEncoder(files.tokenizerJson);
-      return new LLMEngine(config, files, tokenizer, chatTemplate, encoder, scheduler, weights, kv, model, runner);
+      return new LLMEngine(config, files, tokenizer, chatTemplate, encoder, scheduler, weights, kv, runner, backend);
     } catch (e) {
       // Options that only fail against this model (or an allocation failure) must not leak the weights.
       for (const b of built) b.free();
@@ -209,12 +205,20 @@ export class LLMEngine {
     };
   }
 
+  /**
+   * Runs one step of the largest batch this engine's limits allow on buffers and a cache of its own (what
+   * create does on CUDA to size the KV cache) and reports the memory it took; the engine's state is untouched.
+   */
+  profileForwardPass(): ForwardProfile {
+    this.assertOpen();
+    return profileForwardPass(this.backend, this.files.config, this.weights, { ...this.config, maxTopK: MAX_LOGPROBS });
+  }
+
   /** Frees the model, the cache and the tokenizer thread; the engine cannot be used afterwards. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.runner.sampler.free();
-    this.model.free();
+    this.runner.free();
     this.kv.free();
     freeLlamaWeights(this.weights);
     this.encoder.close();

@@ -4,6 +4,8 @@ export { SamplingParams, type SamplingParamsInit } from './sampling-params';
 export type { SchedulerStats, PreemptionMode } from './scheduler';
 export type { BlockManagerStats } from './block-manager';
 export type { EngineOptions, EngineConfig } from './config';
+export type { KvBudget, DeviceMemoryUse } from './kv-budget';
+export type { ForwardProfile } from './model-runner';
 export type { PromptInput } from './prompt-input';
 export { LLMEngine, MAX_LOGPROBS, type EngineStats } from './engine';
 export { LLM } from './llm';

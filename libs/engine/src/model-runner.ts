@@ -1,9 +1,13 @@
-import type { ForwardInput, LlamaModel } from './models/llama';
-import type { KvCache } from './models/kv-cache';
+import type { Backend } from '@sluice/cuda-kernels';
+import type { ModelConfig } from './model/config';
+import { LlamaModel, type ForwardInput } from './models/llama';
+import { KvCache } from './models/kv-cache';
+import type { LlamaWeights } from './models/llama-weights';
 import type { TokenLogprob } from './outputs';
 import { Sampler, SampleRow } from './sampler';
+import { SamplingParams } from './sampling-params';
 import type { ScheduledSeq, SchedulerOutput } from './scheduler';
-import type { Sequence, SequenceGroup } from './sequence';
+import { SequenceGroup, type Sequence } from './sequence';
 
 export interface RunnerLimits {
   blockSize: number;
@@ -34,6 +38,89 @@ export interface StepResult {
 /** Per-sequence sampling state the engine owns: the RNG seed of each sequence. */
 export type SeedOf = (seq: Sequence, group: SequenceGroup) => bigint;
 
+/** The batch limits a runner (its model buffers and sampler) is built for. */
+export interface StepLimits {
+  blockSize: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  maxModelLen: number;
+  /** Top logprobs a row may ask for. */
+  maxTopK: number;
+}
+
+/** Builds the model's step buffers and the sampler over a KV cache; the runner frees both. */
+export function createModelRunner(backend: Backend, config: ModelConfig, weights: LlamaWeights, kv: KvCache, limits: StepLimits): ModelRunner {
+  const blockTableWidth = Math.ceil(limits.maxModelLen / limits.blockSize);
+  const model = new LlamaModel(backend, config, weights, kv, {
+    maxTokens: limits.maxNumBatchedTokens, maxSeqs: limits.maxNumSeqs, maxLogitRows: limits.maxNumSeqs,
+    maxPositions: limits.maxModelLen, blockTableWidth,
+  });
+  let sampler: Sampler;
+  try {
+    sampler = new Sampler(backend, limits.maxNumSeqs, limits.maxTopK);
+  } catch (e) {
+    model.free();
+    throw e;
+  }
+  return new ModelRunner(model, kv, sampler, {
+    blockSize: limits.blockSize, maxNumSeqs: limits.maxNumSeqs, maxNumBatchedTokens: limits.maxNumBatchedTokens, blockTableWidth,
+  });
+}
+
+/** One profiled step of the largest batch: its shape and the memory it took on top of what was in use before. */
+export interface ForwardProfile {
+  numSeqs: number;
+  numTokens: number;
+  /** Step buffers, sampler, op temporaries and memory outside the backend's pool, at their peak. */
+  peakActivationBytes: number;
+}
+
+// Device-wide bytes in use; 0 on CPU, where the backend reports no device.
+function deviceUsed(s: ReturnType<Backend['memoryStats']>): number {
+  return s.totalDeviceBytes - s.freeDeviceBytes;
+}
+
+/**
+ * Runs one prefill step of the largest batch the scheduler can build (maxNumBatchedTokens tokens spread
+ * over as many sequences as maxNumSeqs allows), sampling every sequence, on step buffers and a KV cache of
+ * its own that hold one sequence's blocks (every sequence writes the same blocks: the values are thrown away),
+ * and reports the memory it took. Leaves no allocation behind but what the backend's pool keeps cached.
+ */
+export function profileForwardPass(backend: Backend, config: ModelConfig, weights: LlamaWeights, limits: StepLimits): ForwardProfile {
+  const numSeqs = Math.min(limits.maxNumSeqs, limits.maxNumBatchedTokens);
+  const numTokens = Math.min(limits.maxNumBatchedTokens, numSeqs * limits.maxModelLen);
+  const lens = Array.from({ length: numSeqs }, (_, i) => Math.floor(numTokens / numSeqs) + (i < numTokens % numSeqs ? 1 : 0));
+  const table = Array.from({ length: Math.ceil(lens[0] / limits.blockSize) }, (_, b) => b);
+  const kv = new KvCache(backend, {
+    numLayers: config.numLayers, numBlocks: table.length, numHostBlocks: 0, blockSize: limits.blockSize,
+    numKvHeads: config.numKvHeads, headDim: config.headDim, dtype: weights.embed.dtype,
+  });
+  let runner: ModelRunner | undefined;
+  try {
+    backend.synchronize();
+    const before = backend.memoryStats();
+    runner = createModelRunner(backend, config, weights, kv, limits);
+    const params = new SamplingParams({ temperature: 0, maxTokens: 1, logprobs: limits.maxTopK });
+    const scheduled: ScheduledSeq[] = lens.map((len, i) => {
+      const group = new SequenceGroup(`profile-${i}`, new Array<number>(len).fill(0), params);
+      return { seq: group.seqs[0], group, numTokens: len, blockTable: table, sampleFor: [group.seqs[0]] };
+    });
+    runner.execute({ scheduled, numBatchedTokens: numTokens, blocksToSwapOut: [], blocksToSwapIn: [], blocksToCopy: [], preempted: [] }, () => 0n);
+    backend.synchronize();
+    const after = backend.memoryStats();
+    // Live buffers; pool growth from op temporaries freed again; allocations outside the pool seen only by the device.
+    const peakActivationBytes = Math.max(
+      after.allocatedBytes - before.allocatedBytes,
+      after.allocatedBytes + after.cachedBytes - before.allocatedBytes - before.cachedBytes,
+      deviceUsed(after) - deviceUsed(before),
+    );
+    return { numSeqs, numTokens, peakActivationBytes };
+  } finally {
+    runner?.free();
+    kv.free();
+  }
+}
+
 /**
  * Turns a SchedulerOutput into the model's inputs (token ids, positions, slot mapping, block tables,
  * context lengths, cu_seqlens), runs the step's block moves, the forward pass and the sampler.
@@ -62,6 +149,12 @@ export class ModelRunner {
     this.tables = new Int32Array(limits.maxNumSeqs * limits.blockTableWidth);
     this.contextLens = new Int32Array(limits.maxNumSeqs);
     this.maxLogitRows = model.limits.maxLogitRows;
+  }
+
+  /** Frees the model's step buffers and the sampler (not the KV cache, which the caller owns). */
+  free(): void {
+    this.sampler.free();
+    this.model.free();
   }
 
   execute(out: SchedulerOutput, seedOf: SeedOf): StepResult {

@@ -1,0 +1,60 @@
+import { LLMEngine } from '../src/engine';
+import type { RequestOutput } from '../src/outputs';
+import { tinyModel } from './helpers/tiny-models';
+
+const MODEL = tinyModel('tiny-llama');
+const PROMPTS = ['The river', 'Once upon a time there was', 'A B C D E F G'];
+
+// Greedy completions with logprobs; profiles the forward pass after the first step when asked to.
+function generate(engine: LLMEngine, profileMidway: boolean): Map<string, RequestOutput> {
+  PROMPTS.forEach((p, i) => engine.addRequest(`r${i}`, p, { temperature: 0, maxTokens: 12, logprobs: 2, ignoreEos: true }));
+  const done = new Map<string, RequestOutput>();
+  let steps = 0;
+  while (engine.hasUnfinishedRequests()) {
+    for (const o of engine.step()) if (o.finished) done.set(o.requestId, o);
+    if (profileMidway && ++steps === 1) expect(engine.profileForwardPass().peakActivationBytes).toBeGreaterThan(0);
+  }
+  return done;
+}
+
+function completions(outs: Map<string, RequestOutput>): unknown[] {
+  return [...outs.values()].map((o) => ({ id: o.requestId, out: o.outputs.map((c) => ({ tokens: c.tokenIds, logprobs: c.logprobs, lp: c.cumulativeLogprob })) }));
+}
+
+describe('profiled forward pass (run on the CPU backend: the CUDA sizing it feeds cannot run here)', () => {
+  it('runs the largest batch the limits allow and reports a positive peak activation figure', async () => {
+    const engine = await LLMEngine.create({ model: MODEL, kvCacheBytes: 1024 * 1024, maxNumSeqs: 4, maxNumBatchedTokens: 256 });
+    try {
+      const p = engine.profileForwardPass();
+      expect(p).toMatchObject({ numSeqs: 4, numTokens: 256 });
+      expect(p.peakActivationBytes).toBeGreaterThan(0);
+      expect(engine.config.kvBudget).toEqual({ source: 'bytes', numBlocks: 64, blockBytes: 16384, kvCacheBytes: 1024 * 1024 });
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('caps the batch at maxNumSeqs sequences of maxModelLen tokens', async () => {
+    const engine = await LLMEngine.create({ model: MODEL, numBlocks: 16, maxNumSeqs: 2, maxNumBatchedTokens: 256, maxModelLen: 40 });
+    try {
+      expect(engine.profileForwardPass()).toMatchObject({ numSeqs: 2, numTokens: 80 });
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('leaves the engine untouched: greedy tokens and logprobs equal those of an engine that never profiled', async () => {
+    const opts = { model: MODEL, kvCacheBytes: 1024 * 1024, maxNumSeqs: 4, maxNumBatchedTokens: 64 };
+    const plain = await LLMEngine.create(opts);
+    const profiled = await LLMEngine.create(opts);
+    try {
+      const expected = completions(generate(plain, false));
+      expect(profiled.profileForwardPass().peakActivationBytes).toBeGreaterThan(0);
+      expect(completions(generate(profiled, true))).toEqual(expected);
+      expect(profiled.stats()).toMatchObject({ freeBlocks: plain.stats().freeBlocks, totalBlocks: plain.stats().totalBlocks });
+    } finally {
+      plain.close();
+      profiled.close();
+    }
+  });
+});

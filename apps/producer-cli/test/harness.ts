@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localS3Config, resolveConfig, type LocalConfig } from '@sluice/infra';
+import { localS3Config, suiteConfig, type LocalConfig } from '@sluice/infra';
 import { METADATA_SEQ, RecordCodec, type Completion, type DeadLetter, type SchemaFamily } from '@sluice/schema';
 import { Kafka, logLevel } from 'kafkajs';
 import { readTopicToEnd } from '../src/kafka/read-topic';
@@ -13,14 +13,7 @@ import { ensureTopics } from '../src/kafka/topics';
 import { METADATA_KIND } from '../src/produce/row-to-job';
 
 export function testSettings(env: NodeJS.ProcessEnv = process.env): LocalConfig {
-  return resolveConfig({}, {
-    SLUICE_KAFKA_PORT: env.SLUICE_CLI_TEST_KAFKA_PORT || '49092',
-    SLUICE_KAFKA_CONTROLLER_PORT: env.SLUICE_CLI_TEST_KAFKA_CONTROLLER_PORT || '49093',
-    SLUICE_S3_PORT: env.SLUICE_CLI_TEST_S3_PORT || '49000',
-    SLUICE_DATA_DIR: env.SLUICE_CLI_TEST_DATA_DIR || join(tmpdir(), 'sluice-producer-cli-test'),
-    SLUICE_CACHE_DIR: env.SLUICE_CACHE_DIR,
-    SLUICE_START_TIMEOUT_MS: env.SLUICE_START_TIMEOUT_MS,
-  });
+  return suiteConfig('SLUICE_CLI_TEST', { kafkaPort: 49092, kafkaControllerPort: 49093, s3Port: 49000, dataDirName: 'sluice-producer-cli-test' }, env);
 }
 
 export function brokers(): string {

@@ -4,7 +4,7 @@ import { EngineConfig, EngineOptions, resolveEngineConfig, validateEngineOptions
 import { BeamRequests } from './beam-requests';
 import { EngineError, InvalidEngineOptionsError, InvalidSamplingParamsError } from './errors';
 import { resolveModelFiles, type ModelFiles } from './model/model-files';
-import { createModelRunner, profileForwardPass, type ForwardProfile, type ModelRunner, type StepResult } from './model-runner';
+import { createModelRunner, measureDeviceMemory, profileForwardPass, type ForwardProfile, type ModelRunner, type StepResult } from './model-runner';
 import { KvCache } from './models/kv-cache';
 import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights } from './models/llama-weights';
 import type { CompletionOutput, RequestOutput, RequestTimings, TokenLogprob } from './outputs';
@@ -96,12 +96,7 @@ export class LLMEngine {
     const built: Array<{ free(): void }> = [];
     try {
       // On CUDA without a given size, the cache gets what the weights and a profiled largest step leave.
-      const measure = (shape: StepShape) => {
-        backend.synchronize();
-        const s = backend.memoryStats();
-        const profile = profileForwardPass(backend, files.config, weights, { ...shape, maxTopK: MAX_LOGPROBS });
-        return { totalDeviceBytes: s.totalDeviceBytes, usedBytesAfterWeights: s.totalDeviceBytes - s.freeDeviceBytes, peakActivationBytes: profile.peakActivationBytes };
-      };
+      const measure = (shape: StepShape) => measureDeviceMemory(backend, files.config, weights, { ...shape, maxTopK: MAX_LOGPROBS });
       const config = resolveEngineConfig(options, files.config, weights.embed.dtype, measure);
       const c = files.config;
       const scheduler = new Scheduler({

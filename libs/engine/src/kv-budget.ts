@@ -9,19 +9,26 @@ export interface DeviceMemoryUse {
   peakActivationBytes: number;
 }
 
+export interface BlocksKvBudget { source: 'blocks'; numBlocks: number; blockBytes: number }
+export interface BytesKvBudget { source: 'bytes'; numBlocks: number; blockBytes: number; kvCacheBytes: number }
+export interface DeviceMemoryKvBudget extends DeviceMemoryUse {
+  source: 'device-memory';
+  numBlocks: number;
+  blockBytes: number;
+  kvCacheBytes: number;
+  gpuMemoryUtilization: number;
+}
+
 /** How the KV cache's block count was derived, with the numbers it came from. */
-export type KvBudget =
-  | { source: 'blocks'; numBlocks: number; blockBytes: number }
-  | { source: 'bytes'; numBlocks: number; blockBytes: number; kvCacheBytes: number }
-  | ({ source: 'device-memory'; numBlocks: number; blockBytes: number; kvCacheBytes: number; gpuMemoryUtilization: number } & DeviceMemoryUse);
+export type KvBudget = BlocksKvBudget | BytesKvBudget | DeviceMemoryKvBudget;
 
 /** A block count given outright (numBlocks). */
-export function kvBudgetFromBlocks(numBlocks: number, blockBytes: number): KvBudget {
+export function kvBudgetFromBlocks(numBlocks: number, blockBytes: number): BlocksKvBudget {
   return { source: 'blocks', numBlocks, blockBytes };
 }
 
 /** As many whole blocks as kvCacheBytes holds; throws when that is none. */
-export function kvBudgetFromBytes(kvCacheBytes: number, blockBytes: number): KvBudget {
+export function kvBudgetFromBytes(kvCacheBytes: number, blockBytes: number): BytesKvBudget {
   const numBlocks = Math.floor(kvCacheBytes / blockBytes);
   if (numBlocks < 1) {
     throw new InvalidEngineOptionsError('kvCacheBytes', `${kvCacheBytes} bytes hold no KV block (one block takes ${blockBytes} bytes)`);
@@ -41,7 +48,7 @@ export interface DeviceBudgetInput extends DeviceMemoryUse {
  * largest step take; throws InvalidEngineOptionsError naming the numbers when that cannot hold one
  * sequence of maxModelLen tokens.
  */
-export function kvBudgetFromDeviceMemory(i: DeviceBudgetInput): KvBudget {
+export function kvBudgetFromDeviceMemory(i: DeviceBudgetInput): DeviceMemoryKvBudget {
   const fail = (message: string): never => {
     throw new InvalidEngineOptionsError('gpuMemoryUtilization', message);
   };

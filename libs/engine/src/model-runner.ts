@@ -1,4 +1,5 @@
 import type { Backend } from '@sluice/cuda-kernels';
+import type { DeviceMemoryUse } from './kv-budget';
 import type { ModelConfig } from './model/config';
 import { LlamaModel, type ForwardInput } from './models/llama';
 import { KvCache } from './models/kv-cache';
@@ -65,6 +66,14 @@ export function createModelRunner(backend: Backend, config: ModelConfig, weights
   return new ModelRunner(model, kv, sampler, {
     blockSize: limits.blockSize, maxNumSeqs: limits.maxNumSeqs, maxNumBatchedTokens: limits.maxNumBatchedTokens, blockTableWidth,
   });
+}
+
+/** What the device-memory KV budget needs, read once the weights are loaded: device figures and a profiled step. */
+export function measureDeviceMemory(backend: Backend, config: ModelConfig, weights: LlamaWeights, limits: StepLimits): DeviceMemoryUse {
+  backend.synchronize();
+  const s = backend.memoryStats();
+  const { peakActivationBytes } = profileForwardPass(backend, config, weights, limits);
+  return { totalDeviceBytes: s.totalDeviceBytes, usedBytesAfterWeights: deviceUsed(s), peakActivationBytes };
 }
 
 /** One profiled step of the largest batch: its shape and the memory it took on top of what was in use before. */

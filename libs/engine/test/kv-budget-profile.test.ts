@@ -1,4 +1,10 @@
-import { LLMEngine } from '../src/engine';
+import { getBackend } from '@sluice/cuda-kernels';
+import { resolveEngineConfig, type StepShape } from '../src/config';
+import { LLMEngine, MAX_LOGPROBS } from '../src/engine';
+import type { DeviceMemoryUse } from '../src/kv-budget';
+import { resolveModelFiles } from '../src/model/model-files';
+import { measureDeviceMemory } from '../src/model-runner';
+import { freeLlamaWeights, loadLlamaWeights } from '../src/models/llama-weights';
 import type { RequestOutput } from '../src/outputs';
 import { tinyModel } from './helpers/tiny-models';
 
@@ -55,6 +61,22 @@ describe('profiled forward pass (run on the CPU backend: the CUDA sizing it feed
     } finally {
       plain.close();
       profiled.close();
+    }
+  });
+
+  it("the device-memory path, measured on the CPU backend, profiles and then refuses its 0 bytes of device memory", () => {
+    const files = resolveModelFiles(MODEL);
+    const backend = getBackend('cpu');
+    const weights = loadLlamaWeights(backend, files);
+    try {
+      let use: DeviceMemoryUse | undefined;
+      const measure = (shape: StepShape) => (use = measureDeviceMemory(backend, files.config, weights, { ...shape, maxTopK: MAX_LOGPROBS }));
+      expect(() => resolveEngineConfig({ model: MODEL, device: 'cuda', maxNumSeqs: 4, maxNumBatchedTokens: 128 }, files.config, 'f32', measure))
+        .toThrow('engine option gpuMemoryUtilization: the backend reports 0 bytes of device memory');
+      expect(use).toMatchObject({ totalDeviceBytes: 0, usedBytesAfterWeights: 0 });
+      expect(use!.peakActivationBytes).toBeGreaterThan(0);
+    } finally {
+      freeLlamaWeights(weights);
     }
   });
 });

@@ -50,6 +50,8 @@ describe('resolveConfig', () => {
     [['--no-such-flag'], {}, /command line: unknown option '--no-such-flag'/],
     [['--max-num-seqs', '8'], {}, /--max-num-seqs \(SLUICE_MAX_NUM_SEQS\): applies only with --engine llm/],
     [['--engine', 'llm', '--model', '.', '--kv-cache-bytes', 'lots'], {}, /--kv-cache-bytes \(SLUICE_KV_CACHE_BYTES\): must be a size like/],
+    [['--engine', 'llm', '--model', '.', '--gpu-memory-utilization', '1.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): must be a fraction in \(0, 1\], got "1.5"/],
+    [['--gpu-memory-utilization', '0.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): applies only with --engine llm/],
     [['--engine', 'llm', '--model', '.', '--device', 'tpu'], {}, /command line: option '--device <device>' argument 'tpu' is invalid/],
     [['--engine', 'llm', '--model', '.'], { SLUICE_DEVICE: 'tpu' }, /--device \(SLUICE_DEVICE\): must be one of cpu, cuda/],
     [['--engine', 'llm', '--model', '.', '--max-num-batched-tokens', '0'], {}, /--max-num-batched-tokens \(SLUICE_MAX_NUM_BATCHED_TOKENS\): must be between 1/],
@@ -99,6 +101,7 @@ describe('engine options', () => {
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], {}).engineOptions).toEqual({});
     const c = resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-bytes', '20GiB', '--max-num-seqs', '128'], { SLUICE_DEVICE: 'cuda', SLUICE_MAX_NUM_BATCHED_TOKENS: '4096' });
     expect(c.engineOptions).toEqual({ device: 'cuda', kvCacheBytes: 20 * 2 ** 30, maxNumSeqs: 128, maxNumBatchedTokens: 4096 });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.', '--device', 'cuda', '--gpu-memory-utilization', '0.45']).engineOptions).toEqual({ device: 'cuda', gpuMemoryUtilization: 0.45 });
   });
 
   it.each([['1073741824', 2 ** 30], ['512MiB', 512 * 2 ** 20], ['1.5GB', 1.5e9], ['64 kib', 65536]])('parseBytes(%s) = %d', (t, n) => expect(parseBytes(t)).toBe(n));

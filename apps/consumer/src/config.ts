@@ -44,6 +44,7 @@ export interface ConsumerConfig {
 export interface EngineFlags {
   device?: 'cpu' | 'cuda';
   kvCacheBytes?: number;
+  gpuMemoryUtilization?: number;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
 }
@@ -74,7 +75,8 @@ const SETTINGS: Setting[] = [
   { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine)', default: 'echo', choices: ['echo', 'llm'] },
   { key: 'model', flags: '--model <dir>', env: 'SLUICE_MODEL', help: 'Hugging Face model directory (required with --engine llm)' },
   { key: 'device', flags: '--device <device>', env: 'SLUICE_DEVICE', help: 'where the llm engine runs: cpu or cuda (default: cpu)', choices: ['cpu', 'cuda'] },
-  { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB)' },
+  { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB on cpu; on cuda, sized from --gpu-memory-utilization)' },
+  { key: 'gpuMemoryUtilization', flags: '--gpu-memory-utilization <fraction>', env: 'SLUICE_GPU_MEMORY_UTILIZATION', help: 'with --device cuda and no --kv-cache-bytes: the share of GPU memory the llm engine may hold (weights, a profiled peak batch, then the KV cache), in (0, 1] (default: 0.9)' },
   { key: 'maxNumSeqs', flags: '--max-num-seqs <n>', env: 'SLUICE_MAX_NUM_SEQS', help: 'most sequences the llm engine runs in one step (default: 64)' },
   { key: 'maxNumBatchedTokens', flags: '--max-num-batched-tokens <n>', env: 'SLUICE_MAX_NUM_BATCHED_TOKENS', help: 'most tokens the llm engine processes in one step (default: 2048)' },
   { key: 'echoDelayMs', flags: '--echo-delay-ms <ms>', env: 'SLUICE_ECHO_DELAY_MS', help: 'simulated run time per job of the echo engine', default: '0' },
@@ -205,7 +207,7 @@ export function parseBytes(text: string): number | undefined {
 }
 
 function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
-  const keys = ['device', 'kvCacheBytes', 'maxNumSeqs', 'maxNumBatchedTokens'] as const;
+  const keys = ['device', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens'] as const;
   const given = keys.filter((k) => raw[k] !== undefined && raw[k] !== '');
   if (engine !== 'llm' && given.length > 0) throw new ConfigError(label(given[0]), 'applies only with --engine llm');
   const flags: EngineFlags = {};
@@ -214,6 +216,11 @@ function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
     const bytes = parseBytes(raw.kvCacheBytes);
     if (bytes === undefined || bytes < 1) throw new ConfigError(label('kvCacheBytes'), `must be a size like 536870912, 512MiB or 20GiB, got "${raw.kvCacheBytes}"`);
     flags.kvCacheBytes = bytes;
+  }
+  if (raw.gpuMemoryUtilization) {
+    const f = Number(raw.gpuMemoryUtilization);
+    if (!(f > 0 && f <= 1)) throw new ConfigError(label('gpuMemoryUtilization'), `must be a fraction in (0, 1], got "${raw.gpuMemoryUtilization}"`);
+    flags.gpuMemoryUtilization = f;
   }
   if (raw.maxNumSeqs) flags.maxNumSeqs = int(raw, 'maxNumSeqs', 1, 65_536);
   if (raw.maxNumBatchedTokens) flags.maxNumBatchedTokens = int(raw, 'maxNumBatchedTokens', 1, 10_000_000);

@@ -3,13 +3,16 @@
 // sharing a 64-token prefix, ignore_eos so every request generates exactly its max_tokens) through
 // LLMEngine with continuous batching, and with static batches of the same size (submit a batch, step
 // until all of it finishes, then the next). Models: the tiny test Llama and a ~100M-parameter random Llama.
-// Usage: node bench/engine/engine.mjs [--quick] [--write]   (build first: npx nx run-many -t build)
+// Then KV cache waste on the mixed-length workload W2 (kv-waste.mjs); --waste-only runs just that part.
+// Usage: node bench/engine/engine.mjs [--quick] [--waste-only] [--write]   (build first: npx nx run-many -t build)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWasteCase, W2, w2Requests, WASTE_CASES, wasteSection } from './kv-waste.mjs';
 import { ensureRandomLlama, parameterCount } from './random-llama.mjs';
+import { rng } from './rng.mjs';
 
 const require = createRequire(import.meta.url);
 const { LLMEngine } = require('@sluice/engine');
@@ -21,18 +24,6 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const BATCH = 16;
 const SHARED_PREFIX = 64;
-
-// mulberry32: the workload depends only on the seed.
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * n requests: prompts of 16-192 tokens (even-numbered ones start with the same 64 tokens), outputs of
@@ -126,15 +117,45 @@ async function main() {
   const date = new Date().toISOString();
   const load0 = loadavg()[0];
   console.log(`date: ${date}\nmachine: ${machineLine()}\nload average at start: ${load0.toFixed(2)}`);
-  const big = ensureRandomLlama(modelsDir);
-  const results = [
-    await benchModel('tiny-llama', join(modelsDir, 'tiny-llama'), quick ? 32 : 128, 3),
-    await benchModel('random Llama 100M', big, quick ? 32 : 48, quick ? 1 : 2),
-  ];
+  const write = args.includes('--write');
+  if (!args.includes('--waste-only')) {
+    const big = ensureRandomLlama(modelsDir);
+    const results = [
+      await benchModel('tiny-llama', join(modelsDir, 'tiny-llama'), quick ? 32 : 128, 3),
+      await benchModel('random Llama 100M', big, quick ? 32 : 48, quick ? 1 : 2),
+    ];
+    const load1 = loadavg()[0];
+    console.log(`load average at end: ${load1.toFixed(2)}`);
+    for (const m of results) console.log(speedup(m));
+    if (write) writeDocs(date, load0, load1, results);
+  }
+  await benchWaste(write);
+}
+
+// W2 through each cache configuration on the tiny model; --quick takes its first quarter of requests.
+async function benchWaste(write) {
+  const date = new Date().toISOString();
+  const model = join(modelsDir, 'tiny-llama');
+  const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+  const requests = w2Requests(quick ? W2.requests / 4 : W2.requests, Math.min(config.bos_token_id, config.eos_token_id));
+  const load0 = loadavg()[0];
+  const results = [];
+  for (const c of WASTE_CASES) {
+    const r = await runWasteCase(model, requests, c);
+    console.log(`W2 block ${r.blockSize}, ${r.numBlocks} blocks: mean KV waste ${(100 * r.meanKvWaste).toFixed(2)}%, `
+      + `peak KV usage ${(100 * r.peakUsage).toFixed(1)}%, ${r.preemptions} preemptions, ${r.steps} steps, ${r.wall.toFixed(1)} s; `
+      + `${r.seqsPerStep.toFixed(1)} sequences per step holding ${r.tokensPerSeq.toFixed(0)} positions each, `
+      + `${r.emptyPerSeq.toFixed(2)} empty slots in each one's last block (${(100 * r.tailShare).toFixed(1)}% of all empty held slots)`);
+    results.push(r);
+  }
   const load1 = loadavg()[0];
-  console.log(`load average at end: ${load1.toFixed(2)}`);
-  for (const m of results) console.log(speedup(m));
-  if (args.includes('--write')) writeDocs(date, load0, load1, results);
+  if (!write) return;
+  const body = wasteSection({
+    date, machine: machineLine(), command: `npm run bench:engine -w @sluice/bench -- ${args.join(' ')}`,
+    threads: availableParallelism(), load: [load0, load1], requests, results, markdownTable,
+  });
+  upsertSection(join(root, 'docs', 'benchmarks.md'), 'Engine: KV cache waste on the mixed-length workload W2', body);
+  console.log('wrote docs/benchmarks.md (KV waste)');
 }
 
 function speedup(m) {

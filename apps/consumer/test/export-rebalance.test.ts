@@ -77,6 +77,19 @@ describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
     expect(manifest.completions).toBe(96);
   });
 
+  it('S3 store: holds() tells whether an object has exactly the given bytes, single and multipart', async () => {
+    const store = new S3ObjectStore(s3, { bucket, multipartThreshold: 5 * 1024 * 1024 });
+    for (const size of [100, 6 * 1024 * 1024]) {
+      const key = `holds/${size}-${randomUUID()}`;
+      const body = Buffer.alloc(size, 7);
+      expect(await store.holds(key, body)).toBe(false);
+      await store.put(key, body, 'application/octet-stream');
+      expect(await store.holds(key, body)).toBe(true);
+      expect(await store.holds(key, Buffer.alloc(size, 8))).toBe(false);
+      expect(await store.holds(key, Buffer.alloc(size + 1, 7))).toBe(false);
+    }
+  });
+
   it('a range committed by a worker that died before listing its parts is listed by the next owner (offset metadata)', async () => {
     const total = 20;
     const { t, args } = await setup('repair', 1, total);
@@ -134,7 +147,10 @@ describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
     } finally {
       for (const w of workers.slice(0, 2)) w.child.kill('SIGTERM');
     }
-    for (const w of workers.slice(0, 2)) expect(await w.exited).toBe(0);
+    for (const w of workers.slice(0, 2)) {
+      const code = await w.exited;
+      expect({ code, log: code === 0 ? [] : w.logs.filter((l) => l.includes('"level":50') || l.includes('"level":40')).slice(-10) }).toEqual({ code: 0, log: [] });
+    }
 
     const { manifest, jobIds } = await exportedJobs(t);
     expect(manifest.parts.reduce((s, p) => s + p.records, 0)).toBe(total);

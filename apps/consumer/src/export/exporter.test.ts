@@ -99,6 +99,16 @@ describe('Exporter over the file target', () => {
     expect(manifest('b').parts[0].sha256).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
+  it('after its commit the committer puts its bytes back if a racing attempt overwrote its freshly created part', async () => {
+    const staged = await exporter.stageRange(0, range('b', 0, 4, 'w1'));
+    expect(staged.parts[0].taken).toBe(false);
+    await new FileObjectStore(dir).put(staged.parts[0].entry.key, Buffer.from('a racing attempt\n'), 'application/x-ndjson'); // a non-atomic create-only write landing late
+    await exporter.publish(staged);
+    const body = object('b', name(0, 0, 4));
+    expect(body).toEqual(staged.parts[0].body);
+    expect(manifest('b').parts[0].sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
   it('repair lists exactly the noted parts a manifest misses, and is idempotent', async () => {
     await exporter.publish(await exporter.stageRange(0, range('a', 0, 3)));
     // Committed with its note, then the worker died before publishing: b is missing, a's part for this range too.

@@ -116,7 +116,10 @@ export class Exporter {
     const { prefix, format, workerId } = this.options;
     await Promise.all(
       staged.parts.map(async ({ batchId, entry, body, taken }) => {
-        if (taken) await this.retrying(`upload ${entry.key}`, () => this.store.put(entry.key, body, CONTENT_TYPES[format]));
+        // Not every store's create-only write is atomic: a racing attempt's bytes may sit at our key even if ours went in first.
+        if (taken || !(await this.retrying(`check ${entry.key}`, () => this.store.holds(entry.key, body)))) {
+          await this.retrying(`upload ${entry.key}`, () => this.store.put(entry.key, body, CONTENT_TYPES[format]));
+        }
         const marker = markerKey(prefix, batchId, entry.key);
         await this.retrying(`upload ${marker}`, () => this.store.put(marker, Buffer.from(JSON.stringify(entry)), 'application/json'));
         await this.locked(batchId, () => this.updateManifest(prefix, format, batchId, [entry], true));

@@ -46,6 +46,10 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
+  async holds(key: string, body: Buffer): Promise<boolean> {
+    return (await this.get(key))?.body.equals(body) ?? false;
+  }
+
   async list(prefix: string): Promise<string[]> {
     try {
       const names = await readdir(this.pathOf(prefix));

@@ -10,6 +10,8 @@ export interface ObjectStore {
   readonly location: string;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   get(key: string): Promise<StoredObject | undefined>;
+  /** Whether the object at key has exactly these bytes (false when absent). */
+  holds(key: string, body: Buffer): Promise<boolean>;
   /** Keys under a prefix (a folder: it ends with '/'). */
   list(prefix: string): Promise<string[]>;
   /** Writes only if the object is still at `version` (undefined: only if absent), atomically; false when someone else changed or created it. */

@@ -1,4 +1,5 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, StoredObject } from './object-store';
 
@@ -44,6 +45,19 @@ export class S3ObjectStore implements ObjectStore {
       if (status(err) === 404) return undefined;
       throw err;
     }
+  }
+
+  async holds(key: string, body: Buffer): Promise<boolean> {
+    // A single PUT's ETag is the MD5 of its bytes, so a HEAD usually answers; otherwise (multipart, SSE-KMS) the bytes do.
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      if (r.ContentLength !== body.length) return false;
+      if (r.ETag === `"${createHash('md5').update(body).digest('hex')}"`) return true;
+    } catch (err) {
+      if (status(err) === 404) return false;
+      throw err;
+    }
+    return (await this.get(key))?.body.equals(body) ?? false;
   }
 
   async list(prefix: string): Promise<string[]> {

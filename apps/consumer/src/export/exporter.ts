@@ -59,7 +59,7 @@ const partKeyOfMarker = (prefix: string, batchId: string, key: string) => `${bat
  * holds its own entries and every recorded part. Whoever writes last has seen every record made before its write.
  */
 export class Exporter {
-  // Manifest updates of one batch are serialized in this process; across processes conditional writes guard them.
+  // Manifest updates of one batch are serialized in this process; across processes the write-and-check loop guards them.
   private readonly batchLocks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly store: ObjectStore, private readonly options: ExporterOptions, private readonly log: Logger) {}

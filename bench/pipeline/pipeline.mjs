@@ -191,7 +191,7 @@ async function benchLlm(kafka, admin, bucket) {
   const model = join(modelsDir, name);
   const maxNumSeqs = 16;
   // A small batch shows the fixed cost per batch (first fetch, last commit interval, export); a larger one how it amortizes.
-  const sizes = name === 'tiny-llama' ? [{ n: 64, maxTokens: 256 }] : quick ? [{ n: 16, maxTokens: 16 }] : [{ n: 16, maxTokens: 16 }, { n: 64, maxTokens: 32 }];
+  const sizes = name === 'tiny-llama' ? [{ n: 64, maxTokens: 256 }] : quick ? [{ n: 16, maxTokens: 16 }] : [{ n: 16, maxTokens: 16 }, { n: 64, maxTokens: 32 }, { n: 128, maxTokens: 64 }];
   const rows = [];
   for (const { n, maxTokens } of sizes) {
     // Alternated and repeated: other jobs on the shared cores come and go, so each side keeps its fastest run.

@@ -107,17 +107,21 @@ describe('sluice collect from an S3 export', () => {
       manifest.parts.push({ key, partition: part.partition, first_offset: part.firstOffset, last_offset: part.lastOffset, records: 2, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     }
     await put(exportManifestKey(prefix, batch), Buffer.from(JSON.stringify(manifest)));
+    // An attempt that never committed (a fenced zombie) left a part the manifest does not list, with other text for job 3.
+    const zombie = { ...c(3), outputs: [{ ...c(3).outputs[0], text: 'sampled by the zombie' }] };
+    await put(exportPartKey(prefix, batch, { partition: 0, firstOffset: 0, lastOffset: 5, format: 'jsonl' }), body([zombie]));
   });
 
   it('reads the parts in input order, one line per job, and writes OpenAI output from them too', async () => {
     const out = join(dir, 's3.jsonl');
     const run = await sluice(['collect', batch, '-o', out, '--from', `s3://${bucket}/${prefix}`, '--json'], s3Env);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, failed: 1, jobs: 5, pending: 0, source: `s3://${bucket}/${prefix}` });
+    expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, failed: 1, jobs: 5, pending: 0, orphans_ignored: 1, source: `s3://${bucket}/${prefix}` });
     const got = lines(out);
     expect(got.map((c) => [c.job_id, (c.error as { code: string } | null)?.code ?? null])).toEqual([
       [`${batch}-0`, null], [`${batch}-1`, 'DEADLINE_EXCEEDED'], [`${batch}-2`, null], [`${batch}-3`, null], [`${batch}-4`, null],
     ]);
+    expect(got[3]).toMatchObject({ outputs: [{ text: `answer ${batch}-3` }] });
 
     const openai = join(dir, 's3-openai.jsonl');
     expect((await sluice(['collect', batch, '-o', openai, '--from', `s3://${bucket}/${prefix}`, '--openai-format'], s3Env)).code).toBe(0);

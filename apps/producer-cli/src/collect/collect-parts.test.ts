@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { batchExportPrefix, exportManifestKey, exportPartKey, METADATA_SEQ, recordToJson, type Completion, type ExportManifest } from '@sluice/schema';
@@ -68,6 +68,13 @@ describe('reading a file export', () => {
     return dir;
   }
 
+  /** Writes a part the manifest does not list, as an attempt that never committed leaves behind. */
+  function orphanPart(dir: string, records: Completion[], part = { partition: 0, firstOffset: 0, lastOffset: 9, format: 'jsonl' as const }): string {
+    const key = exportPartKey('', 'b1', part);
+    writeFileSync(join(dir, 'results', key), records.map((r) => `${recordToJson(r)}\n`).join(''));
+    return key;
+  }
+
   it('reads every part, one completion per job with a success over an error, and the manifest', async () => {
     const failedFirst = completion('j2', 1, { code: 'ENGINE_ERROR', message: 'x' });
     const dir = exportDir([[completion('j1', 0), failedFirst], [completion('j2', 1), completion('j3', 2), completion('j4', 3, { code: 'E', message: 'm' })]], true);
@@ -77,6 +84,36 @@ describe('reading a file export', () => {
     expect([...read.completions.keys()].sort()).toEqual(['j1', 'j2', 'j3', 'j4']);
     expect(read.completions.get('j2')?.error).toBeNull();
     expect(inInputOrder(read.completions.values())).toMatchObject([completion('j1', 0), completion('j2', 1), completion('j3', 2), completion('j4', 3, { code: 'E', message: 'm' })]);
+  });
+
+  it('reads only the parts the manifest lists: an orphan part with another completion for a listed job is counted, not read', async () => {
+    const dir = exportDir([[completion('j1', 0), completion('j2', 1)]], true);
+    const zombie = { ...completion('j1', 0), outputs: [{ index: 0, text: 'sampled by an attempt that never committed', finish_reason: 'stop' as const }] };
+    const orphan = orphanPart(dir, [zombie, completion('j9', 8)]);
+    const read = await readExport(`file://${dir}/results`, 'b1');
+    expect(read.parts).toBe(1);
+    expect(read.orphans).toEqual([orphan.slice(orphan.lastIndexOf('/') + 1)]);
+    expect([...read.completions.keys()].sort()).toEqual(['j1', 'j2']);
+    expect(read.completions.get('j1')?.outputs[0].text).toBe('out j1');
+  });
+
+  it('without a manifest reads every part, and orphans are not counted', async () => {
+    const dir = exportDir([[completion('j1', 0)]], false);
+    orphanPart(dir, [completion('j9', 8)]);
+    const read = await readExport(`file://${dir}/results`, 'b1');
+    expect(read).toMatchObject({ manifest: null, parts: 2, orphans: [] });
+    expect([...read.completions.keys()].sort()).toEqual(['j1', 'j9']);
+  });
+
+  it('refuses a part the manifest lists that is missing, and an export in another format', async () => {
+    const dir = exportDir([[completion('j1', 0)]], true);
+    const manifestPath = join(dir, exportManifestKey('results', 'b1'));
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as ExportManifest;
+    const missing = exportPartKey('results', 'b1', { partition: 7, firstOffset: 0, lastOffset: 0, format: 'jsonl' });
+    writeFileSync(manifestPath, JSON.stringify({ ...m, parts: [...m.parts, { ...m.parts[0], key: missing, partition: 7 }] }));
+    await expect(readExport(`file://${dir}/results`, 'b1')).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining(`lists ${missing}, which is missing`) });
+    writeFileSync(manifestPath, JSON.stringify({ ...m, format: 'parquet' }));
+    await expect(readExport(`file://${dir}/results`, 'b1')).rejects.toMatchObject({ exitCode: 1, message: expect.stringContaining('the export is parquet; collect reads JSONL exports only') });
   });
 
   it('refuses a part whose checksum differs from the manifest', async () => {

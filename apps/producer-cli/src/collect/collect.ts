@@ -32,6 +32,8 @@ export interface CollectSummary {
   jobs: number | null;
   dead_lettered: number | null;
   pending: number | null;
+  /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
+  orphans_ignored: number | null;
 }
 
 async function writeLines(output: string, completions: Completion[], openai: boolean): Promise<void> {
@@ -54,8 +56,8 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
     const read = await readExport(options.from, batchId);
     completions = read.completions;
     const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
-    summary = { batch_id: batchId, source: options.from, jobs: exported, dead_lettered: null, pending: exported === null ? null : Math.max(exported - completions.size, 0) };
-    if (!read.manifest) incomplete = `the export of batch ${batchId} has no ${'manifest.json'} yet, so it may be incomplete`;
+    summary = { batch_id: batchId, source: options.from, jobs: exported, dead_lettered: null, pending: exported === null ? null : Math.max(exported - completions.size, 0), orphans_ignored: read.manifest ? read.orphans.length : null };
+    if (!read.manifest) incomplete = `the export of batch ${batchId} has no manifest.json yet, so it may be incomplete (every part was read, committed or not)`;
     else if (completions.size < (exported as number)) incomplete = `the export manifest counts ${exported} completions but the parts hold ${completions.size}`;
   } else {
     let scan;
@@ -66,7 +68,7 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
     }
     completions = scan.completions;
     const { jobs, dead_lettered, pending } = scan.status;
-    summary = { batch_id: batchId, source: settings.topics.results, jobs, dead_lettered, pending };
+    summary = { batch_id: batchId, source: settings.topics.results, jobs, dead_lettered, pending, orphans_ignored: null };
     if (jobs === null) incomplete = `batch ${batchId} has no manifest in ${settings.topics.batches} (unknown batch, or produce has not finished)`;
     else if ((pending ?? 0) > 0) incomplete = `${pending} of ${jobs} jobs of batch ${batchId} are still pending`;
   }

@@ -1,4 +1,4 @@
-// Reads a batch's exported completions from S3 or a directory, checking parts against manifest.json when present.
+// Reads a batch's exported completions from S3 or a directory: the parts manifest.json lists, or every part without one.
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   type ExportTarget,
 } from '@sluice/schema';
 import { CliError, EXIT, usageError } from '../errors';
+import { logger } from '../logger';
 
 interface Store {
   list(prefix: string): Promise<string[]>;
@@ -80,9 +81,36 @@ function s3Store(client: S3Client, bucket: string): Store {
 export interface ExportRead {
   completions: Map<string, Completion>;
   manifest: ExportManifest | null;
+  /** Parts read. */
   parts: number;
+  /** Part names in the batch folder that manifest.json does not list (attempts that never committed); not read. Empty without a manifest. */
+  orphans: string[];
 }
 
+const nameOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+/** Adds one part's completions; `where` names the part in errors. */
+function addCompletions(completions: Map<string, Completion>, bytes: Buffer, batchId: string, where: string): void {
+  for (const [i, line] of bytes.toString('utf8').split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let c: Completion;
+    try {
+      c = recordFromJsonText(CompletionSchemas, line);
+    } catch (err) {
+      if (err instanceof SchemaError) throw new CliError(EXIT.INPUT, `${where}:${i + 1}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    // Committed parts may still repeat a job (a replayed or re-produced job): one completion per job, a success over an error.
+    const previous = completions.get(c.job_id);
+    if (c.batch_id === batchId && (!previous || (previous.error && !c.error))) completions.set(c.job_id, c);
+  }
+}
+
+/**
+ * With manifest.json, reads exactly the parts it lists (the committed ones), each checked against its size and
+ * SHA-256; any other part object is an orphan of an attempt that never committed and may hold another completion
+ * for a listed job, so it is counted, not read. Without a manifest, reads every JSONL part.
+ */
 export async function readExport(uri: string, batchId: string, s3: () => S3Client = s3ClientFromEnv): Promise<ExportRead> {
   let target: ExportTarget;
   try {
@@ -95,36 +123,30 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
   // The URI already holds target.prefix: only the batch's own folder is added to it.
   const where = `${uri.replace(/\/+$/, '')}/${batchExportPrefix('', batchId)}`;
   try {
-    const keys = (await store.list(prefix)).filter((k) => parseExportPartName(k)?.format === 'jsonl').sort();
+    const present = (await store.list(prefix)).map(nameOf).filter((n) => parseExportPartName(n) !== undefined).sort();
     const manifestBytes = await store.read(`${prefix}${EXPORT_MANIFEST_NAME}`);
     const manifest = manifestBytes ? (JSON.parse(manifestBytes.toString('utf8')) as ExportManifest) : null;
-    if (keys.length === 0) throw new CliError(EXIT.INCOMPLETE, `no exported parts for batch ${batchId} under ${where}`);
-    const checksums = new Map(manifest?.parts.map((p) => [p.key.slice(p.key.lastIndexOf('/') + 1), p.sha256]) ?? []);
-    for (const p of manifest?.parts ?? []) {
-      if (!keys.some((k) => k.endsWith(`/${p.key.slice(p.key.lastIndexOf('/') + 1)}`))) throw new CliError(EXIT.SERVICE, `${where}${EXPORT_MANIFEST_NAME} lists ${p.key}, which is missing`);
+    if (manifest && manifest.format !== 'jsonl') throw new CliError(EXIT.INPUT, `${where}${EXPORT_MANIFEST_NAME}: the export is ${manifest.format}; collect reads JSONL exports only`);
+    const listed = new Map((manifest?.parts ?? []).map((p) => [nameOf(p.key), p]));
+    const toRead = manifest ? [...listed.keys()] : present.filter((n) => parseExportPartName(n)?.format === 'jsonl');
+    const orphans = manifest ? present.filter((n) => !listed.has(n)) : [];
+    if (toRead.length === 0) {
+      const ignored = orphans.length ? ` (${orphans.length} orphan parts not in ${EXPORT_MANIFEST_NAME} ignored)` : '';
+      throw new CliError(EXIT.INCOMPLETE, `no exported parts for batch ${batchId} under ${where}${ignored}`);
     }
+    if (!manifest) logger.warn({ batch_id: batchId, where }, `no ${EXPORT_MANIFEST_NAME}: reading all ${toRead.length} parts, which may include attempts that never committed`);
+    if (orphans.length) logger.warn({ batch_id: batchId, where, orphans }, `ignored ${orphans.length} orphan parts that ${EXPORT_MANIFEST_NAME} does not list`);
     const completions = new Map<string, Completion>();
-    for (const key of keys) {
-      const bytes = (await store.read(key)) as Buffer;
-      const name = key.slice(key.lastIndexOf('/') + 1);
-      const expected = checksums.get(name);
-      if (expected && createHash('sha256').update(bytes).digest('hex') !== expected) throw new CliError(EXIT.SERVICE, `${where}${name}: SHA-256 differs from manifest.json (a part is corrupt or being rewritten)`);
-      const lines = bytes.toString('utf8').split('\n');
-      for (const [i, line] of lines.entries()) {
-        if (line.trim() === '') continue;
-        let c: Completion;
-        try {
-          c = recordFromJsonText(CompletionSchemas, line);
-        } catch (err) {
-          if (err instanceof SchemaError) throw new CliError(EXIT.INPUT, `${where}${name}:${i + 1}: ${err.message}`, { cause: err });
-          throw err;
-        }
-        // Parts may overlap after a replay: one completion per job, a success over an error.
-        const previous = completions.get(c.job_id);
-        if (c.batch_id === batchId && (!previous || (previous.error && !c.error))) completions.set(c.job_id, c);
+    for (const name of toRead) {
+      const bytes = await store.read(`${prefix}${name}`);
+      const expected = listed.get(name);
+      if (!bytes) throw new CliError(EXIT.SERVICE, `${where}${EXPORT_MANIFEST_NAME} lists ${expected?.key ?? name}, which is missing`);
+      if (expected && (bytes.length !== expected.bytes || createHash('sha256').update(bytes).digest('hex') !== expected.sha256)) {
+        throw new CliError(EXIT.SERVICE, `${where}${name}: SHA-256 differs from manifest.json (${bytes.length} bytes, the manifest says ${expected.bytes}; a part is corrupt or being rewritten)`);
       }
+      addCompletions(completions, bytes, batchId, `${where}${name}`);
     }
-    return { completions, manifest, parts: keys.length };
+    return { completions, manifest, parts: toRead.length, orphans };
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(EXIT.SERVICE, `reading the export at ${where} failed: ${(err as Error).message}`, { cause: err });

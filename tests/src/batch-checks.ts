@@ -9,12 +9,12 @@ export interface BatchEvidence {
   exported: string[];
 }
 
-/** Reads the results topic (read_committed) and the export manifest's parts for one batch. */
-export async function batchEvidence(p: Pipeline, batchId: string): Promise<BatchEvidence> {
+/** Reads the results topic (read_committed) and the export manifest's parts for one batch of `jobs` jobs. */
+export async function batchEvidence(p: Pipeline, batchId: string, jobs: number): Promise<BatchEvidence> {
   const completions = (await p.committedCompletions()).filter((c) => c.batch_id === batchId);
   const copies = new Map<string, number>();
   for (const c of completions) copies.set(c.job_id, (copies.get(c.job_id) ?? 0) + 1);
-  const manifest = await p.exportManifest(batchId);
+  const manifest = await p.exportManifest(batchId, jobs);
   const exported: string[] = [];
   for (const part of manifest.parts) exported.push(...(await p.object(part.key)).toString().trim().split('\n').map((l) => (JSON.parse(l) as { job_id: string }).job_id));
   return { completions, copies, exported };

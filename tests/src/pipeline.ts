@@ -115,8 +115,23 @@ export class Pipeline {
     return Promise.all((await readCommitted(this.endpoints.brokers, this.topics.dlq)).map((r) => codec.decode(r.value)));
   }
 
-  async exportManifest(batchId: string): Promise<ExportManifest> {
-    return JSON.parse((await this.object(exportManifestKey(this.prefix, batchId))).toString()) as ExportManifest;
+  /**
+   * The batch's export manifest once it accounts for `jobs` completions: workers add a part to it just after the
+   * part's Kafka commit, so right after `sluice status` reports the batch done the last parts may still be on their way.
+   */
+  async exportManifest(batchId: string, jobs: number, timeoutMs = 60_000): Promise<ExportManifest> {
+    let manifest: ExportManifest | undefined;
+    await until(`the export manifest of ${batchId} to list ${jobs} completions (last: ${manifest?.completions} + ${manifest?.errors} errors)`, async () => {
+      try {
+        manifest = JSON.parse((await this.object(exportManifestKey(this.prefix, batchId))).toString()) as ExportManifest;
+      } catch (err) {
+        // Not written yet (404), or read while a worker rewrites it: read again.
+        if (!(err instanceof SyntaxError) && (err as { name?: string }).name !== 'NoSuchKey') throw err;
+        return false;
+      }
+      return manifest.completions + manifest.errors >= jobs;
+    }, timeoutMs, 250);
+    return manifest!;
   }
 
   async object(key: string): Promise<Buffer> {

@@ -49,7 +49,7 @@ describe('a mixed 2,000-job batch', () => {
     }
 
     // The S3 export: the manifest lists parts whose records are exactly the batch's jobs, once each.
-    const manifest = await p.exportManifest(batch);
+    const manifest = await p.exportManifest(batch, JOBS);
     expect(manifest).toMatchObject({ batch_id: batch, completions: JOBS, errors: 0 });
     const exported: string[] = [];
     for (const part of manifest.parts) {

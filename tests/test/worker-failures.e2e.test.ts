@@ -42,7 +42,7 @@ async function midBatch(p: Pipeline, batch: string, tail: () => string): Promise
 }
 
 async function expectExactlyOnce(p: Pipeline, batch: string, ids: string[]): Promise<void> {
-  const evidence = await batchEvidence(p, batch);
+  const evidence = await batchEvidence(p, batch, ids.length);
   expect(lossAndDuplicates(ids, evidence.completions.map((c) => c.job_id))).toEqual({ missing: [], duplicated: [] });
   expect(evidence.completions.filter((c) => c.error !== null)).toEqual([]);
   expect(lossAndDuplicates(ids, evidence.exported)).toEqual({ missing: [], duplicated: [] });

@@ -1,4 +1,5 @@
 import { backendFor, devices, expectKernelError, F32_TOL, relErr, Rng } from './helpers';
+import type { SamplingTensors } from '../src';
 import { type Row, samplingTensors } from './sampling-tensors';
 
 // Float64 reference of the penalised logits, as defined in src/api.ts.

@@ -102,7 +102,7 @@ describe('Exporter over the file target', () => {
   it('after its commit the committer puts its bytes back if a racing attempt overwrote its freshly created part', async () => {
     const staged = await exporter.stageRange(0, range('b', 0, 4, 'w1'));
     expect(staged.parts[0].taken).toBe(false);
-    await new FileObjectStore(dir).put(staged.parts[0].entry.key, Buffer.from('a racing attempt\n'), 'application/x-ndjson'); // a non-atomic create-only write landing late
+    await new FileObjectStore(dir).put(staged.parts[0].entry.key, Buffer.from('a racing attempt\n')); // a non-atomic create-only write landing late
     await exporter.publish(staged);
     const body = object('b', name(0, 0, 4));
     expect(body).toEqual(staged.parts[0].body);

@@ -31,13 +31,30 @@ function readSafetensors(file: string, into: Weights): void {
   }
 }
 
+/** The config.json fields the reference reads. */
+interface ReferenceConfig {
+  architectures: string[];
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads?: number;
+  head_dim?: number;
+  attention_bias?: boolean;
+  tie_word_embeddings?: boolean;
+  rms_norm_eps?: number;
+  rope_theta?: number;
+  rope_parameters?: { rope_theta?: number };
+}
+
 export class ReferenceLlama {
   readonly vocab: number;
   private readonly w: Weights = new Map();
-  private readonly cfg: Record<string, any>;
+  private readonly cfg: ReferenceConfig;
 
   constructor(dir: string) {
-    this.cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    this.cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ReferenceConfig;
     let files = ['model.safetensors'];
     try {
       const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));

@@ -1,5 +1,7 @@
 // Stops only what global-setup started.
+import { stopSuiteServices } from '@sluice/infra';
+import { testSettings } from './harness';
+
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__SLUICE_CONSUMER_SERVICES__?.stop();
-  globalThis.__SLUICE_CONSUMER_SERVICES__ = undefined;
+  await stopSuiteServices(testSettings());
 }

@@ -1,22 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { localS3Config, resolveConfig, type LocalConfig } from '@sluice/infra';
+import { localS3Config, suiteConfig, type LocalConfig } from '@sluice/infra';
 import { CompletionSchemas, DeadLetterSchemas, RecordCodec, type Completion, type DeadLetter } from '@sluice/schema';
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 
 /** The consumer suite's own services: never the defaults, the e2e suite's (19xxx) or infra's (29xxx). */
 export function testSettings(env: NodeJS.ProcessEnv = process.env): LocalConfig {
-  return resolveConfig({}, {
-    SLUICE_KAFKA_PORT: env.SLUICE_CONSUMER_TEST_KAFKA_PORT || '39092',
-    SLUICE_KAFKA_CONTROLLER_PORT: env.SLUICE_CONSUMER_TEST_KAFKA_CONTROLLER_PORT || '39093',
-    SLUICE_S3_PORT: env.SLUICE_CONSUMER_TEST_S3_PORT || '39000',
-    SLUICE_DATA_DIR: env.SLUICE_CONSUMER_TEST_DATA_DIR || join(tmpdir(), 'sluice-consumer-test'),
-    SLUICE_CACHE_DIR: env.SLUICE_CACHE_DIR,
-    SLUICE_START_TIMEOUT_MS: env.SLUICE_START_TIMEOUT_MS,
-  });
+  return suiteConfig('SLUICE_CONSUMER_TEST', { kafkaPort: 39092, kafkaControllerPort: 39093, s3Port: 39000, dataDirName: 'sluice-consumer-test' }, env);
 }
 
 /** A tiny generated checkpoint (npm run setup -w @sluice/engine writes them); a missing one fails loudly. */

@@ -58,7 +58,8 @@ describe('sluice-consumer stopped mid-batch', () => {
     await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 60);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    expect(first.logs.some((l) => l.includes('"msg":"worker stopped"'))).toBe(true);
+    // 'exit' can fire before the stdout pipe is drained: wait for the line rather than look once.
+    await waitFor('the "worker stopped" log line', () => first.logs.some((l) => l.includes('"msg":"worker stopped"')));
     const afterStop = await committedTotal(admin, t.group, t.jobs);
     expect(afterStop).toBeLessThan(TOTAL);
 
@@ -76,7 +77,8 @@ describe('sluice-consumer stopped mid-batch', () => {
     await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 60);
     const r = await fetch(`http://127.0.0.1:${port}/drain`);
     expect(r.status).toBe(200);
-    expect(first.logs.some((l) => l.includes('"msg":"worker stopped"'))).toBe(true);
+    // The log line comes through the child's stdout pipe, which may lag the HTTP reply: wait for it.
+    await waitFor('the "worker stopped" log line', () => first.logs.some((l) => l.includes('"msg":"worker stopped"')));
     expect(await first.exited).toBe(0); // on its own: the kubelet's SIGTERM after the hook finds it gone or leaving
     expect(await committedTotal(admin, t.group, t.jobs)).toBeLessThan(TOTAL);
 

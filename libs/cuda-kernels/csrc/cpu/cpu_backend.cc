@@ -2,55 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "cpu/simd.h"
 
 namespace sluice {
-
-// ---- memory ----
-
-HostPool::~HostPool() {
-  for (auto& [size, list] : free_)
-    for (void* p : list) std::free(p);
-}
-
-void* HostPool::allocate(size_t bytes) {
-  const size_t size = rounded(bytes == 0 ? 1 : bytes);
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = free_.find(size);
-  if (it != free_.end() && !it->second.empty()) {
-    void* p = it->second.back();
-    it->second.pop_back();
-    cached_ -= size;
-    allocated_ += size;
-    return p;
-  }
-  void* p = std::aligned_alloc(64, size);
-  if (!p) throw BackendError("cpu: out of host memory allocating " + std::to_string(size) + " bytes");
-  allocated_ += size;
-  return p;
-}
-
-void HostPool::release(void* ptr, size_t bytes) {
-  const size_t size = rounded(bytes == 0 ? 1 : bytes);
-  std::lock_guard<std::mutex> lock(mutex_);
-  free_[size].push_back(ptr);
-  allocated_ -= size;
-  cached_ += size;
-}
-
-size_t HostPool::allocated_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return allocated_;
-}
-
-size_t HostPool::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return cached_;
-}
 
 CpuBackend::CpuBackend(int threads) : threads_(threads) {}
 

@@ -2,33 +2,15 @@
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "backend.h"
+#include "cpu/host_memory.h"
 #include "cpu/thread_pool.h"
 
 namespace sluice {
-
-// Exact-size free lists of 64-byte-aligned blocks: a decode step re-requests the sizes it freed last step.
-class HostPool {
- public:
-  ~HostPool();
-  void* allocate(size_t bytes);
-  void release(void* ptr, size_t bytes);
-  size_t allocated_bytes() const;
-  size_t cached_bytes() const;
-
- private:
-  static size_t rounded(size_t bytes) { return (bytes + 255) & ~static_cast<size_t>(255); }
-  mutable std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_;
-  size_t allocated_ = 0;
-  size_t cached_ = 0;
-};
 
 class CpuBackend final : public Backend {
  public:

@@ -108,7 +108,8 @@ function collectCommand(io: Io): Command {
     if (flags.json) return io.err(JSON.stringify(summary));
     const pending = summary.pending ? `, ${summary.pending} pending` : '';
     const dead = summary.dead_lettered ? `, ${summary.dead_lettered} dead-lettered` : '';
-    io.err(`batch ${summary.batch_id}: wrote ${summary.written} completions (${summary.failed} with errors${dead}${pending}) from ${summary.source} to ${summary.output}`);
+    const orphans = summary.orphans_ignored ? `; ${summary.orphans_ignored} uncommitted part objects ignored` : '';
+    io.err(`batch ${summary.batch_id}: wrote ${summary.written} completions (${summary.failed} with errors${dead}${pending}) from ${summary.source} to ${summary.output}${orphans}`);
   });
 }
 

@@ -1,15 +1,13 @@
 // The S3 export under rebalances, zombie workers and a crash between commit and manifest update, against real
 // Kafka and S3: the batch manifest lists every committed part, and only those, so it covers each job exactly once.
 import { createHash, randomUUID } from 'node:crypto';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import type { Admin } from 'kafkajs';
 import pino from 'pino';
 import { Exporter, type ExportItem } from '../src/export/exporter';
 import { S3ObjectStore } from '../src/export/s3-store';
 import { TransactionalSink } from '../src/kafka/commit-sink';
 import type { Completion } from '../src/jobs/schema';
 import {
-  asJson, committedTotal, createTopics, getObject, jobs, kafka, listKeys, produce, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
+  asJson, committedTotal, createTopics, getObject, jobs, kafka, listKeys, produce, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer, suiteFixture,
 } from './harness';
 
 interface ManifestOut {
@@ -21,22 +19,13 @@ interface ManifestOut {
 const log = pino({ level: 'silent' });
 
 describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
-  let admin: Admin;
-  const bucket = `sluice-rebalance-${randomUUID().slice(0, 8)}`;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const fx = suiteFixture('sluice-rebalance');
+  const bucket = fx.bucket;
 
   async function setup(label: string, partitions: number, total: number) {
     const id = `${label}-${randomUUID().slice(0, 8)}`;
     const t = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}`, group: `group-${id}`, batch: `batch-${id}`, prefix: `exp-${id}` };
-    await createTopics(admin, [t.jobs, t.results, t.dlq], partitions);
+    await createTopics(fx.admin, [t.jobs, t.results, t.dlq], partitions);
     await produce(t.jobs, asJson(jobs(t.batch, total)), partitions);
     const args = ['--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group];
     return { t, args };
@@ -106,13 +95,13 @@ describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
     await sink.commit(0, [], 10n, staged.note);
     await sink.close();
     // The transaction's offsets become readable once its markers are written, shortly after the commit returns.
-    await waitFor('the committed offset', async () => (await committedTotal(admin, t.group, t.jobs)) === 10);
-    const [offsets] = await admin.fetchOffsets({ groupId: t.group, topics: [t.jobs] });
+    await waitFor('the committed offset', async () => (await committedTotal(fx.admin, t.group, t.jobs)) === 10);
+    const [offsets] = await fx.admin.fetchOffsets({ groupId: t.group, topics: [t.jobs] });
     expect(offsets.partitions).toEqual([{ partition: 0, offset: '10', metadata: staged.note }]);
     expect(await listKeys(bucket, `${t.prefix}/batch_id=${t.batch}/manifest.json`)).toEqual([]);
 
     const next = startConsumer([...args, '--commit-interval-ms', '100'], s3Env(bucket, t.prefix));
-    await waitForCaughtUp(admin, t.group, t.jobs);
+    await waitForCaughtUp(fx.admin, t.group, t.jobs);
     next.child.kill('SIGTERM');
     expect(await next.exited).toBe(0);
     expect(next.logs.some((l) => l.includes('listed a committed part its committer did not get to list'))).toBe(true);
@@ -130,7 +119,7 @@ describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
     const env = { ...s3Env(bucket, t.prefix), SLUICE_DELIVERY: delivery, SLUICE_ECHO_DELAY_MS: '300', SLUICE_MAX_IN_FLIGHT: '8', SLUICE_COMMIT_INTERVAL_MS: '100', SLUICE_MAX_PART_RECORDS: '8', SLUICE_SESSION_TIMEOUT_MS: '6000' };
     const workers: RunningConsumer[] = [];
     const start = (name: string) => workers.push(startConsumer([...args, '--worker-id', name], env));
-    const progress = async (n: number) => waitFor(`${n} jobs committed`, async () => (await committedTotal(admin, t.group, t.jobs)) >= n);
+    const progress = async (n: number) => waitFor(`${n} jobs committed`, async () => (await committedTotal(fx.admin, t.group, t.jobs)) >= n);
     // Each join moves partitions between workers that are still committing them: the window zombies live in.
     start('w1');
     await progress(40);
@@ -140,10 +129,10 @@ describe('S3 export under rebalances and crashes (real Kafka + S3)', () => {
     await progress(240);
     workers[2].child.kill('SIGKILL');
     await workers[2].exited;
-    expect(await committedTotal(admin, t.group, t.jobs)).toBeLessThan(total);
+    expect(await committedTotal(fx.admin, t.group, t.jobs)).toBeLessThan(total);
 
     try {
-      await waitForCaughtUp(admin, t.group, t.jobs);
+      await waitForCaughtUp(fx.admin, t.group, t.jobs);
     } finally {
       for (const w of workers.slice(0, 2)) w.child.kill('SIGTERM');
     }

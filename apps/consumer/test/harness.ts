@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { localS3Config, suiteConfig, type LocalConfig } from '@sluice/infra';
 import { CompletionSchemas, DeadLetterSchemas, RecordCodec, type Completion, type DeadLetter } from '@sluice/schema';
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
@@ -194,4 +195,26 @@ export async function listKeys(bucket: string, prefix: string): Promise<string[]
 
 export function s3Env(bucket: string, prefix: string): Record<string, string> {
   return { SLUICE_S3_BUCKET: bucket, SLUICE_S3_ENDPOINT: s3Config.endpoint, SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_EXPORT_PREFIX: prefix };
+}
+
+/**
+ * Per-suite resources: an admin client connected for the suite's tests and a fresh bucket. Call it inside a
+ * describe; it registers the hooks that open and close them.
+ */
+export function suiteFixture(bucketPrefix: string): { readonly admin: Admin; readonly bucket: string } {
+  const bucket = `${bucketPrefix}-${randomUUID().slice(0, 8)}`;
+  let admin: Admin | undefined;
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  afterAll(() => admin?.disconnect());
+  return {
+    bucket,
+    get admin(): Admin {
+      if (!admin) throw new Error('suiteFixture: the admin client is used before beforeAll ran');
+      return admin;
+    },
+  };
 }

@@ -1,30 +1,21 @@
 // The built bin with --engine llm on the tiny model, exactly-once, against real Kafka and S3: completions visible
 // to read_committed are the engine's own greedy output, and engine refusals land in the DLQ or as error completions.
 import { randomUUID } from 'node:crypto';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { LLM, type PromptInput } from '@sluice/engine';
-import type { Admin } from 'kafkajs';
 import {
-  createTopics, decodeCompletion, decodeDeadLetter, getObject, kafka, produce, readCommitted, s3, s3Env, startConsumer, tinyModel, waitForCaughtUp,
+  createTopics, decodeCompletion, decodeDeadLetter, getObject, produce, readCommitted, s3Env, startConsumer, tinyModel, waitForCaughtUp, suiteFixture,
 } from './harness';
 
 const PARTITIONS = 2;
 
 describe('sluice-consumer --engine llm (tiny-llama, exactly-once, real Kafka + S3)', () => {
-  let admin: Admin;
-  const bucket = `sluice-llm-${randomUUID().slice(0, 8)}`;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-  afterAll(() => admin.disconnect());
+  const fx = suiteFixture('sluice-llm');
+  const bucket = fx.bucket;
 
   it('commits the engine\'s greedy completions once each, dead-letters what the engine finds invalid, answers what it cannot serve', async () => {
     const id = randomUUID().slice(0, 8);
     const t = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}`, group: `group-${id}`, batch: `batch-${id}` };
-    await createTopics(admin, [t.jobs, t.results, t.dlq], PARTITIONS);
+    await createTopics(fx.admin, [t.jobs, t.results, t.dlq], PARTITIONS);
     const greedy = { temperature: 0, max_tokens: 8 };
     const good = Array.from({ length: 16 }, (_, i) =>
       i % 4 === 3
@@ -45,14 +36,14 @@ describe('sluice-consumer --engine llm (tiny-llama, exactly-once, real Kafka + S
       s3Env(bucket, `exp-${id}`),
     );
     try {
-      await waitForCaughtUp(admin, t.group, t.jobs);
+      await waitForCaughtUp(fx.admin, t.group, t.jobs);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
     }
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
 
-    const results = await Promise.all((await readCommitted(admin, t.results)).map((m) => decodeCompletion(m.value)));
+    const results = await Promise.all((await readCommitted(fx.admin, t.results)).map((m) => decodeCompletion(m.value)));
     expect(results.map((r) => r.job_id).sort()).toEqual([...good.map((j) => j.job_id), unservable.job_id].sort());
     const byId = new Map(results.map((r) => [r.job_id, r]));
     expect(byId.get(unservable.job_id)?.error?.code).toBe('ENGINE_REJECTED');
@@ -74,7 +65,7 @@ describe('sluice-consumer --engine llm (tiny-llama, exactly-once, real Kafka + S
       llm.close();
     }
 
-    const dead = await Promise.all((await readCommitted(admin, t.dlq)).map((m) => decodeDeadLetter(m.value)));
+    const dead = await Promise.all((await readCommitted(fx.admin, t.dlq)).map((m) => decodeDeadLetter(m.value)));
     expect(dead.map((d) => [d.job_id, d.error_code]).sort()).toEqual(invalid.map((b) => [b.job.job_id, b.code]).sort());
 
     const manifest = JSON.parse((await getObject(bucket, `exp-${id}/batch_id=${t.batch}/manifest.json`)).toString()) as { completions: number; errors: number };

@@ -1,9 +1,7 @@
 // The built sluice-consumer bin against real Kafka and S3: exactly-once results, the S3 export, the DLQ.
 import { createHash, randomUUID } from 'node:crypto';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import type { Admin } from 'kafkajs';
 import {
-  asJson, committedTotal, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, kafka, listKeys, metricsPort, produce, readCommitted, s3, s3Env, sample, startConsumer, waitFor, waitForCaughtUp,
+  asJson, committedTotal, createTopics, decodeCompletion, decodeDeadLetter, getObject, jobs, listKeys, metricsPort, produce, readCommitted, s3Env, sample, startConsumer, waitFor, waitForCaughtUp, suiteFixture,
 } from './harness';
 
 interface CompletionOut {
@@ -23,24 +21,15 @@ interface ManifestOut {
 const PARTITIONS = 3;
 
 describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
-  let admin: Admin;
-  const bucket = `sluice-test-${randomUUID().slice(0, 8)}`;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const fx = suiteFixture('sluice-test');
+  const bucket = fx.bucket;
 
   it('runs every job exactly once into the results topic and the S3 export, and dead-letters bad input with its reason', async () => {
     const id = randomUUID().slice(0, 8);
     const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
     const group = `group-${id}`;
     const batch = `batch-${id}`;
-    await createTopics(admin, Object.values(topics), PARTITIONS);
+    await createTopics(fx.admin, Object.values(topics), PARTITIONS);
     const good = jobs(batch, 300);
     const bad = [
       { key: 'garbage', value: Buffer.from([0xde, 0xad, 0xbe, 0xef]), code: 'UNDECODABLE' },
@@ -59,7 +48,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
       s3Env(bucket, `exp-${id}`),
     );
     try {
-      await waitForCaughtUp(admin, group, topics.jobs);
+      await waitForCaughtUp(fx.admin, group, topics.jobs);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
     }
@@ -75,7 +64,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     for (const code of new Set(bad.map((b) => b.code))) {
       expect(sample(text, `sluice_jobs_dead_lettered_total{code="${code}"}`)).toBe(bad.filter((b) => b.code === code).length);
     }
-    const ends = await admin.fetchTopicOffsets(topics.jobs);
+    const ends = await fx.admin.fetchTopicOffsets(topics.jobs);
     for (const p of ends) {
       const series = `{topic="${topics.jobs}",partition="${p.partition}"}`;
       expect(sample(text, `sluice_partition_done_watermark${series}`)).toBe(Number(p.high));
@@ -89,7 +78,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect(await c.exited).toBe(0);
 
     // Results: each good job exactly once, echoing its prompt; the expired job answered with an error.
-    const results = await Promise.all((await readCommitted(admin, topics.results)).map(async (m) => ({ key: m.key, c: await decodeCompletion(m.value) })));
+    const results = await Promise.all((await readCommitted(fx.admin, topics.results)).map(async (m) => ({ key: m.key, c: await decodeCompletion(m.value) })));
     const ids = results.map((r) => r.c.job_id);
     expect(ids).toHaveLength(good.length + 1);
     expect(new Set(ids).size).toBe(ids.length);
@@ -103,7 +92,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect(byId.get(expired.job_id)?.error?.code).toBe('DEADLINE_EXCEEDED');
 
     // DLQ: one dead letter per bad message, with its reason and the original bytes.
-    const dead = await Promise.all((await readCommitted(admin, topics.dlq)).map((m) => decodeDeadLetter(m.value)));
+    const dead = await Promise.all((await readCommitted(fx.admin, topics.dlq)).map((m) => decodeDeadLetter(m.value)));
     expect(dead.map((d) => d.error_code).sort()).toEqual(bad.map((b) => b.code).sort());
     for (const d of dead) {
       expect(d.source_topic).toBe(topics.jobs);
@@ -134,16 +123,16 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     const id = randomUUID().slice(0, 8);
     const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
     const group = `group-${id}`;
-    await createTopics(admin, Object.values(topics), PARTITIONS);
+    await createTopics(fx.admin, Object.values(topics), PARTITIONS);
     await produce(topics.jobs, asJson(jobs(`batch-${id}`, 500)), PARTITIONS);
     // A 10-minute timer: every commit before the drain comes from the backlog reaching --max-uncommitted.
     const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--max-uncommitted', '100', '--export', 'false']);
-    await waitFor('commits driven by the full backlog', async () => (await committedTotal(admin, group, topics.jobs)) >= 400);
+    await waitFor('commits driven by the full backlog', async () => (await committedTotal(fx.admin, group, topics.jobs)) >= 400);
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
     // The drain commits what was taken; jobs not fetched yet stay for the next worker.
-    const done = await committedTotal(admin, group, topics.jobs);
+    const done = await committedTotal(fx.admin, group, topics.jobs);
     expect(done).toBeGreaterThanOrEqual(400);
-    expect((await readCommitted(admin, topics.results)).length).toBe(done);
+    expect((await readCommitted(fx.admin, topics.results)).length).toBe(done);
   });
 });

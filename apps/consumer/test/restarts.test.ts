@@ -1,10 +1,8 @@
 // Stopping the worker mid-batch, gracefully and by kill -9: a restart finishes the batch with nothing lost and
 // no duplicate visible to a read_committed reader or in the export manifest.
 import { randomUUID } from 'node:crypto';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import type { Admin } from 'kafkajs';
 import {
-  asJson, committedTotal, createTopics, decodeCompletion, getObject, jobs, kafka, metricsPort, produce, readCommitted, s3, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer,
+  asJson, committedTotal, createTopics, decodeCompletion, getObject, jobs, metricsPort, produce, readCommitted, s3Env, startConsumer, waitFor, waitForCaughtUp, type RunningConsumer, suiteFixture,
 } from './harness';
 
 const PARTITIONS = 3;
@@ -16,22 +14,13 @@ interface ManifestOut {
 }
 
 describe('sluice-consumer stopped mid-batch', () => {
-  let admin: Admin;
-  const bucket = `sluice-restart-${randomUUID().slice(0, 8)}`;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const fx = suiteFixture('sluice-restart');
+  const bucket = fx.bucket;
 
   async function setup(label: string) {
     const id = `${label}-${randomUUID().slice(0, 8)}`;
     const t = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}`, group: `group-${id}`, batch: `batch-${id}`, prefix: `exp-${id}` };
-    await createTopics(admin, [t.jobs, t.results, t.dlq], PARTITIONS);
+    await createTopics(fx.admin, [t.jobs, t.results, t.dlq], PARTITIONS);
     await produce(t.jobs, asJson(jobs(t.batch, TOTAL)), PARTITIONS);
     // Slow echo jobs, many in flight, frequent small commits: a stop always lands with work running and uncommitted.
     const args = ['--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, '--echo-delay-ms', '40', '--max-in-flight', '60', '--commit-interval-ms', '100', '--max-part-records', '50', '--session-timeout-ms', '6000'];
@@ -40,7 +29,7 @@ describe('sluice-consumer stopped mid-batch', () => {
   }
 
   async function expectExactlyOnce(t: { jobs: string; results: string; batch: string; prefix: string }): Promise<void> {
-    const results = await readCommitted(admin, t.results);
+    const results = await readCommitted(fx.admin, t.results);
     const ids = (await Promise.all(results.map((m) => decodeCompletion(m.value)))).map((c) => c.job_id);
     expect(new Set(ids).size).toBe(TOTAL);
     expect(ids).toHaveLength(TOTAL);
@@ -52,56 +41,53 @@ describe('sluice-consumer stopped mid-batch', () => {
     expect(new Set(exported).size).toBe(TOTAL);
   }
 
+  /** A fresh worker finishes the batch and drains on SIGTERM; every job is then there exactly once. */
+  async function restartAndCheck({ t, start }: Awaited<ReturnType<typeof setup>>): Promise<void> {
+    const second = start();
+    await waitForCaughtUp(fx.admin, t.group, t.jobs);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    await expectExactlyOnce(t);
+  }
+
   it('SIGTERM: drains and exits 0, and a restart completes the batch without loss or duplicates', async () => {
     const { t, start } = await setup('term');
     const first = start(['--drain-timeout', '20s']);
-    await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 60);
+    await waitFor('some commits', async () => (await committedTotal(fx.admin, t.group, t.jobs)) >= 60);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     // 'exit' can fire before the stdout pipe is drained: wait for the line rather than look once.
     await waitFor('the "worker stopped" log line', () => first.logs.some((l) => l.includes('"msg":"worker stopped"')));
-    const afterStop = await committedTotal(admin, t.group, t.jobs);
+    const afterStop = await committedTotal(fx.admin, t.group, t.jobs);
     expect(afterStop).toBeLessThan(TOTAL);
 
-    const second = start();
-    await waitForCaughtUp(admin, t.group, t.jobs);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    await expectExactlyOnce(t);
+    await restartAndCheck({ t, start });
   });
 
   it('GET /drain (the preStop hook) answers once drained, the worker exits 0 by itself, and a restart completes the batch', async () => {
     const { t, start } = await setup('prestop');
     const first = start(['--drain-timeout', '20s']);
     const port = await metricsPort(first);
-    await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 60);
+    await waitFor('some commits', async () => (await committedTotal(fx.admin, t.group, t.jobs)) >= 60);
     const r = await fetch(`http://127.0.0.1:${port}/drain`);
     expect(r.status).toBe(200);
     // The log line comes through the child's stdout pipe, which may lag the HTTP reply: wait for it.
     await waitFor('the "worker stopped" log line', () => first.logs.some((l) => l.includes('"msg":"worker stopped"')));
     expect(await first.exited).toBe(0); // on its own: the kubelet's SIGTERM after the hook finds it gone or leaving
-    expect(await committedTotal(admin, t.group, t.jobs)).toBeLessThan(TOTAL);
+    expect(await committedTotal(fx.admin, t.group, t.jobs)).toBeLessThan(TOTAL);
 
-    const second = start();
-    await waitForCaughtUp(admin, t.group, t.jobs);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    await expectExactlyOnce(t);
+    await restartAndCheck({ t, start });
   });
 
   it('kill -9: a restart completes the batch; nothing lost, no duplicate visible to read_committed or in the manifest', async () => {
     const { t, start } = await setup('kill');
     const first = start();
-    await waitFor('some commits', async () => (await committedTotal(admin, t.group, t.jobs)) >= 100);
+    await waitFor('some commits', async () => (await committedTotal(fx.admin, t.group, t.jobs)) >= 100);
     first.child.kill('SIGKILL');
     await first.exited;
-    expect(await committedTotal(admin, t.group, t.jobs)).toBeLessThan(TOTAL);
+    expect(await committedTotal(fx.admin, t.group, t.jobs)).toBeLessThan(TOTAL);
 
-    const second = start();
-    await waitForCaughtUp(admin, t.group, t.jobs);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    await expectExactlyOnce(t);
+    await restartAndCheck({ t, start });
   });
 
   it('a second signal exits at once without committing unfinished work', async () => {
@@ -113,6 +99,6 @@ describe('sluice-consumer stopped mid-batch', () => {
     await waitFor('draining', () => first.logs.some((l) => l.includes('"msg":"draining"')));
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(143);
-    expect(await committedTotal(admin, t.group, t.jobs)).toBe(0);
+    expect(await committedTotal(fx.admin, t.group, t.jobs)).toBe(0);
   });
 });

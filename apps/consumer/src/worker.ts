@@ -18,6 +18,8 @@ interface PartitionState {
   /** job_id by offset of jobs still in the engine, for aborts on revocation and shutdown. */
   running: Map<bigint, string>;
   committing: Promise<void> | undefined;
+  /** The last fetched batch was taken whole and reached the partition's end: nothing more is waiting to be read. */
+  caughtUp: boolean;
   /** A committed range whose parts are not in their manifests yet (the export failed after the commit). */
   unlisted: StagedRange | undefined;
   revoked: boolean;
@@ -91,6 +93,9 @@ export class Worker {
       this.onCrash(e.payload.error);
     });
     await this.admin.connect();
+    // kafkajs's admin knows no broker until its first metadata request, and its first group lookup (the first partition's
+    // committed offset) would otherwise wait out a retry, about 300 ms, for one.
+    await this.admin.describeCluster();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [c.jobsTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
@@ -201,7 +206,7 @@ export class Worker {
         await this.sink.acquire(partition);
         const { offset: start, metadata } = await this.committed(partition);
         await this.d.exporter?.repair(partition, metadata);
-        const st: PartitionState = { partition, tracker: new OffsetTracker<Outcome>(partition, start), running: new Map(), committing: undefined, unlisted: undefined, revoked: false };
+        const st: PartitionState = { partition, tracker: new OffsetTracker<Outcome>(partition, start), running: new Map(), committing: undefined, caughtUp: false, unlisted: undefined, revoked: false };
         this.partitions.set(partition, st);
         this.d.log.info({ partition, committed_offset: start === undefined ? null : String(start) }, 'partition acquired');
         return st;
@@ -216,6 +221,7 @@ export class Worker {
     if (this.draining) return;
     const st = await this.partitionState(batch.partition);
     const lagEnd = BigInt(batch.highWatermark);
+    st.caughtUp = false;
     for (const message of batch.messages) {
       if (!isRunning() || isStale() || this.draining || st.revoked) return;
       const offset = BigInt(message.offset);
@@ -231,7 +237,10 @@ export class Worker {
       resolveOffset(message.offset);
     }
     if (batch.messages.length === 0) resolveOffset(batch.lastOffset()); // only transaction markers: step over them
-    this.d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lagEnd - (BigInt(batch.lastOffset()) + 1n)));
+    const lag = lagEnd - (BigInt(batch.lastOffset()) + 1n);
+    this.d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag));
+    st.caughtUp = lag <= 0n;
+    this.commitIfIdle();
     await heartbeat();
   }
 
@@ -301,6 +310,17 @@ export class Worker {
     if (st.revoked) return;
     st.tracker.complete(offset, outcome);
     this.updateFlow();
+    this.commitIfIdle();
+  }
+
+  /**
+   * Commits now, not at the next tick, once the engine is empty and every partition has been read to its end: no
+   * more work is coming to share the commit with, so waiting would only delay the results (a batch's last jobs most).
+   */
+  private commitIfIdle(): void {
+    if (this.inFlight > 0 || this.uncommitted === 0) return;
+    for (const st of this.partitions.values()) if (!st.caughtUp) return;
+    void this.commitAll();
   }
 
   private async commitAll(): Promise<void> {

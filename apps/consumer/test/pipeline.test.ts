@@ -125,7 +125,7 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     const group = `group-${id}`;
     await createTopics(fx.admin, Object.values(topics), PARTITIONS);
     await produce(topics.jobs, asJson(jobs(`batch-${id}`, 500)), PARTITIONS);
-    // A 10-minute timer: every commit before the drain comes from the backlog reaching --max-uncommitted.
+    // A 10-minute timer: every commit before the worker has read everything comes from the backlog reaching --max-uncommitted.
     const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--max-uncommitted', '100', '--export', 'false']);
     await waitFor('commits driven by the full backlog', async () => (await committedTotal(fx.admin, group, topics.jobs)) >= 400);
     c.child.kill('SIGTERM');
@@ -134,5 +134,19 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     const done = await committedTotal(fx.admin, group, topics.jobs);
     expect(done).toBeGreaterThanOrEqual(400);
     expect((await readCommitted(fx.admin, topics.results)).length).toBe(done);
+  });
+
+  it("commits a batch's last jobs as soon as it has read every partition to its end and the engine is empty", async () => {
+    const id = randomUUID().slice(0, 8);
+    const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
+    const group = `group-${id}`;
+    await createTopics(fx.admin, Object.values(topics), PARTITIONS);
+    await produce(topics.jobs, asJson(jobs(`batch-${id}`, 60)), PARTITIONS);
+    // A 10-minute timer and room for every job: only going idle can commit before the drain.
+    const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--echo-delay-ms', '20'], s3Env(bucket, `idle-${id}`));
+    await waitFor('the whole batch committed while the worker runs', async () => (await committedTotal(fx.admin, group, topics.jobs)) === 60);
+    expect((await readCommitted(fx.admin, topics.results)).length).toBe(60);
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
   });
 });

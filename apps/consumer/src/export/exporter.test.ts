@@ -143,9 +143,26 @@ describe('Exporter over the file target', () => {
     expect(manifest('b').completions).toBe(200);
   });
 
-  it('serializes concurrent manifest updates of one batch without losing a part', async () => {
-    const staged = await Promise.all([0, 1, 2, 3].map((p) => exporter.stageRange(p, [{ offset: 0n, completion: completion(`j${p}`, 'b') }])));
-    await Promise.all(staged.map((s) => exporter.publish(s)));
-    expect(manifest('b').parts.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+  it('lists parts published together in shared manifest updates, without losing one', async () => {
+    // Each manifest read takes 50 ms: the parts published while the first update runs all wait for, and share, the second.
+    let manifestReads = 0;
+    class SlowManifestStore extends FileObjectStore {
+      override async get(key: string) {
+        if (key.endsWith('manifest.json')) {
+          manifestReads++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return super.get(key);
+      }
+    }
+    const shared = new Exporter(new SlowManifestStore(dir), { prefix: 'out', format: 'jsonl', workerId: 'w1', retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }, pino({ level: 'silent' }));
+    const staged = await Promise.all([0, 1, 2, 3, 4, 5].map((p) => shared.stageRange(p, [{ offset: 0n, completion: completion(`j${p}`, 'b') }])));
+    const first = shared.publish(staged[0]);
+    await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([first, ...staged.slice(1).map((s) => shared.publish(s))]);
+    expect(manifest('b').parts.map((p) => p.partition)).toEqual([0, 1, 2, 3, 4, 5]);
+    // The first update reads, writes and reads back (listing the others from their commit records too); the second
+    // reads once and finds nothing to add. One update per part would read the manifest seven times.
+    expect(manifestReads).toBe(3);
   });
 });

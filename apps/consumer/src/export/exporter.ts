@@ -61,6 +61,8 @@ const partKeyOfMarker = (prefix: string, batchId: string, key: string) => `${bat
 export class Exporter {
   // Manifest updates of one batch are serialized in this process; across processes the write-and-check loop guards them.
   private readonly batchLocks = new Map<string, Promise<unknown>>();
+  // Per batch, the parts waiting for its next manifest update: partitions committing together share one update.
+  private readonly waiting = new Map<string, { entries: ManifestPartEntry[]; listed: Promise<void> }>();
 
   constructor(private readonly store: ObjectStore, private readonly options: ExporterOptions, private readonly log: Logger) {}
 
@@ -122,7 +124,7 @@ export class Exporter {
         }
         const marker = markerKey(prefix, batchId, entry.key);
         await this.retrying(`upload ${marker}`, () => this.store.put(marker, Buffer.from(JSON.stringify(entry)), 'application/json'));
-        await this.locked(batchId, () => this.updateManifest(prefix, format, batchId, [entry], true));
+        await this.listParts(batchId, entry);
         this.log.debug({ batch_id: batchId, key: entry.key, records: entry.records, worker_id: workerId }, 'part exported');
       }),
     );
@@ -200,6 +202,23 @@ export class Exporter {
       const o = await this.store.get(key);
       return o && { value: JSON.parse(o.body.toString('utf8')) as T, version: o.version };
     });
+  }
+
+  /** Lists a committed part in its batch manifest, in one update with every part that arrives before that update starts. */
+  private listParts(batchId: string, entry: ManifestPartEntry): Promise<void> {
+    let group = this.waiting.get(batchId);
+    if (!group) {
+      const { prefix, format } = this.options;
+      const g = { entries: [] as ManifestPartEntry[], listed: Promise.resolve() };
+      g.listed = this.locked(batchId, () => {
+        if (this.waiting.get(batchId) === g) this.waiting.delete(batchId);
+        return this.updateManifest(prefix, format, batchId, g.entries, true);
+      });
+      this.waiting.set(batchId, g);
+      group = g;
+    }
+    group.entries.push(entry);
+    return group.listed;
   }
 
   private locked<T>(batchId: string, fn: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@
 // Usage: node bench/pipeline/pipeline.mjs [--quick] [--write] [--part echo|llm]   (build first: npx nx run-many -t build)
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const { startLocalServices, stopLocalServices, resolveConfig: localConfig } = require('@sluice/infra');
 const { RecordCodec, PromptJobSchemas } = require('@sluice/schema');
-const { AsyncEngine } = require('@sluice/engine');
 const { machineLine, markdownTable, upsertSection, formatNumber } = require('@sluice/bench');
 const { Kafka, logLevel } = require('kafkajs');
 const { S3Client, CreateBucketCommand } = require('@aws-sdk/client-s3');
@@ -27,7 +26,14 @@ const modelsDir = process.env.SLUICE_MODELS_DIR ?? join(root, '.cache', 'models'
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const write = args.includes('--write');
-const part = args.includes('--part') ? args[args.indexOf('--part') + 1] : 'all';
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const part = flag('--part') ?? 'all';
+// --sizes 16x16,128x64: the llm part's jobs x max_tokens instead of the defaults.
+const sizesFlag = flag('--sizes')?.split(',').map((s) => {
+  const m = /^(\d+)x(\d+)$/.exec(s);
+  if (!m) throw new Error(`--sizes: expected JOBSxMAX_TOKENS[,...], got "${s}"`);
+  return { n: Number(m[1]), maxTokens: Number(m[2]) };
+});
 const ECHO_JOBS = quick ? 20_000 : 100_000;
 const PARTITIONS = 6;
 const CLK_TCK = 100;
@@ -64,50 +70,68 @@ async function produceJobs(kafka, topic, jobs) {
   await producer.disconnect();
 }
 
-async function committed(admin, group, topic) {
-  const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  return c.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+/** Pins a running process and all its threads to the given CPUs (Linux taskset); threads it starts later inherit it. */
+function pin(pid, cpus) {
+  execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** A node child, on the given CPUs when the llm part lays the cores out (taskset execs, so the pid is node's). */
+function spawnNode(script, argv, cpus, options) {
+  return cpus ? spawn('taskset', ['-c', cpus, process.execPath, script, ...argv], options) : spawn(process.execPath, [script, ...argv], options);
 }
 
 /**
- * Runs the bin until the group has committed every job: the end is found by polling the group's offsets every
- * 50 ms, the start of work from the worker's own "partitions assigned" log line (process start, model load and
- * group join come before it and are reported apart).
+ * Runs the bin until the worker has committed every job. Both ends come from the worker's own log, so nothing
+ * polls the broker meanwhile: the start from its "partitions assigned" line (process start, model load and group
+ * join come before it and are reported apart), the end from the "committed" line (debug level) that brings the
+ * committed record count to the total. With idleMs and no jobs, it ends idleMs after the start instead.
  */
-async function runConsumer(admin, s3Bucket, t, total, flags, env = {}) {
+async function runConsumer(s3Bucket, t, total, flags, { env = {}, cpus, idleMs } = {}) {
   const logs = [];
-  const child = spawn(process.execPath, [BIN, '--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, ...flags], {
+  const spawnedAt = Date.now();
+  const child = spawnNode(BIN, ['--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, ...flags], cpus, {
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, SLUICE_KAFKA_BROKERS: `127.0.0.1:${services.kafkaPort}`, SLUICE_METRICS_PORT: '0', SLUICE_LOG_LEVEL: 'info',
+      PATH: process.env.PATH, HOME: process.env.HOME, SLUICE_KAFKA_BROKERS: `127.0.0.1:${services.kafkaPort}`, SLUICE_METRICS_PORT: '0', SLUICE_LOG_LEVEL: 'debug',
       SLUICE_S3_BUCKET: s3Bucket, SLUICE_S3_ENDPOINT: `http://127.0.0.1:${services.s3Port}`, SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_EXPORT_PREFIX: t.group,
       AWS_ACCESS_KEY_ID: 'sluice', AWS_SECRET_ACCESS_KEY: 'sluice-secret', AWS_REGION: 'us-east-1', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buf = '';
+  let assignedAt;
+  let doneAt;
+  let committedRecords = 0;
+  let atAssigned;
+  const servicesBefore = servicesCpu();
   const onData = (d) => {
     buf += d;
     const lines = buf.split('\n');
     buf = lines.pop();
-    logs.push(...lines);
+    for (const line of lines) {
+      logs.push(line);
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line);
+      if (entry.msg === 'partitions assigned' && assignedAt === undefined) {
+        assignedAt = entry.time;
+        // CPU counters at the start of the timed window (within a few ms of it: the line is read as it is written).
+        atAssigned = { cpu: cpuSeconds(child.pid), mainCpu: cpuSeconds(child.pid, child.pid), services: servicesCpu() };
+      }
+      if (entry.msg === 'committed') {
+        committedRecords += entry.records;
+        if (committedRecords >= total && doneAt === undefined) doneAt = entry.time;
+      }
+    }
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const exited = new Promise((r) => child.on('exit', (code) => r(code)));
-  const spawnedAt = Date.now();
-  const servicesBefore = servicesCpu();
-  let atAssigned;
-  let done = 0;
   const deadline = spawnedAt + 30 * 60_000;
-  while (done < total) {
+  while (doneAt === undefined) {
     if (child.exitCode !== null) throw new Error(`consumer exited early (${child.exitCode}):\n${logs.slice(-20).join('\n')}`);
     if (Date.now() > deadline) throw new Error('consumer did not finish in 30 minutes');
     await sleep(50);
-    done = await committed(admin, t.group, t.jobs);
-    // CPU counters at the start of the timed window (within one 50 ms poll of it).
-    if (!atAssigned && logs.some((l) => l.includes('"msg":"partitions assigned"'))) atAssigned = { cpu: cpuSeconds(child.pid), mainCpu: cpuSeconds(child.pid, child.pid), services: servicesCpu() };
+    if (idleMs && assignedAt && Date.now() >= assignedAt + idleMs) doneAt = Date.now();
   }
-  const doneAt = Date.now();
   const cpu = cpuSeconds(child.pid);
   // The main thread is the pipeline (Kafka, decode, commits, export); the engine computes on other threads.
   const mainCpu = cpuSeconds(child.pid, child.pid);
@@ -115,13 +139,9 @@ async function runConsumer(admin, s3Bucket, t, total, flags, env = {}) {
   child.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) throw new Error(`consumer exit code ${code}`);
-  const logTime = (msg) => {
-    const line = logs.find((l) => l.includes(`"msg":"${msg}"`));
-    return line ? JSON.parse(line).time : undefined;
-  };
   // Whole run (echo rates per CPU-second) and the timed window alone (the real engine's overhead).
-  const window = { cpu: cpu - (atAssigned?.cpu ?? 0), mainCpu: mainCpu - (atAssigned?.mainCpu ?? 0) };
-  return { spawnedAt, assignedAt: logTime('partitions assigned'), doneAt, cpu, mainCpu, services: servicesUsed, window };
+  const window = { cpu: cpu - atAssigned.cpu, mainCpu: mainCpu - atAssigned.mainCpu };
+  return { spawnedAt, assignedAt, doneAt, cpu, mainCpu, services: servicesUsed, window };
 }
 
 async function freshTopics(admin, label) {
@@ -146,6 +166,8 @@ const ECHO_VARIANTS = [
 ];
 
 const ECHO_ROUNDS = quick ? 1 : 3;
+const LLM_REPS = Number(flag('--reps') ?? 3);
+const IDLE_SECONDS = 20;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Every variant once per round, rounds in turn, so load from other jobs spreads over all of them. */
@@ -155,7 +177,7 @@ async function benchEcho(kafka, admin, bucket) {
     for (const [i, v] of ECHO_VARIANTS.entries()) {
       const t = await freshTopics(admin, 'echo');
       await produceJobs(kafka, t.jobs, echoJobs(ECHO_JOBS, t.group));
-      const r = await runConsumer(admin, bucket, t, ECHO_JOBS, v.flags);
+      const r = await runConsumer(bucket, t, ECHO_JOBS, v.flags);
       const working = (r.doneAt - r.assignedAt) / 1000;
       runs[i].push({ rate: ECHO_JOBS / working, wall: (r.doneAt - r.spawnedAt) / 1000, perCpu: ECHO_JOBS / r.cpu, load: loadavg()[0] });
       console.log(`echo ${v.name}: ${formatNumber(ECHO_JOBS / working)} jobs/s (${formatNumber(runs[i].at(-1).wall)} s wall, ${formatNumber(r.cpu)} CPU-s, load ${formatNumber(loadavg()[0])})`);
@@ -175,43 +197,82 @@ function llmJobs(n, batch, maxTokens) {
   }));
 }
 
-async function engineAlone(model, jobs, maxNumSeqs) {
-  const engine = await AsyncEngine.start({ model, maxNumSeqs });
+/** The baseline: the same jobs through AsyncEngine alone, in a child on the worker's cores (engine-alone.mjs). */
+async function engineAlone(model, jobs, maxNumSeqs, cpus, env) {
+  const file = join(tmpdir(), `sluice-bench-alone-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({ model, maxNumSeqs, jobs }));
+  const child = spawnNode(join(root, 'bench', 'pipeline', 'engine-alone.mjs'), [file], cpus, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise((r) => child.on('exit', r));
+  rmSync(file, { force: true });
+  if (code !== 0) throw new Error(`engine-alone exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+/**
+ * How the llm part lays out the cores (Linux, 2 or more): the engine's side, the worker or the engine alone, on
+ * all cores but the last with one kernel thread each; the broker, S3Proxy and this script on the last, as if Kafka
+ * and S3 were elsewhere. Without taskset everything shares every core.
+ */
+function coreLayout() {
+  const n = availableParallelism();
+  let taskset = false;
   try {
-    const start = Date.now();
-    await Promise.all(jobs.map((j) => engine.add({ id: j.job_id, input: { prompt: j.prompt }, params: { temperature: 0, maxTokens: j.sampling.max_tokens, ignoreEos: true } })));
-    return (Date.now() - start) / 1000;
-  } finally {
-    await engine.shutdown();
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    taskset = n >= 2;
+  } catch {
+    // no taskset: shared cores
   }
+  if (!taskset) return { engineCpus: undefined, serviceCpus: undefined, threads: n, label: `not pinned: the broker, S3Proxy and the engine share all ${n} cores` };
+  const engineCpus = n === 2 ? '0' : `0-${n - 2}`;
+  const serviceCpus = String(n - 1);
+  return { engineCpus, serviceCpus, threads: n - 1, label: `pinned with taskset: the worker (or the engine alone) on CPU ${engineCpus} with ${n - 1} kernel thread${n > 2 ? 's' : ''} (SLUICE_CPU_THREADS), the broker, S3Proxy and the harness on CPU ${serviceCpus}` };
 }
 
 async function benchLlm(kafka, admin, bucket) {
   const name = existsSync(join(modelsDir, 'bench-llama-100m', 'config.json')) ? 'bench-llama-100m' : 'tiny-llama';
   const model = join(modelsDir, name);
   const maxNumSeqs = 16;
+  const layout = coreLayout();
+  if (layout.serviceCpus) for (const pid of [...servicePids, process.pid]) pin(pid, layout.serviceCpus);
+  const env = { SLUICE_CPU_THREADS: String(layout.threads) };
   // A small batch shows the fixed cost per batch (first fetch, last commit interval, export); a larger one how it amortizes.
-  const sizes = name === 'tiny-llama' ? [{ n: 64, maxTokens: 256 }] : quick ? [{ n: 16, maxTokens: 16 }] : [{ n: 16, maxTokens: 16 }, { n: 64, maxTokens: 32 }, { n: 128, maxTokens: 64 }];
+  const sizes = sizesFlag ?? (name === 'tiny-llama' ? [{ n: 64, maxTokens: 256 }] : quick ? [{ n: 16, maxTokens: 16 }] : [{ n: 16, maxTokens: 16 }, { n: 64, maxTokens: 32 }, { n: 128, maxTokens: 64 }]);
+  // A fresh broker creates its transaction log on the first transactional producer and makes it wait; an unmeasured
+  // echo run first, so no measured run pays what a running cluster has long done.
+  const warm = await freshTopics(admin, 'warm-up');
+  await produceJobs(kafka, warm.jobs, echoJobs(PARTITIONS, warm.group));
+  await runConsumer(bucket, warm, PARTITIONS, []);
+  // The worker's fixed cost: its main thread with nothing to do (fetch long-polls, heartbeats, timers), on the engine's cores.
+  const idle = await runConsumer(bucket, await freshTopics(admin, 'idle'), 0, [], { env, cpus: layout.engineCpus, idleMs: IDLE_SECONDS * 1000 });
+  const idleMainShare = idle.window.mainCpu / ((idle.doneAt - idle.assignedAt) / 1000);
+  console.log(`idle worker: main thread ${formatNumber(idle.window.mainCpu)} CPU-s in ${IDLE_SECONDS} s`);
+  const reps = quick ? 1 : LLM_REPS;
   const rows = [];
   for (const { n, maxTokens } of sizes) {
-    // Alternated and repeated: other jobs on the shared cores come and go, so each side keeps its fastest run.
+    // Alternated and repeated: other jobs on the machine come and go, so each side is summarised by its median.
     const runs = { alone: [], pipeline: [] };
-    for (let rep = 0; rep < (quick ? 1 : 2); rep++) {
-      runs.alone.push(await engineAlone(model, llmJobs(n, 'alone', maxTokens), maxNumSeqs));
+    for (let rep = 0; rep < reps; rep++) {
+      runs.alone.push(await engineAlone(model, llmJobs(n, 'alone', maxTokens), maxNumSeqs, layout.engineCpus, env));
       const t = await freshTopics(admin, 'llm');
       await produceJobs(kafka, t.jobs, llmJobs(n, t.group, maxTokens));
-      const r = await runConsumer(admin, bucket, t, n, ['--engine', 'llm', '--model', model, '--max-num-seqs', String(maxNumSeqs)]);
+      const r = await runConsumer(bucket, t, n, ['--engine', 'llm', '--model', model, '--max-num-seqs', String(maxNumSeqs)], { env, cpus: layout.engineCpus });
       // From the worker holding its partitions (model loaded, group joined) to the last job committed.
       runs.pipeline.push({ ...r, seconds: (r.doneAt - r.assignedAt) / 1000 });
-      console.log(`llm ${name} ${n} x ${maxTokens}: engine alone ${formatNumber(runs.alone.at(-1))} s, through the pipeline ${formatNumber(runs.pipeline.at(-1).seconds)} s`);
+      console.log(`llm ${name} ${n} x ${maxTokens}: engine alone ${formatNumber(runs.alone.at(-1).seconds)} s, through the pipeline ${formatNumber(runs.pipeline.at(-1).seconds)} s; CPU-s: alone ${formatNumber(runs.alone.at(-1).cpu)}, worker ${formatNumber(r.window.cpu)} of which main thread ${formatNumber(r.window.mainCpu)}, services ${formatNumber(r.services)} (load ${formatNumber(loadavg()[0])})`);
     }
-    const alone = Math.min(...runs.alone);
-    const best = runs.pipeline.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    const pipeline = best.seconds;
-    const w = best.window;
-    rows.push({ model: name, jobs: n, maxTokens, runs: runs.alone.length, alone, pipeline, overhead: (pipeline - alone) / pipeline, engineCpu: w.cpu - w.mainCpu, mainCpu: w.mainCpu, cpuShare: w.mainCpu / w.cpu, services: best.services, startup: (best.assignedAt - best.spawnedAt) / 1000, pairs: runs.alone.map((a, i) => [a, runs.pipeline[i].seconds]) });
+    const alone = median(runs.alone.map((r) => r.seconds));
+    const pipeline = median(runs.pipeline.map((r) => r.seconds));
+    const mid = runs.pipeline.find((r) => r.seconds === pipeline);
+    const w = mid.window;
+    rows.push({
+      model: name, jobs: n, maxTokens, runs: reps, alone, pipeline, overhead: (pipeline - alone) / pipeline,
+      aloneCpu: median(runs.alone.map((r) => r.cpu)), engineCpu: w.cpu - w.mainCpu, mainCpu: w.mainCpu, cpuShare: w.mainCpu / w.cpu, services: mid.services,
+      startup: (mid.assignedAt - mid.spawnedAt) / 1000, pairs: runs.alone.map((a, i) => [a.seconds, runs.pipeline[i].seconds]),
+    });
   }
-  return rows;
+  return { layout: layout.label, idleMainShare, idleMainCpu: idle.window.mainCpu, rows };
 }
 
 async function main() {
@@ -227,7 +288,7 @@ async function main() {
   const bucket = `bench-${randomUUID().slice(0, 8)}`;
   await new S3Client(local.s3).send(new CreateBucketCommand({ Bucket: bucket }));
   let echo = [];
-  let llm = [];
+  let llm = { rows: [] };
   try {
     if (part === 'all' || part === 'echo') echo = await benchEcho(kafka, admin, bucket);
     if (part === 'all' || part === 'llm') llm = await benchLlm(kafka, admin, bucket);
@@ -267,20 +328,24 @@ function report(echo, llm, loadStart, loadEnd) {
     );
     upsertSection(docs, 'Pipeline: echo engine throughput (Kafka -> sluice-consumer -> Kafka + S3)', lines.join('\n'));
   }
-  if (llm.length) {
+  if (llm.rows.length) {
     const lines = header(loadStart, loadEnd);
-    const worst = Math.max(...llm.map((r) => r.overhead));
+    const rows = llm.rows;
+    const pct = (x) => `${formatNumber(x * 100)}%`;
+    const met = rows.filter((r) => r.overhead < 0.05);
     lines.push(
-      `The same jobs (greedy, \`ignore_eos\`, so each generates exactly max_tokens) through the engine alone (AsyncEngine, all added at once) and through Kafka -> sluice-consumer --engine llm -> Kafka + S3 (exactly-once, defaults: 500 ms commit interval), both with maxNumSeqs 16 on the CPU backend. Pipeline time runs from the worker holding its partitions (model loaded, group joined) to the last job committed; overhead = (pipeline - engine alone) / pipeline. The two are alternated, each side keeps its fastest of the runs. CPU columns cover the same timed window of the fastest pipeline run: the consumer's main thread is its own pipeline work (Kafka, decode, commits, export), the other threads of the process are the engine, and broker + S3 is what the local Kafka and S3Proxy used meanwhile, on the same 2 cores the engine computes on. Startup (process start to partitions assigned, mostly the model load) is shown apart.`,
+      `Cores: ${llm.layout}. The same jobs (greedy, \`ignore_eos\`, so each generates exactly max_tokens) through the engine alone (bench/pipeline/engine-alone.mjs: AsyncEngine in a process of its own, every job added at once) and through Kafka -> sluice-consumer --engine llm -> Kafka + S3 (exactly-once with the S3 export, default flags: 500 ms commit interval), maxNumSeqs 16 on the CPU backend, both on the same cores with the same kernel threads. Engine-alone time runs from the model loaded to the last job done; pipeline time from the worker holding its partitions (model loaded, group joined) to the commit of the last job, both ends read from the worker's own log lines, so nothing polls the broker meanwhile. An unmeasured echo run first has the fresh broker create its transaction log. Each size runs ${rows[0].runs} times, engine alone and pipeline alternated; the table shows the medians, and overhead = (pipeline - engine alone) / pipeline of the medians. The CPU columns cover the timed window of the median pipeline run: the worker's main thread is the pipeline's own work (Kafka, decode, commits, export), the rest of the process is the engine and the runtime's helper threads; broker + S3 is what the local Kafka and S3Proxy used meanwhile on their own core. Startup (process start to partitions assigned, mostly the model load) is shown apart.`,
       '',
       markdownTable(
-        ['model', 'jobs', 'max_tokens', 'runs', 'engine alone s', 'pipeline s', 'wall-clock overhead', 'engine CPU-s', 'consumer main-thread CPU-s', 'main thread share of worker CPU', 'broker + S3 CPU-s', 'startup s'],
-        llm.map((r) => [r.model, r.jobs, r.maxTokens, r.runs, r.alone, r.pipeline, `${formatNumber(r.overhead * 100)}%`, r.engineCpu, r.mainCpu, `${formatNumber(r.cpuShare * 100)}%`, r.services, r.startup]),
+        ['model', 'jobs', 'max_tokens', 'runs', 'engine alone s', 'pipeline s', 'wall-clock overhead', 'engine alone CPU-s', 'worker CPU-s', 'of which main thread', 'main thread share', 'broker + S3 CPU-s', 'startup s'],
+        rows.map((r) => [r.model, r.jobs, r.maxTokens, r.runs, r.alone, r.pipeline, pct(r.overhead), r.aloneCpu, r.engineCpu + r.mainCpu, r.mainCpu, pct(r.cpuShare), r.services, r.startup]),
       ),
       '',
-      `Every run (engine alone s / pipeline s): ${llm.map((r) => `${r.jobs} x ${r.maxTokens}: ${r.pairs.map(([a, p]) => `${formatNumber(a)} / ${formatNumber(p)}`).join(', ')}`).join('; ')}.${llm.some((r) => r.overhead < 0) ? ' A negative overhead (the pipeline faster than the engine alone on the same jobs) is not an effect of the pipeline; it shows how far the engine\'s own time moves with the load here.' : ''}`,
+      `Every run (engine alone s / pipeline s): ${rows.map((r) => `${r.jobs} x ${r.maxTokens}: ${r.pairs.map(([a, p]) => `${formatNumber(a)} / ${formatNumber(p)}`).join(', ')}`).join('; ')}.`,
       '',
-      `Target (issue 5): pipeline overhead < 5% of end-to-end time. Wall clock: ${llm.map((r) => `${formatNumber(r.overhead * 100)}% for ${r.jobs} jobs x ${r.maxTokens} tokens`).join(', ')}; ${worst < 0.05 ? 'under 5% in every case' : 'not under 5% in every case'}, but with the engine's own time swinging by more than that between runs of the same jobs on these shared cores (see the runs above and the load line), the wall-clock figure cannot resolve a few percent here. CPU: the worker's main thread, where the whole pipeline runs, used ${llm.map((r) => `${formatNumber(r.cpuShare * 100)}% (${r.jobs} x ${r.maxTokens})`).join(' and ')} of the worker's CPU time in the window, the engine the rest. That is the pipeline's own cost on a machine of its own (Kafka and S3 elsewhere); it is about ${formatNumber(Math.max(...llm.map((r) => r.mainCpu / r.pipeline)) * 100)}% of one core for as long as the worker runs (fetch polling, heartbeats, the commit timer, then each commit), so its share shrinks as the engine's work grows: ${llm.map((r) => `${r.cpuShare < 0.05 ? 'under' : 'over'} 5% for ${r.jobs} x ${r.maxTokens}`).join(', ')}. On this machine the local broker and S3Proxy also took the CPU-seconds shown from the cores the engine computes on, which a worker with Kafka and S3 elsewhere does not pay.`,
+      `Idle worker (echo engine, empty topics, ${IDLE_SECONDS} s on the same cores): its main thread used ${formatNumber(llm.idleMainCpu)} CPU-s, ${pct(llm.idleMainShare)} of one core: the fixed cost of fetch long-polls, heartbeats and timers, paid whatever the engine does.`,
+      '',
+      `Target (issue 5): pipeline overhead < 5% of end-to-end time. ${rows.map((r) => `${r.jobs} jobs x ${r.maxTokens} tokens: ${pct(r.overhead)}`).join('; ')}: ${met.length === rows.length ? 'under 5% in every case' : met.length === 0 ? 'not under 5% in any case' : `under 5% for ${met.map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}, not for ${rows.filter((r) => r.overhead >= 0.05).map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}`}. The engine's own time moves between runs of the same jobs (see every run above), so a single pair can land either side of a few percent; the medians are what the target is read from.`,
       '',
     );
     upsertSection(docs, 'Pipeline: overhead around the real engine on CPU', lines.join('\n'));

@@ -37,6 +37,8 @@ const sizesFlag = flag('--sizes')?.split(',').map((s) => {
 const ECHO_JOBS = quick ? 20_000 : 100_000;
 const PARTITIONS = 6;
 const CLK_TCK = 100;
+// Taken before the llm part pins this process to one core (availableParallelism follows the affinity mask).
+const CORES = availableParallelism();
 
 const services = localConfig({}, {
   SLUICE_KAFKA_PORT: process.env.SLUICE_BENCH_KAFKA_PORT ?? '39592',
@@ -216,7 +218,7 @@ async function engineAlone(model, jobs, maxNumSeqs, cpus, env) {
  * and S3 were elsewhere. Without taskset everything shares every core.
  */
 function coreLayout() {
-  const n = availableParallelism();
+  const n = CORES;
   let taskset = false;
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -305,7 +307,7 @@ function header(loadStart, loadEnd) {
   return [
     `Measured ${new Date().toISOString()} on ${machineLine()} with \`npm run bench:pipeline -w @sluice/bench\` (bench/pipeline/pipeline.mjs${quick ? ' --quick' : ''}${part === 'all' ? '' : ` --part ${part}`}): real local Kafka (KRaft, one broker) and S3Proxy from @sluice/infra on the same machine, the built \`sluice-consumer\` bin (commit ${commit}) as a child process, topics of ${PARTITIONS} partitions, jobs produced beforehand as single-object Avro.`,
     '',
-    `Load: the ${availableParallelism()} logical cores are shared by the broker, S3Proxy, the consumer, this script and other jobs on the machine (load average ${formatNumber(loadStart)} at start, ${formatNumber(loadEnd)} at end), so wall-clock figures are lower bounds and move with the load; CPU-second figures are less sensitive to it.`,
+    `Load: the ${CORES} logical cores are shared by the broker, S3Proxy, the consumer, this script and other jobs on the machine (load average ${formatNumber(loadStart)} at start, ${formatNumber(loadEnd)} at end), so wall-clock figures are lower bounds and move with the load; CPU-second figures are less sensitive to it.`,
     '',
   ];
 }

@@ -36,7 +36,6 @@ export interface WorkerDeps {
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
-const PARTITIONS_AT_ONCE = 16;
 
 /**
  * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
@@ -99,9 +98,7 @@ export class Worker {
     await this.admin.describeCluster();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [c.jobsTopic], fromBeginning: true });
-    // Batches of different partitions are taken side by side (kafkajs keeps each partition's own in order): one at a
-    // time, a newly assigned worker fed the engine one partition's jobs per acquisition, each a few round trips.
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_AT_ONCE, eachBatch: (p) => this.eachBatch(p) });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
     this.commitTimer = setInterval(() => this.commitAll(), c.commitIntervalMs);
     log.info({ topic: c.jobsTopic, group: c.groupId, delivery: c.delivery, engine: this.d.engine.model }, 'worker started');
   }

@@ -119,14 +119,20 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
     expect((await listKeys(bucket, prefix)).sort()).toEqual([...manifest.parts.map((p) => p.key), `${prefix}manifest.json`].sort());
   });
 
-  it('commits as soon as the uncommitted backlog is full, without waiting for the commit timer', async () => {
+  /** A fresh jobs/results/DLQ topic set and group, n echo jobs produced, and the consumer args that name them. */
+  async function batchOf(n: number) {
     const id = randomUUID().slice(0, 8);
     const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
     const group = `group-${id}`;
     await createTopics(fx.admin, Object.values(topics), PARTITIONS);
-    await produce(topics.jobs, asJson(jobs(`batch-${id}`, 500)), PARTITIONS);
+    await produce(topics.jobs, asJson(jobs(`batch-${id}`, n)), PARTITIONS);
+    return { id, topics, group, args: ['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group] };
+  }
+
+  it('commits as soon as the uncommitted backlog is full, without waiting for the commit timer', async () => {
+    const { topics, group, args } = await batchOf(500);
     // A 10-minute timer: every commit before the worker has read everything comes from the backlog reaching --max-uncommitted.
-    const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--max-uncommitted', '100', '--export', 'false']);
+    const c = startConsumer([...args, '--commit-interval-ms', '600000', '--max-uncommitted', '100', '--export', 'false']);
     await waitFor('commits driven by the full backlog', async () => (await committedTotal(fx.admin, group, topics.jobs)) >= 400);
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
@@ -137,13 +143,9 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
   });
 
   it("commits a batch's last jobs as soon as it has read every partition to its end and the engine is empty", async () => {
-    const id = randomUUID().slice(0, 8);
-    const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
-    const group = `group-${id}`;
-    await createTopics(fx.admin, Object.values(topics), PARTITIONS);
-    await produce(topics.jobs, asJson(jobs(`batch-${id}`, 60)), PARTITIONS);
+    const { id, topics, group, args } = await batchOf(60);
     // A 10-minute timer and room for every job: only going idle can commit before the drain.
-    const c = startConsumer(['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--commit-interval-ms', '600000', '--echo-delay-ms', '20'], s3Env(bucket, `idle-${id}`));
+    const c = startConsumer([...args, '--commit-interval-ms', '600000', '--echo-delay-ms', '20'], s3Env(bucket, `idle-${id}`));
     await waitFor('the whole batch committed while the worker runs', async () => (await committedTotal(fx.admin, group, topics.jobs)) === 60);
     expect((await readCommitted(fx.admin, topics.results)).length).toBe(60);
     c.child.kill('SIGTERM');

@@ -270,6 +270,8 @@ async function benchLlm(kafka, admin, bucket) {
     const w = mid.window;
     rows.push({
       model: name, jobs: n, maxTokens, runs: reps, alone, pipeline, overhead: (pipeline - alone) / pipeline,
+      // Each run's pair shares the machine's state of the moment: the median of their overheads cancels slow drift.
+      pairOverhead: median(runs.alone.map((a, i) => (runs.pipeline[i].seconds - a.seconds) / runs.pipeline[i].seconds)),
       aloneCpu: median(runs.alone.map((r) => r.cpu)), engineCpu: w.cpu - w.mainCpu, mainCpu: w.mainCpu, cpuShare: w.mainCpu / w.cpu, services: mid.services,
       startup: (mid.assignedAt - mid.spawnedAt) / 1000, pairs: runs.alone.map((a, i) => [a.seconds, runs.pipeline[i].seconds]),
     });
@@ -334,20 +336,20 @@ function report(echo, llm, loadStart, loadEnd) {
     const lines = header(loadStart, loadEnd);
     const rows = llm.rows;
     const pct = (x) => `${formatNumber(x * 100)}%`;
-    const met = rows.filter((r) => r.overhead < 0.05);
+    const met = rows.filter((r) => r.overhead < 0.05 && r.pairOverhead < 0.05);
     lines.push(
-      `Cores: ${llm.layout}. The same jobs (greedy, \`ignore_eos\`, so each generates exactly max_tokens) through the engine alone (bench/pipeline/engine-alone.mjs: AsyncEngine in a process of its own, every job added at once) and through Kafka -> sluice-consumer --engine llm -> Kafka + S3 (exactly-once with the S3 export, default flags: 500 ms commit interval), maxNumSeqs 16 on the CPU backend, both on the same cores with the same kernel threads. Engine-alone time runs from the model loaded to the last job done; pipeline time from the worker holding its partitions (model loaded, group joined) to the commit of the last job, both ends read from the worker's own log lines, so nothing polls the broker meanwhile. An unmeasured echo run first has the fresh broker create its transaction log. Each size runs ${rows[0].runs} times, engine alone and pipeline alternated; the table shows the medians, and overhead = (pipeline - engine alone) / pipeline of the medians. The CPU columns cover the timed window of the median pipeline run: the worker's main thread is the pipeline's own work (Kafka, decode, commits, export), the rest of the process is the engine and the runtime's helper threads; broker + S3 is what the local Kafka and S3Proxy used meanwhile on their own core. Startup (process start to partitions assigned, mostly the model load) is shown apart.`,
+      `Cores: ${llm.layout}. The same jobs (greedy, \`ignore_eos\`, so each generates exactly max_tokens) through the engine alone (bench/pipeline/engine-alone.mjs: AsyncEngine in a process of its own, every job added at once) and through Kafka -> sluice-consumer --engine llm -> Kafka + S3 (exactly-once with the S3 export, default flags: 500 ms commit interval), maxNumSeqs 16 on the CPU backend, both on the same cores with the same kernel threads. Engine-alone time runs from the model loaded to the last job done; pipeline time from the worker holding its partitions (model loaded, group joined) to the commit of the last job, both ends read from the worker's own log lines, so nothing polls the broker meanwhile. An unmeasured echo run first has the fresh broker create its transaction log. Each size runs ${rows[0].runs} times, engine alone and pipeline alternated; the table shows the medians, overhead = (pipeline - engine alone) / pipeline of the medians, and next to it the median of each run's own overhead (the engine alone and the pipeline run back to back), which cancels the machine's slow drift between runs. The CPU columns cover the timed window of the median pipeline run: the worker's main thread is the pipeline's own work (Kafka, decode, commits, export), the rest of the process is the engine and the runtime's helper threads; broker + S3 is what the local Kafka and S3Proxy used meanwhile on their own core. Startup (process start to partitions assigned, mostly the model load) is shown apart.`,
       '',
       markdownTable(
-        ['model', 'jobs', 'max_tokens', 'runs', 'engine alone s', 'pipeline s', 'wall-clock overhead', 'engine alone CPU-s', 'worker CPU-s', 'of which main thread', 'main thread share', 'broker + S3 CPU-s', 'startup s'],
-        rows.map((r) => [r.model, r.jobs, r.maxTokens, r.runs, r.alone, r.pipeline, pct(r.overhead), r.aloneCpu, r.engineCpu + r.mainCpu, r.mainCpu, pct(r.cpuShare), r.services, r.startup]),
+        ['model', 'jobs', 'max_tokens', 'runs', 'engine alone s', 'pipeline s', 'wall-clock overhead', 'median of run overheads', 'engine alone CPU-s', 'worker CPU-s', 'of which main thread', 'main thread share', 'broker + S3 CPU-s', 'startup s'],
+        rows.map((r) => [r.model, r.jobs, r.maxTokens, r.runs, r.alone, r.pipeline, pct(r.overhead), pct(r.pairOverhead), r.aloneCpu, r.engineCpu + r.mainCpu, r.mainCpu, pct(r.cpuShare), r.services, r.startup]),
       ),
       '',
       `Every run (engine alone s / pipeline s): ${rows.map((r) => `${r.jobs} x ${r.maxTokens}: ${r.pairs.map(([a, p]) => `${formatNumber(a)} / ${formatNumber(p)}`).join(', ')}`).join('; ')}.`,
       '',
       `Idle worker (echo engine, empty topics, ${IDLE_SECONDS} s on the same cores): its main thread used ${formatNumber(llm.idleMainCpu)} CPU-s, ${pct(llm.idleMainShare)} of one core: the fixed cost of fetch long-polls, heartbeats and timers, paid whatever the engine does.`,
       '',
-      `Target (issue 5): pipeline overhead < 5% of end-to-end time. ${rows.map((r) => `${r.jobs} jobs x ${r.maxTokens} tokens: ${pct(r.overhead)}`).join('; ')}: ${met.length === rows.length ? 'under 5% in every case' : met.length === 0 ? 'not under 5% in any case' : `under 5% for ${met.map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}, not for ${rows.filter((r) => r.overhead >= 0.05).map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}`}. The engine's own time moves between runs of the same jobs (see every run above), so a single pair can land either side of a few percent; the medians are what the target is read from.`,
+      `Target (issue 5): pipeline overhead < 5% of end-to-end time. ${rows.map((r) => `${r.jobs} jobs x ${r.maxTokens} tokens: ${pct(r.overhead)} (run median ${pct(r.pairOverhead)})`).join('; ')}: ${met.length === rows.length ? 'under 5% in every case' : met.length === 0 ? 'not under 5% in any case' : `under 5% by both measures for ${met.map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}, not for ${rows.filter((r) => !met.includes(r)).map((r) => `${r.jobs} x ${r.maxTokens}`).join(' and ')}`}. The engine's own time moves between runs of the same jobs (see every run above), so a single pair can land either side of a few percent; the medians are what the target is read from.`,
       '',
     );
     upsertSection(docs, 'Pipeline: overhead around the real engine on CPU', lines.join('\n'));

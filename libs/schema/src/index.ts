@@ -7,6 +7,7 @@ export { crc64Avro } from './crc64-avro';
 export { encodeSingleObject, decodeSingleObject, isSingleObject } from './single-object';
 export { frameConfluent, parseConfluentFrame, isConfluentFramed } from './confluent-framing';
 export { SchemaRegistryClient, type RegistryClientOptions } from './registry-client';
+export { redactUrl, redactUrls } from './redact-url';
 export { RecordCodec, recordFromPlain, recordFromJsonText, type RecordCodecOptions } from './codec';
 export { recordToJson } from './json-record';
 export { DEFAULT_TOPICS, HEADERS, METADATA_SEQ, BATCH_ID_PATTERN } from './topics';

@@ -1,10 +1,11 @@
 // A small Confluent Schema Registry client over fetch: register and look up schemas, each answer cached for the process.
 import { SchemaError } from './errors';
+import { redactUrl, redactUrls } from './redact-url';
 
 export interface RegistryClientOptions {
-  /** Base URL, e.g. http://localhost:8081 */
+  /** Base URL, e.g. http://localhost:8081; `http://user:pass@host` credentials are sent as basic auth, never logged. */
   url: string;
-  /** Basic auth, as Confluent Cloud and most secured registries use. */
+  /** Basic auth, as Confluent Cloud and most secured registries use; wins over credentials in the URL. */
   auth?: { username: string; password: string };
   /** Per-request timeout; the registry is on the hot path only until the cache warms. */
   timeoutMs?: number;
@@ -15,6 +16,7 @@ const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 export class SchemaRegistryClient {
   private readonly base: string;
+  private readonly auth: RegistryClientOptions['auth'];
   private readonly ids = new Map<string, Promise<number>>();
   private readonly schemas = new Map<number, Promise<string>>();
 
@@ -23,10 +25,18 @@ export class SchemaRegistryClient {
     try {
       url = new URL(options.url);
     } catch {
-      throw new SchemaError('REGISTRY_ERROR', `schema registry URL is not a URL: "${options.url}"`);
+      throw new SchemaError('REGISTRY_ERROR', `schema registry URL is not a URL: "${redactUrl(options.url)}"`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SchemaError('REGISTRY_ERROR', `schema registry URL must be http(s), got "${options.url}"`);
-    this.base = options.url.replace(/\/+$/, '');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SchemaError('REGISTRY_ERROR', `schema registry URL must be http(s), got "${redactUrl(options.url)}"`);
+    // Credentials in the URL become basic auth (fetch refuses URLs that carry them), so `base` is safe to put in messages.
+    if (url.username || url.password) {
+      this.auth = options.auth ?? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+      url.username = '';
+      url.password = '';
+    } else {
+      this.auth = options.auth;
+    }
+    this.base = url.toString().replace(/\/+$/, '');
   }
 
   /** The id of `schema` under `subject`, registering it if new (the registry answers the existing id for a known schema). */
@@ -61,13 +71,14 @@ export class SchemaRegistryClient {
 
   private async request(path: string, init: { method: string; body?: string }, schemaId?: number): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { accept: CONTENT_TYPE, 'content-type': CONTENT_TYPE };
-    const { auth, timeoutMs = 10_000 } = this.options;
+    const { timeoutMs = 10_000 } = this.options;
+    const { auth } = this;
     if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
     let response: Response;
     try {
       response = await (this.options.fetch ?? fetch)(`${this.base}${path}`, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      throw new SchemaError('REGISTRY_ERROR', `schema registry ${this.base} unreachable (${init.method} ${path}): ${(err as Error).message}`, undefined, { cause: err });
+      throw new SchemaError('REGISTRY_ERROR', `schema registry ${this.base} unreachable (${init.method} ${path}): ${redactUrls((err as Error).message)}`, undefined, { cause: err });
     }
     const text = await response.text();
     let body: Record<string, unknown> = {};

@@ -1,7 +1,7 @@
 import { RecordCodec } from './codec';
-import { PromptJobSchemas } from './families';
+import { DeadLetterSchemas, PromptJobSchemas } from './families';
 import { decodeSingleObject, encodeSingleObject } from './single-object';
-import { fullPromptJob } from '../test/records';
+import { fullDeadLetter, fullPromptJob } from '../test/records';
 
 const [v1, v2] = PromptJobSchemas.versions;
 
@@ -36,5 +36,37 @@ describe('PromptJob schema evolution', () => {
 
   it('refuses a write version that does not exist', () => {
     expect(() => new RecordCodec(PromptJobSchemas, { writeVersion: 7 })).toThrow(/PromptJob has no schema version 7/);
+  });
+});
+
+describe('DeadLetter schema evolution (v2 adds what was cut to fit the DLQ topic)', () => {
+  const [dl1, dl2] = DeadLetterSchemas.versions;
+  const v1Letter = () => {
+    const { value_size: _s, value_sha256: _h, value_truncated: _v, key_truncated: _k, headers_truncated: _hd, ...letter } = fullDeadLetter();
+    return letter;
+  };
+
+  it('writes v2 by default, with its own fingerprint', () => {
+    expect(dl2).toBe(DeadLetterSchemas.latest);
+    expect(dl1.fingerprint.equals(dl2.fingerprint)).toBe(false);
+  });
+
+  it('v2 reader reads v1 records: no size or hash, nothing cut', () => {
+    const bytes = encodeSingleObject(DeadLetterSchemas, v1Letter(), dl1);
+    expect(bytes.subarray(2, 10)).toEqual(dl1.fingerprint);
+    expect(decodeSingleObject(DeadLetterSchemas, bytes, dl2)).toEqual({
+      ...v1Letter(), value_size: null, value_sha256: null, value_truncated: false, key_truncated: false, headers_truncated: false,
+    });
+  });
+
+  it('v1 reader reads v2 records, ignoring the fields it does not know', () => {
+    const decoded = decodeSingleObject(DeadLetterSchemas, encodeSingleObject(DeadLetterSchemas, fullDeadLetter(), dl2), dl1);
+    expect(decoded).toEqual(v1Letter());
+  });
+
+  it('a v2 writer given a v1-shaped letter fills the defaults', async () => {
+    const codec = new RecordCodec(DeadLetterSchemas);
+    const decoded = await codec.decode(await codec.encode(v1Letter()));
+    expect(decoded).toMatchObject({ value_size: null, value_sha256: null, value_truncated: false, key_truncated: false, headers_truncated: false });
   });
 });

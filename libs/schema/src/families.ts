@@ -8,5 +8,5 @@ export const PromptJobSchemas = loadFamily<PromptJob>('PromptJob', 'prompt-job',
   jsonDefaults: () => ({ created_at: Date.now() }),
 });
 export const CompletionSchemas = loadFamily<Completion>('Completion', 'completion', 1);
-export const DeadLetterSchemas = loadFamily<DeadLetter>('DeadLetter', 'dead-letter', 1);
+export const DeadLetterSchemas = loadFamily<DeadLetter>('DeadLetter', 'dead-letter', 2);
 export const BatchManifestSchemas = loadFamily<BatchManifest>('BatchManifest', 'batch-manifest', 1);

@@ -114,6 +114,13 @@ export interface DeadLetter {
   batch_id?: string | null;
   worker_id?: string | null;
   failed_at: number;
+  /** Added in dead-letter v2: the original value's length and SHA-256 (hex), set whether or not it was cut. */
+  value_size?: number | null;
+  value_sha256?: string | null;
+  /** Added in dead-letter v2: what was cut so the dead letter fits the DLQ topic (absent or false: nothing). */
+  value_truncated?: boolean;
+  key_truncated?: boolean;
+  headers_truncated?: boolean;
 }
 
 export interface BatchManifest {

@@ -60,6 +60,11 @@ export function fullDeadLetter(): DeadLetter {
     batch_id: 'batch-1',
     worker_id: 'worker-a',
     failed_at: 1_764_000_000_900,
+    value_size: 3_000_000,
+    value_sha256: 'b'.repeat(64),
+    value_truncated: true,
+    key_truncated: false,
+    headers_truncated: true,
   };
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
+import { redactUrl } from '@sluice/schema';
 import { ConfigError } from './errors';
 
 export type Delivery = 'exactly-once' | 'at-least-once';
@@ -38,8 +39,14 @@ export interface ConsumerConfig {
   sasl?: { mechanism: SaslMechanism; username: string; password: string };
   metricsPort: number;
   metricsHost: string;
+  drainEndpoint: DrainEndpoint;
+  stallTimeoutMs: number;
+  maxCommitFailures: number;
   logLevel: string;
 }
+
+/** Who may POST /drain: loopback callers only, anyone who reaches the metrics port, or nobody. */
+export type DrainEndpoint = 'loopback' | 'any' | 'off';
 
 export interface EngineFlags {
   device?: 'cpu' | 'cuda';
@@ -106,6 +113,9 @@ const SETTINGS: Setting[] = [
   { key: 'saslPasswordFile', flags: '--sasl-password-file <file>', env: 'SLUICE_KAFKA_SASL_PASSWORD_FILE', help: 'file holding the SASL password (or set SLUICE_KAFKA_SASL_PASSWORD; never a flag, so it stays out of ps)' },
   { key: 'metricsPort', flags: '--metrics-port <port>', env: 'SLUICE_METRICS_PORT', help: 'port of /metrics, /healthz and /readyz (0: any free port)', default: '9464' },
   { key: 'metricsHost', flags: '--metrics-host <host>', env: 'SLUICE_METRICS_HOST', help: 'address the metrics server listens on', default: '0.0.0.0' },
+  { key: 'drainEndpoint', flags: '--drain-endpoint <who>', env: 'SLUICE_DRAIN_ENDPOINT', help: 'who may POST /drain on the metrics port: loopback (127.0.0.0/8, ::1), any address, or off', default: 'loopback', choices: ['loopback', 'any', 'off'] },
+  { key: 'stallTimeout', flags: '--stall-timeout <duration>', env: 'SLUICE_STALL_TIMEOUT', help: 'a partition with work pending and no job taken, finished or committed for this long is stalled: /readyz fails (e.g. 10m, 90s)', default: '10m' },
+  { key: 'maxCommitFailures', flags: '--max-commit-failures <n>', env: 'SLUICE_MAX_COMMIT_FAILURES', help: 'failed commits of one partition in a row after which /readyz fails, until a commit succeeds', default: '10' },
   { key: 'logLevel', flags: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', help: 'pino level', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
 ];
 
@@ -235,7 +245,7 @@ export function settingLabel(key: string): string | undefined {
 function url(raw: Raw, key: string): string | undefined {
   const v = raw[key];
   if (v === undefined || v === '') return undefined;
-  if (!/^https?:\/\/\S+$/.test(v)) throw new ConfigError(label(key), `"${v}" is not an http(s) URL`);
+  if (!/^https?:\/\/\S+$/.test(v)) throw new ConfigError(label(key), `"${redactUrl(v)}" is not an http(s) URL`);
   return v;
 }
 
@@ -272,6 +282,9 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
 
   const drainTimeoutMs = parseDuration(raw.drainTimeout ?? '');
   if (drainTimeoutMs === undefined) throw new ConfigError(label('drainTimeout'), `must be a duration like 30s, 500ms or 2m, got "${raw.drainTimeout}"`);
+
+  const stallTimeoutMs = parseDuration(raw.stallTimeout ?? '');
+  if (stallTimeoutMs === undefined || stallTimeoutMs < 1000) throw new ConfigError(label('stallTimeout'), `must be a duration of at least 1s like 10m or 90s, got "${raw.stallTimeout}"`);
 
   const resultsTopic = topic(raw, 'resultsTopic');
   const dlqTopic = topic(raw, 'dlqTopic');
@@ -333,6 +346,9 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     sasl,
     metricsPort: int(raw, 'metricsPort', 0, 65535),
     metricsHost: raw.metricsHost ?? '0.0.0.0',
+    drainEndpoint: choice<DrainEndpoint>(raw, 'drainEndpoint'),
+    stallTimeoutMs,
+    maxCommitFailures: int(raw, 'maxCommitFailures', 1, 1_000_000),
     logLevel: choice<string>(raw, 'logLevel'),
   };
 }

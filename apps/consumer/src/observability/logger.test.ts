@@ -13,4 +13,17 @@ describe('createLogger', () => {
     expect(out).toContain('"worker_id":"w1"');
     expect(out).toContain('"job_id":"j"');
   });
+
+  it('replaces the userinfo of every URL in a line: message, fields, nested objects and errors', () => {
+    const lines: string[] = [];
+    const log = createLogger('debug', 'w1', new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }));
+    const err = new Error('schema registry http://svc:url-secret-1@reg:8081 unreachable');
+    log.error({ err, endpoint: 'http://ak:url-secret-2@s3:9000', nested: { text: 'retry https://u:url-secret-3@h/x' } }, 'GET http://a:url-secret-4@h/ failed');
+    const out = lines.join('');
+    expect(out).not.toContain('url-secret');
+    const line = JSON.parse(out) as { msg: string; endpoint: string; err: { message: string; stack: string } };
+    expect(line.msg).toBe('GET http://***@h/ failed');
+    expect(line.endpoint).toBe('http://***@s3:9000');
+    expect(line.err.message).toBe('schema registry http://***@reg:8081 unreachable');
+  });
 });

@@ -1,3 +1,4 @@
+import { redactUrls } from '@sluice/schema';
 import pino, { type Logger } from 'pino';
 
 // Paths that may carry secrets anywhere in a logged object (config, kafkajs errors, SDK errors).
@@ -19,7 +20,10 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
 ];
 
-/** JSON lines on stdout with secrets redacted; `destination` lets tests capture the output. */
+/**
+ * JSON lines on stdout with secrets redacted: by path, and the userinfo of every URL anywhere in the line (messages,
+ * errors, kafkajs and SDK fields). `destination` lets tests capture the output.
+ */
 export function createLogger(level: string, workerId: string, destination?: pino.DestinationStream): Logger {
-  return pino({ name: 'sluice-consumer', level, base: { worker_id: workerId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino({ name: 'sluice-consumer', level, base: { worker_id: workerId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, hooks: { streamWrite: redactUrls } }, destination);
 }

@@ -27,4 +27,12 @@ describe('publicConfig', () => {
     const config = resolveConfig(['--sasl-mechanism', 'plain', '--sasl-username', 'u'], { SLUICE_KAFKA_SASL_PASSWORD: 'env-pw-3321' });
     expect(JSON.stringify(publicConfig(config))).not.toContain('env-pw-3321');
   });
+
+  it('shows the schema registry and S3 endpoint URLs without their credentials', () => {
+    const config = resolveConfig(['--schema-registry-url', 'http://svc:reg-secret-77@reg:8081', '--s3-bucket', 'results', '--s3-endpoint', 'http://ak:s3-secret-88@s3:9000']);
+    const shown = publicConfig(config);
+    expect(JSON.stringify(shown)).not.toMatch(/secret-(77|88)/);
+    expect(shown).toMatchObject({ schemaRegistryUrl: 'http://***@reg:8081/', export: { kind: 's3', bucket: 'results', endpoint: 'http://***@s3:9000/' } });
+    expect(config.schemaRegistryUrl).toBe('http://svc:reg-secret-77@reg:8081');
+  });
 });

@@ -1,6 +1,8 @@
 // Avro binary bodies: writing with a field-naming error, reading through a cached writer-to-reader resolver.
 import type * as avro from 'avsc';
-import { SchemaError } from './errors';
+import { guardAvroBody } from './avro-guard';
+import type { DecodeLimits } from './decode-limits';
+import { describeValue, SchemaError } from './errors';
 
 const resolvers = new WeakMap<avro.Type, WeakMap<avro.Type, avro.Resolver>>();
 
@@ -31,18 +33,20 @@ export function writeBody(type: avro.Type, value: unknown): Buffer {
         if (field === '') [field, bad] = [path.join('.') || '(record)', val];
       },
     });
-    const got = bad === undefined ? 'undefined' : JSON.stringify(bad)?.slice(0, 60);
-    const detail = field ? `field '${field}' has an invalid value ${got}` : (err as Error).message;
+    const detail = field ? `field '${field}' has an invalid value: ${describeValue(bad)}` : (err as Error).message;
     throw new SchemaError('INVALID_FIELD', `cannot encode ${type.name}: ${detail}`, field || undefined, { cause: err });
   }
 }
 
-/** Decodes a body written with `writer` into the shape of `reader`. */
-export function readBody(reader: avro.Type, writer: avro.Type, body: Buffer, label: string): unknown {
+/** Decodes a body written with `writer` into the shape of `reader`, after checking it against `writer` and `limits`. */
+export function readBody(reader: avro.Type, writer: avro.Type, body: Buffer, label: string, limits: DecodeLimits): unknown {
   const resolver = reader === writer ? undefined : resolverFor(reader, writer, label);
   try {
+    guardAvroBody(writer, body, limits, label);
     return reader.fromBuffer(body, resolver);
   } catch (err) {
+    if (err instanceof SchemaError) throw err;
+    // Also a writer schema nested deeper than the stack allows, or a failure inside avsc the guard did not foresee.
     throw new SchemaError('BAD_AVRO', `${label}: the Avro body does not decode as ${reader.name}: ${(err as Error).message}`, undefined, { cause: err });
   }
 }

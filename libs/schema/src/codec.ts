@@ -2,6 +2,8 @@
 import * as avro from 'avsc';
 import { readBody, writeBody } from './avro-body';
 import { frameConfluent, isConfluentFramed, parseConfluentFrame } from './confluent-framing';
+import { resolveDecodeLimits, type DecodeLimits } from './decode-limits';
+import { checkRecordSize, checkUtf8 } from './decode-checks';
 import { SchemaError } from './errors';
 import { recordFromJson } from './json-record';
 import type { SchemaRegistryClient } from './registry-client';
@@ -17,6 +19,8 @@ export interface RecordCodecOptions {
   writeVersion?: number;
   /** Also read plain JSON records (default true): handy for jobs produced by hand or by non-Avro services. */
   acceptJson?: boolean;
+  /** Decode limits, merged over DEFAULT_DECODE_LIMITS (see DECODE_LIMITS). */
+  limits?: Partial<DecodeLimits>;
 }
 
 const OPEN_BRACE = 0x7b;
@@ -26,34 +30,37 @@ function firstNonSpace(bytes: Buffer): number | undefined {
   return undefined;
 }
 
-/** Checks a plain JSON value against the family's latest schema and rules; fills defaults. */
-export function recordFromPlain<T>(family: SchemaFamily<T>, value: unknown): T {
+/** Checks a plain JSON value against the family's latest schema, rules and decode limits; fills defaults. */
+export function recordFromPlain<T>(family: SchemaFamily<T>, value: unknown, limits: Partial<DecodeLimits> = {}): T {
   const withDefaults = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...family.jsonDefaults?.(), ...value } : value;
-  const record = recordFromJson(family.latest.json, withDefaults) as T;
+  const record = recordFromJson(family.latest.json, withDefaults, resolveDecodeLimits(limits)) as T;
   family.validate?.(record);
   return record;
 }
 
-/** Parses and checks one JSON record. */
-export function recordFromJsonText<T>(family: SchemaFamily<T>, text: string): T {
+/** Parses and checks one JSON record (see recordFromPlain). */
+export function recordFromJsonText<T>(family: SchemaFamily<T>, text: string, limits: Partial<DecodeLimits> = {}): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new SchemaError('BAD_JSON', `${family.name}: not valid JSON: ${(err as Error).message}`, undefined, { cause: err });
   }
-  return recordFromPlain(family, value);
+  return recordFromPlain(family, value, limits);
 }
 
 export class RecordCodec<T> {
   private readonly writer: SchemaVersion;
   private readonly registryTypes = new Map<number, Promise<avro.Type>>();
+  /** The decode limits in force: options.limits over the defaults (a bad one throws RangeError here, at start). */
+  readonly limits: Readonly<DecodeLimits>;
 
   constructor(
     readonly family: SchemaFamily<T>,
     private readonly options: RecordCodecOptions = {},
   ) {
     this.writer = options.writeVersion === undefined ? family.latest : versionByNumber(family, options.writeVersion);
+    this.limits = resolveDecodeLimits(options.limits);
   }
 
   async encode(value: T): Promise<Buffer> {
@@ -65,12 +72,16 @@ export class RecordCodec<T> {
     return frameConfluent(await registry.register(subject, JSON.stringify(this.writer.json)), body);
   }
 
+  /** Any wire format into the latest shape; every path is bounded by the bytes present and by `limits`. */
   async decode(bytes: Buffer): Promise<T> {
-    if (isSingleObject(bytes)) return decodeSingleObject(this.family, bytes);
+    checkRecordSize(bytes.length, this.limits, this.family.name);
+    if (isSingleObject(bytes)) return decodeSingleObject(this.family, bytes, this.family.latest, this.limits);
     if (isConfluentFramed(bytes)) return this.decodeConfluent(bytes);
     if (firstNonSpace(bytes) === OPEN_BRACE) {
       if (this.options.acceptJson === false) throw new SchemaError('BAD_FRAMING', `${this.family.name}: JSON records are not accepted here`);
-      return recordFromJsonText(this.family, bytes.toString('utf8'));
+      // toString would silently turn invalid UTF-8 into U+FFFD.
+      checkUtf8(bytes, '');
+      return recordFromJsonText(this.family, bytes.toString('utf8'), this.limits);
     }
     const head = bytes.length ? `0x${bytes.subarray(0, 2).toString('hex')}` : 'no bytes';
     throw new SchemaError('BAD_FRAMING', `${this.family.name}: bytes start with ${head}, which is neither single-object Avro (c301), Confluent framing (00) nor a JSON object`);
@@ -79,7 +90,7 @@ export class RecordCodec<T> {
   private async decodeConfluent(bytes: Buffer): Promise<T> {
     const { schemaId, body } = parseConfluentFrame(bytes);
     const writer = await this.registryType(schemaId);
-    const value = readBody(this.family.latest.type, writer, body, `${this.family.name} schema id ${schemaId}`) as T;
+    const value = readBody(this.family.latest.type, writer, body, `${this.family.name} schema id ${schemaId}`, this.limits) as T;
     this.family.validate?.(value);
     return value;
   }

@@ -6,9 +6,11 @@ export type SchemaErrorCode =
   | 'REGISTRY_REQUIRED' // Confluent-framed bytes but no registry configured
   | 'REGISTRY_ERROR' // the schema registry failed or answered something unusable
   | 'INCOMPATIBLE_SCHEMA' // the writer schema cannot be read with this reader schema
-  | 'BAD_AVRO' // framing was fine but the Avro body does not decode
+  | 'BAD_AVRO' // framing was fine but the Avro body is malformed: truncated, overlong, a count or length past the bytes present
   | 'BAD_JSON' // a JSON record that does not parse
-  | 'INVALID_FIELD'; // a value that violates the schema or a field rule
+  | 'INVALID_FIELD' // a value that violates the schema or a field rule
+  | 'INVALID_UTF8' // a string that is not valid UTF-8 (bytes) or not well-formed UTF-16 (lone surrogates); `field` names it
+  | 'LIMIT_EXCEEDED'; // a size, length or count over a configured decode limit (DECODE_LIMITS); the message names field, value and limit
 
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';
@@ -22,4 +24,14 @@ export class SchemaError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** A short, exact description of a value for an error message: `number NaN`, `string "abc"`, never JSON's `null` for NaN. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'object') return Buffer.isBuffer(value) ? `${value.length} bytes` : 'an object';
+  return `${typeof value} ${String(value)}`;
 }

@@ -1,5 +1,8 @@
 export * from './types';
 export { SchemaError, type SchemaErrorCode } from './errors';
+export {
+  DECODE_LIMITS, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits, type DecodeLimitName, type DecodeLimitSpec, type DecodeLimitKind,
+} from './decode-limits';
 export { SCHEMA_DIR, versionByFingerprint, versionByNumber, type AvroSchemaJson, type RecordName, type SchemaFamily, type SchemaVersion } from './schema-files';
 export { PromptJobSchemas, CompletionSchemas, DeadLetterSchemas, BatchManifestSchemas } from './families';
 export { validatePromptJob, validateSamplingParams } from './prompt-job-rules';

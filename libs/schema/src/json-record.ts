@@ -1,20 +1,24 @@
 // Turns a plain JSON value into a record of a schema: fills defaults, checks every field, and names the first bad one.
 import type { AvroSchemaJson } from './schema-files';
-import { SchemaError } from './errors';
+import { checkCount, checkStringBytes, checkWellFormed } from './decode-checks';
+import type { DecodeLimits } from './decode-limits';
+import { describeValue, SchemaError } from './errors';
 
-type Named = Map<string, AvroSchemaJson>;
+/** Named types seen so far, and the limits every string and collection is checked against. */
+interface Context {
+  named: Map<string, AvroSchemaJson>;
+  limits: DecodeLimits;
+}
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
+/** Where a value is: its field path (`messages[1].content`) and its shape, the path without indexes and map keys. */
+interface At {
+  path: string;
+  shape: string;
 }
 
 function fail(path: string, expected: string, value: unknown): never {
   const where = path === '' ? 'the record' : `field '${path}'`;
-  throw new SchemaError('INVALID_FIELD', `${where}: expected ${expected}, got ${describe(value)}`, path || undefined);
+  throw new SchemaError('INVALID_FIELD', `${where}: expected ${expected}, got ${describeValue(value)}`, path || undefined);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -25,7 +29,14 @@ function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
-function primitive(name: string, value: unknown, path: string, logicalType: unknown): unknown {
+function text(value: string, at: At, limits: DecodeLimits, isKey = false): string {
+  checkWellFormed(value, at.path, isKey);
+  checkStringBytes(Buffer.byteLength(value), at.path, at.shape, limits, isKey);
+  return value;
+}
+
+function primitive(name: string, value: unknown, at: At, limits: DecodeLimits, logicalType: unknown): unknown {
+  const path = at.path;
   switch (name) {
     case 'null':
       if (value === null || value === undefined) return null;
@@ -49,12 +60,14 @@ function primitive(name: string, value: unknown, path: string, logicalType: unkn
     case 'double':
       if (typeof value === 'number' && Number.isFinite(value)) return value;
       return fail(path, 'a finite number', value);
-    case 'bytes':
-      if (Buffer.isBuffer(value)) return value;
-      if (typeof value === 'string') return Buffer.from(value, 'base64');
-      return fail(path, 'bytes (base64 text)', value);
+    case 'bytes': {
+      if (!Buffer.isBuffer(value) && typeof value !== 'string') return fail(path, 'bytes (base64 text)', value);
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value, 'base64');
+      checkStringBytes(bytes.length, path, at.shape, limits);
+      return bytes;
+    }
     case 'string':
-      if (typeof value === 'string') return value;
+      if (typeof value === 'string') return text(value, at, limits);
       return fail(path, 'a string', value);
     default:
       throw new SchemaError('INVALID_FIELD', `schema error: unknown type ${name} at '${path}'`, path || undefined);
@@ -67,74 +80,93 @@ function branchName(schema: AvroSchemaJson): string {
   return String(schema.type);
 }
 
-function walk(schema: AvroSchemaJson, value: unknown, path: string, named: Named, namespace: string): unknown {
-  if (typeof schema === 'string') {
-    const ref = named.get(schema) ?? named.get(`${namespace}.${schema}`);
-    return ref ? walk(ref, value, path, named, namespace) : primitive(schema, value, path, undefined);
-  }
-  if (Array.isArray(schema)) {
-    if ((value === null || value === undefined) && schema.includes('null')) return null;
-    const branches = schema.filter((b) => b !== 'null');
-    let first: unknown;
-    for (const branch of branches) {
-      try {
-        return walk(branch, value, path, named, namespace);
-      } catch (err) {
-        first ??= err;
-      }
+function union(schema: AvroSchemaJson[], value: unknown, at: At, ctx: Context, namespace: string): unknown {
+  if ((value === null || value === undefined) && schema.includes('null')) return null;
+  const branches = schema.filter((b) => b !== 'null');
+  let first: unknown;
+  for (const branch of branches) {
+    try {
+      return walk(branch, value, at, ctx, namespace);
+    } catch (err) {
+      // Bad text or a limit is wrong in every branch: say so rather than "expected a or b".
+      if (err instanceof SchemaError && err.code !== 'INVALID_FIELD') throw err;
+      first ??= err;
     }
-    if (branches.length === 1) throw first;
-    const options = branches.map(branchName).join(' or ');
-    return fail(path, schema.includes('null') ? `${options} or null` : options, value);
   }
+  if (branches.length === 1) throw first;
+  const options = branches.map(branchName).join(' or ');
+  return fail(at.path, schema.includes('null') ? `${options} or null` : options, value);
+}
+
+function record(schema: { [key: string]: unknown }, value: unknown, at: At, ctx: Context, namespace: string): unknown {
+  const name = String(schema.name);
+  const ns = typeof schema.namespace === 'string' ? schema.namespace : namespace;
+  ctx.named.set(name.includes('.') || !ns ? name : `${ns}.${name}`, schema);
+  ctx.named.set(name, schema);
+  if (!isPlainObject(value)) return fail(at.path, `an object (${name})`, value);
+  const fields = schema.fields as Array<{ name: string; type: AvroSchemaJson; default?: unknown }>;
+  const known = new Set(fields.map((f) => f.name));
+  const unknown = Object.keys(value).find((k) => !known.has(k));
+  if (unknown !== undefined) {
+    const path = join(at.path, unknown);
+    throw new SchemaError('INVALID_FIELD', `field '${path}' is not part of ${name} (known: ${[...known].join(', ')})`, path);
+  }
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const inner = { path: join(at.path, field.name), shape: join(at.shape, field.name) };
+    const given = value[field.name];
+    if (given === undefined && 'default' in field) {
+      out[field.name] = structuredClone(field.default);
+    } else if (given === undefined) {
+      throw new SchemaError('INVALID_FIELD', `field '${inner.path}' is required`, inner.path);
+    } else {
+      out[field.name] = walk(field.type, given, inner, ctx, ns);
+    }
+  }
+  return out;
+}
+
+function map(values: AvroSchemaJson, value: unknown, at: At, ctx: Context, namespace: string): unknown {
+  if (!isPlainObject(value)) return fail(at.path, 'an object of string keys', value);
+  const entries = Object.entries(value);
+  checkCount(entries.length, at.path, at.shape, ctx.limits);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    text(key, at, ctx.limits, true);
+    out[key] = walk(values, item, { path: join(at.path, key), shape: at.shape }, ctx, namespace);
+  }
+  return out;
+}
+
+function walk(schema: AvroSchemaJson, value: unknown, at: At, ctx: Context, namespace: string): unknown {
+  if (typeof schema === 'string') {
+    const ref = ctx.named.get(schema) ?? ctx.named.get(`${namespace}.${schema}`);
+    return ref ? walk(ref, value, at, ctx, namespace) : primitive(schema, value, at, ctx.limits, undefined);
+  }
+  if (Array.isArray(schema)) return union(schema, value, at, ctx, namespace);
   const type = schema.type as AvroSchemaJson;
   switch (type) {
-    case 'record': {
-      const name = String(schema.name);
-      const ns = typeof schema.namespace === 'string' ? schema.namespace : namespace;
-      named.set(name.includes('.') || !ns ? name : `${ns}.${name}`, schema);
-      named.set(name, schema);
-      if (!isPlainObject(value)) return fail(path, `an object (${name})`, value);
-      const fields = schema.fields as Array<{ name: string; type: AvroSchemaJson; default?: unknown }>;
-      const known = new Set(fields.map((f) => f.name));
-      const unknown = Object.keys(value).find((k) => !known.has(k));
-      if (unknown !== undefined) {
-        const at = join(path, unknown);
-        throw new SchemaError('INVALID_FIELD', `field '${at}' is not part of ${name} (known: ${[...known].join(', ')})`, at);
-      }
-      const out: Record<string, unknown> = {};
-      for (const field of fields) {
-        const at = join(path, field.name);
-        const given = value[field.name];
-        if (given === undefined && 'default' in field) {
-          out[field.name] = structuredClone(field.default);
-        } else if (given === undefined) {
-          throw new SchemaError('INVALID_FIELD', `field '${at}' is required`, at);
-        } else {
-          out[field.name] = walk(field.type, given, at, named, ns);
-        }
-      }
-      return out;
-    }
+    case 'record':
+      return record(schema, value, at, ctx, namespace);
     case 'array': {
-      if (!Array.isArray(value)) return fail(path, 'an array', value);
-      return value.map((item, i) => walk(schema.items as AvroSchemaJson, item, `${path}[${i}]`, named, namespace));
+      if (!Array.isArray(value)) return fail(at.path, 'an array', value);
+      checkCount(value.length, at.path, at.shape, ctx.limits);
+      return value.map((item, i) => walk(schema.items as AvroSchemaJson, item, { path: `${at.path}[${i}]`, shape: at.shape }, ctx, namespace));
     }
-    case 'map': {
-      if (!isPlainObject(value)) return fail(path, 'an object of string keys', value);
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) out[key] = walk(schema.values as AvroSchemaJson, item, join(path, key), named, namespace);
-      return out;
-    }
+    case 'map':
+      return map(schema.values as AvroSchemaJson, value, at, ctx, namespace);
     default:
-      if (typeof type === 'string') return primitive(type, value, path, schema.logicalType);
-      return walk(type, value, path, named, namespace);
+      if (typeof type === 'string') return primitive(type, value, at, ctx.limits, schema.logicalType);
+      return walk(type, value, at, ctx, namespace);
   }
 }
 
-/** Checks `value` against `schema` and returns it with defaults filled; throws SchemaError('INVALID_FIELD') naming the field. */
-export function recordFromJson(schema: AvroSchemaJson, value: unknown): unknown {
-  return walk(schema, value, '', new Map(), '');
+/**
+ * Checks `value` against `schema` and `limits` and returns it with defaults filled; throws SchemaError naming the
+ * field: INVALID_FIELD, INVALID_UTF8 (a lone surrogate) or LIMIT_EXCEEDED.
+ */
+export function recordFromJson(schema: AvroSchemaJson, value: unknown, limits: DecodeLimits): unknown {
+  return walk(schema, value, { path: '', shape: '' }, { named: new Map(), limits }, '');
 }
 
 /** JSON text of a decoded record; bytes become base64 text, which recordFromJson reads back. */

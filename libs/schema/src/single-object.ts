@@ -1,5 +1,7 @@
 // Avro single-object encoding: C3 01, the writer schema's CRC-64-AVRO fingerprint (8 bytes LE), then the Avro body.
 import { readBody, writeBody } from './avro-body';
+import { checkRecordSize } from './decode-checks';
+import { resolveDecodeLimits, type DecodeLimits } from './decode-limits';
 import { SchemaError } from './errors';
 import { versionByFingerprint, type SchemaFamily, type SchemaVersion } from './schema-files';
 
@@ -17,8 +19,10 @@ export function encodeSingleObject<T>(family: SchemaFamily<T>, value: T, version
   return Buffer.concat([MARKER, version.fingerprint, writeBody(version.type, value)]);
 }
 
-/** Decodes single-object bytes written with any known version into the reader version's shape (latest by default). */
-export function decodeSingleObject<T>(family: SchemaFamily<T>, bytes: Buffer, reader: SchemaVersion = family.latest): T {
+/** Decodes single-object bytes written with any known version into the reader version's shape (latest by default), within `limits` (merged over the defaults). */
+export function decodeSingleObject<T>(family: SchemaFamily<T>, bytes: Buffer, reader: SchemaVersion = family.latest, limits: Partial<DecodeLimits> = {}): T {
+  const resolved = resolveDecodeLimits(limits);
+  checkRecordSize(bytes.length, resolved, family.name);
   if (!isSingleObject(bytes)) throw new SchemaError('BAD_FRAMING', `${family.name}: bytes do not start with the single-object marker C3 01`);
   if (bytes.length < HEADER_BYTES) throw new SchemaError('BAD_FRAMING', `${family.name}: single-object header cut short (${bytes.length} of ${HEADER_BYTES} bytes)`);
   const fingerprint = bytes.subarray(2, HEADER_BYTES);
@@ -27,7 +31,7 @@ export function decodeSingleObject<T>(family: SchemaFamily<T>, bytes: Buffer, re
     const known = family.versions.map((v) => `v${v.version}=${v.fingerprint.toString('hex')}`).join(', ');
     throw new SchemaError('UNKNOWN_FINGERPRINT', `${family.name}: unknown schema fingerprint ${Buffer.from(fingerprint).toString('hex')} (known: ${known})`);
   }
-  const value = readBody(reader.type, writer.type, bytes.subarray(HEADER_BYTES), `${family.name} v${writer.version}`) as T;
+  const value = readBody(reader.type, writer.type, bytes.subarray(HEADER_BYTES), `${family.name} v${writer.version}`, resolved) as T;
   family.validate?.(value);
   return value;
 }

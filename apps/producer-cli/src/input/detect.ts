@@ -1,5 +1,5 @@
 // Picks the reader for a file: --format wins, then the extension, then the first bytes.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { extname } from 'node:path';
 import { CliError, EXIT } from '../errors';
 import { csvSource } from './csv-source';
@@ -9,12 +9,26 @@ import { parquetSource } from './parquet-source';
 
 const HEAD_BYTES = 64 * 1024;
 
+const cannotOpen = (path: string, err: unknown) => new CliError(EXIT.INPUT, `cannot open input file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+
+/** Refuses, in one line naming it, an input path that is missing, not a file, or empty (a batch of nothing). */
+export function checkInputFile(path: string): void {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (err) {
+    throw cannotOpen(path, err);
+  }
+  if (stats.isDirectory()) throw new CliError(EXIT.INPUT, `${path} is a directory, not an input file`);
+  if (stats.isFile() && stats.size === 0) throw new CliError(EXIT.USAGE, `${path} is empty (0 bytes): there is nothing to produce`);
+}
+
 function head(path: string): Buffer {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new CliError(EXIT.INPUT, `cannot open input file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw cannotOpen(path, err);
   }
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
@@ -41,7 +55,7 @@ export function detectFormat(path: string): InputFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.parquet' || bytes.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
   if (ext === '.csv' || ext === '.tsv') return 'csv';
-  const text = bytes.toString('utf8');
+  const text = bytes.toString('utf8').replace(/^\ufeff/, '');
   if (['.jsonl', '.ndjson', '.json'].includes(ext) || text.trimStart().startsWith('{')) return looksLikeOpenAiBatch(text) ? 'openai' : 'jsonl';
   return 'csv';
 }
@@ -51,8 +65,10 @@ export function parseFormat(value: string): InputFormat {
   return value as InputFormat;
 }
 
-export async function openInput(path: string, format: InputFormat = detectFormat(path)): Promise<InputSource> {
-  head(path); // fails early, naming the file, when it cannot be opened
+/** The reader for `path`; every command opens its input here, so every one refuses a bad path alike. */
+export async function openInput(path: string, given?: InputFormat): Promise<InputSource> {
+  checkInputFile(path);
+  const format = given ?? detectFormat(path);
   switch (format) {
     case 'parquet':
       try {

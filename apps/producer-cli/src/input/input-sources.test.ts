@@ -85,4 +85,49 @@ describe('input sources', () => {
     expect(() => parseFormat('xml')).toThrow('--format must be one of jsonl, csv, parquet, openai, got "xml"');
     await expect(openInput(file('k.parquet', 'not parquet at all'), 'parquet')).rejects.toThrow(/is not a readable Parquet file/);
   });
+
+  it('drops a UTF-8 byte order mark at the start of a JSONL, OpenAI or CSV file', async () => {
+    const bom = '\ufeff';
+    expect(await rows(file('bom.jsonl', `${bom}{"prompt":"a"}\n{"prompt":"b"}\n`))).toMatchObject([{ ok: true, record: { prompt: 'a' } }, { ok: true, record: { prompt: 'b' } }]);
+    const openai = file('bom-openai.data', `${bom}{"custom_id":"r1","method":"POST","url":"/v1/completions","body":{"prompt":"x"}}\n`);
+    expect(detectFormat(openai)).toBe('openai');
+    expect(await rows(file('bom.csv', `${bom}prompt,n\nhi,1\n`))).toMatchObject([{ ok: true, where: expect.stringMatching(/bom\.csv:2$/), record: { prompt: 'hi', n: '1' } }]);
+    // Only the file's first character: a U+FEFF later in the file is text.
+    expect(await rows(file('bom2.jsonl', `{"prompt":"a"}\n{"prompt":"${bom}b"}\n`))).toMatchObject([{ ok: true }, { ok: true, record: { prompt: `${bom}b` } }]);
+  });
+
+  it('refuses bytes that are not UTF-8 with the file and line, never replacing them with U+FFFD', async () => {
+    const bad = Buffer.concat([Buffer.from('{"prompt":"ok"}\n{"prompt":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\r\n{"prompt":"b"}\n')]);
+    const path = file('bad.jsonl', bad);
+    expect(await rows(path)).toEqual([
+      expect.objectContaining({ ok: true, where: `${path}:1` }),
+      expect.objectContaining({ ok: false, where: `${path}:2`, reason: expect.stringContaining('is not valid UTF-8') }),
+      expect.objectContaining({ ok: true, where: `${path}:3`, record: { prompt: 'b' } }),
+    ]);
+    // An encoded surrogate (ED A0 80) is not UTF-8 either.
+    const csv = file('bad.csv', Buffer.concat([Buffer.from('prompt\nfine\n"x'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"\nlater\n')]));
+    expect(await rows(csv)).toEqual([
+      expect.objectContaining({ ok: true, record: { prompt: 'fine' } }),
+      expect.objectContaining({ ok: false, where: `${csv}:3`, reason: expect.stringContaining('is not valid UTF-8') }),
+    ]);
+  });
+
+  it('refuses a Parquet string that is not UTF-8, naming the row and field', async () => {
+    const buffer = parquetWriteBuffer({
+      columnData: [{ name: 'prompt', data: [Buffer.from('fine'), Buffer.from([0x61, 0xc3, 0x28]), Buffer.from('also fine')], type: 'BYTE_ARRAY' }],
+    });
+    const path = file('bad.parquet', Buffer.from(buffer));
+    expect(await rows(path)).toEqual([
+      expect.objectContaining({ ok: true, record: { prompt: 'fine' } }),
+      expect.objectContaining({ ok: false, where: `${path}:row 2`, reason: "field 'prompt' is not valid UTF-8 (the file must be UTF-8 encoded)" }),
+      expect.objectContaining({ ok: true, record: { prompt: 'also fine' } }),
+    ]);
+  });
+
+  it('refuses a directory and an empty file in one line naming the path', async () => {
+    await expect(openInput(dir)).rejects.toMatchObject({ exitCode: 1, message: `${dir} is a directory, not an input file` });
+    await expect(openInput(dir, 'parquet')).rejects.toMatchObject({ exitCode: 1, message: `${dir} is a directory, not an input file` });
+    const empty = file('empty.jsonl', '');
+    await expect(openInput(empty)).rejects.toMatchObject({ exitCode: 2, message: `${empty} is empty (0 bytes): there is nothing to produce` });
+  });
 });

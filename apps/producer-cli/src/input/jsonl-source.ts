@@ -1,7 +1,7 @@
 // JSON Lines: one JSON object per line; blank lines are skipped, line numbers are 1-based.
-import { createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { statSync } from 'node:fs';
 import type { InputFormat, InputRow, InputSource } from './input-row';
+import { utf8Lines } from './utf8-lines';
 
 /** Reads `path` line by line; also the transport of the OpenAI Batch format. */
 export function jsonlSource(path: string, format: InputFormat = 'jsonl'): InputSource {
@@ -9,26 +9,26 @@ export function jsonlSource(path: string, format: InputFormat = 'jsonl'): InputS
     format,
     total: statSync(path).size,
     async *rows(): AsyncIterable<InputRow> {
-      const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-      let lineNo = 0;
-      let bytes = 0;
-      for await (const line of lines) {
-        lineNo += 1;
-        bytes += Buffer.byteLength(line) + 1;
-        const where = `${path}:${lineNo}`;
-        if (line.trim() === '') continue;
+      for await (const line of utf8Lines(path)) {
+        const where = `${path}:${line.lineNo}`;
+        const progress = line.bytes;
+        if ('invalid' in line) {
+          yield { ok: false, where, reason: line.invalid, progress };
+          continue;
+        }
+        if (line.text.trim() === '') continue;
         let value: unknown;
         try {
-          value = JSON.parse(line);
+          value = JSON.parse(line.text);
         } catch (err) {
-          yield { ok: false, where, reason: `not valid JSON: ${(err as Error).message}`, progress: bytes };
+          yield { ok: false, where, reason: `not valid JSON: ${(err as Error).message}`, progress };
           continue;
         }
         if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-          yield { ok: false, where, reason: 'each line must be a JSON object', progress: bytes };
+          yield { ok: false, where, reason: 'each line must be a JSON object', progress };
           continue;
         }
-        yield { ok: true, where, record: value as Record<string, unknown>, progress: bytes };
+        yield { ok: true, where, record: value as Record<string, unknown>, progress };
       }
     },
   };

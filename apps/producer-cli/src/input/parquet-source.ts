@@ -2,15 +2,30 @@
 import { open, stat } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hyparquet';
 import type { InputRow, InputSource } from './input-row';
+import { INVALID_UTF8 } from './utf8-lines';
 
 const WINDOW_ROWS = 5000;
 
-function plain(value: unknown): unknown {
+// Strings decoded strictly: a value that is not UTF-8 becomes this marker, so its row is refused, not rewritten with U+FFFD.
+class NotUtf8 {}
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function text(bytes: Uint8Array): string | NotUtf8 {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return new NotUtf8();
+  }
+}
+
+/** The value as plain JSON-like data; `bad` collects the paths of values that are not UTF-8. */
+function plain(value: unknown, path: string, bad: string[]): unknown {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof NotUtf8) return void bad.push(path);
+  if (value instanceof Uint8Array) return plain(text(value), path, bad);
+  if (Array.isArray(value)) return value.map((v, i) => plain(v, `${path}[${i}]`, bad));
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, path ? `${path}.${k}` : k, bad)]));
   return value;
 }
 
@@ -41,10 +56,13 @@ export async function parquetSource(path: string): Promise<InputSource> {
     total,
     async *rows(): AsyncIterable<InputRow> {
       for (let start = 0; start < total; start += WINDOW_ROWS) {
-        const rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: Math.min(start + WINDOW_ROWS, total) });
+        const rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: Math.min(start + WINDOW_ROWS, total), parsers: { stringFromBytes: (b: Uint8Array) => b && (text(b) as string) } });
         for (const [i, row] of rows.entries()) {
           const n = start + i + 1;
-          yield { ok: true, where: `${path}:row ${n}`, record: plain(row) as Record<string, unknown>, progress: n };
+          const bad: string[] = [];
+          const record = plain(row, '', bad) as Record<string, unknown>;
+          if (bad.length) yield { ok: false, where: `${path}:row ${n}`, reason: `field '${bad[0]}' ${INVALID_UTF8}`, progress: n };
+          else yield { ok: true, where: `${path}:row ${n}`, record, progress: n };
         }
       }
     },

@@ -1,5 +1,6 @@
 import { Partitioners, type Consumer, type Kafka, type Message, type PartitionOffset, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { BATCH_OVERHEAD_BYTES, type TopicLimits } from './topic-limits';
 
 export interface OutRecord {
   topic: string;
@@ -19,23 +20,49 @@ export interface CommitSink {
 
 // Keeps each produce request under the broker's default message.max.bytes (1 MiB) whatever the range size.
 const CHUNK_BYTES = 512 * 1024;
+/** A record's bytes in a batch: key, value and at most 64 bytes of framing (its length, offset and timestamp deltas). */
+const recordBytes = (r: OutRecord) => (r.message.value?.length ?? 0) + (r.message.key == null ? 0 : Buffer.byteLength(r.message.key)) + 64;
 
-function chunks(records: OutRecord[]): OutRecord[][] {
+/** What the sinks learn of the topics' limits: the last read ones for chunking, and forget() when the broker refuses a record as too large. */
+export type SinkLimits = Pick<TopicLimits, 'known' | 'forget'>;
+
+/**
+ * The records in produce requests whose batches each stay under CHUNK_BYTES and under every one of their topics'
+ * max.message.bytes; a record too big to share a batch (the fitter keeps it under its own topic's limit) goes alone.
+ */
+export function chunks(records: OutRecord[], maxMessageBytes: (topic: string) => number | undefined = () => undefined): OutRecord[][] {
   const out: OutRecord[][] = [];
   let cur: OutRecord[] = [];
   let size = 0;
+  let budget = CHUNK_BYTES;
   for (const r of records) {
-    const bytes = (r.message.value?.length ?? 0) + (r.message.key?.length ?? 0) + 64;
-    if (cur.length > 0 && size + bytes > CHUNK_BYTES) {
+    const bytes = recordBytes(r);
+    const limit = maxMessageBytes(r.topic);
+    const own = limit === undefined ? CHUNK_BYTES : Math.min(CHUNK_BYTES, limit - BATCH_OVERHEAD_BYTES);
+    if (cur.length > 0 && size + bytes > Math.min(budget, own)) {
       out.push(cur);
       cur = [];
       size = 0;
+      budget = CHUNK_BYTES;
     }
     cur.push(r);
     size += bytes;
+    budget = Math.min(budget, own);
   }
   if (cur.length > 0) out.push(cur);
   return out;
+}
+
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** Sends the chunks; a record the broker refuses as too large makes the limits be read again before the range is retried. */
+async function sendChunks(records: OutRecord[], limits: SinkLimits | undefined, send: (chunk: OutRecord[]) => Promise<unknown>): Promise<void> {
+  try {
+    for (const chunk of chunks(records, (t) => limits?.known(t))) await send(chunk);
+  } catch (err) {
+    if (TOO_LARGE.has((err as { type?: string }).type ?? '')) limits?.forget();
+    throw err;
+  }
 }
 
 function topicMessages(records: OutRecord[]): Array<{ topic: string; messages: Message[] }> {
@@ -62,6 +89,7 @@ export class TransactionalSink implements CommitSink {
     private readonly kafka: Kafka,
     private readonly opts: { transactionalIdPrefix: string; jobsTopic: string; groupId: string },
     private readonly log: Logger,
+    private readonly limits?: SinkLimits,
   ) {}
 
   transactionalId(partition: number): string {
@@ -88,7 +116,7 @@ export class TransactionalSink implements CommitSink {
     if (!producer) throw new Error(`partition ${partition} has no transactional producer (not acquired)`);
     const txn = await producer.transaction();
     try {
-      for (const chunk of chunks(records)) await txn.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 });
+      await sendChunks(records, this.limits, (chunk) => txn.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 }));
       // kafkajs sends each partition's metadata in TxnOffsetCommit, though its PartitionOffset type leaves the field out.
       const partitions: Array<PartitionOffset & { metadata: string }> = [{ partition, offset: String(nextOffset), metadata }];
       await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.jobsTopic, partitions }] });
@@ -115,7 +143,7 @@ export class AtLeastOnceSink implements CommitSink {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, private readonly consumer: Consumer, private readonly jobsTopic: string) {
+  constructor(kafka: Kafka, private readonly consumer: Consumer, private readonly jobsTopic: string, private readonly limits?: SinkLimits) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
@@ -125,7 +153,7 @@ export class AtLeastOnceSink implements CommitSink {
   }
 
   async commit(partition: number, records: OutRecord[], nextOffset: bigint, metadata: string): Promise<void> {
-    for (const chunk of chunks(records)) await this.producer.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 });
+    await sendChunks(records, this.limits, (chunk) => this.producer.sendBatch({ topicMessages: topicMessages(chunk), acks: -1 }));
     await this.consumer.commitOffsets([{ topic: this.jobsTopic, partition, offset: String(nextOffset), metadata }]);
   }
 

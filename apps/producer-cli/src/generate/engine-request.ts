@@ -1,9 +1,7 @@
 // The one place a PromptJob becomes an engine request: the engine takes the job's sampling under its wire (vLLM) names.
-import {
-  InvalidSamplingParamsError, samplingParamsFromWire, type ChatMessage, type SamplingParamsInit, type WireCompletionOutput, type WireSamplingParams, type WireUsage,
-} from '@sluice/engine';
+import type { ChatMessage, SamplingParamsInit, WireCompletionOutput, WireSamplingParams, WireUsage } from '@sluice/engine';
 import type { CompletionOutput, PromptJob, SamplingParams, Usage } from '@sluice/schema';
-import { RowError } from '../produce/row-error';
+import { engineSampling } from '../produce/engine-sampling';
 
 // The schema's records are the engine's wire shapes (requests here, outputs in completion-record.ts), field for field:
 // a schema change that parts them fails to compile here.
@@ -21,13 +19,7 @@ export interface EngineRequest {
 
 /** The job as an engine request, its parameters checked by the engine's own rules so a bad row fails before any compute. */
 export function engineRequest(job: PromptJob): EngineRequest {
-  let params: SamplingParamsInit;
-  try {
-    params = samplingParamsFromWire(job.sampling);
-  } catch (err) {
-    if (!(err instanceof InvalidSamplingParamsError)) throw err;
-    throw new RowError(err.message.replace(`sampling parameter ${err.param}`, `field '${err.param}'`), { cause: err });
-  }
+  const params: SamplingParamsInit = engineSampling(job.sampling);
   const input: EngineInput = job.messages ? { messages: job.messages.map(({ role, content }) => ({ role, content })) } : { prompt: job.prompt as string };
   return { input, params, ...(job.priority === null || job.priority === undefined ? {} : { priority: job.priority }) };
 }

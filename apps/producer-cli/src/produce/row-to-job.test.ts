@@ -97,4 +97,22 @@ describe('rowToJob', () => {
   ])('refuses the OpenAI line %j: %s', (row, message) => {
     expect(reason(row, { format: 'openai' })).toContain(message);
   });
+
+  // Rows the schema accepts but a worker's engine refuses (it would dead-letter or reject them): refused at produce, by the engine's rule.
+  it.each([
+    [{ prompt: 'x', use_beam_search: true, n: 2, temperature: 0 }, "field 'n': beam search returns bestOf beams"],
+    [{ prompt: 'x', sampling: { use_beam_search: true, n: 2, best_of: 2, temperature: 0 } }, "field 'n': beam search returns bestOf beams"],
+    [{ prompt: 'x', use_beam_search: true, temperature: 0.7 }, "field 'temperature': must be 0 with beam search"],
+    [{ prompt: 'x', beam_width: 4 }, "field 'beam_width': applies only with use_beam_search true"],
+    [{ prompt: 'x', use_beam_search: true, temperature: 0, beam_width: 4, best_of: 2 }, "field 'beam_width': 4 disagrees with best_of 2"],
+    [{ prompt: 'x', use_beam_search: true, temperature: 0, early_stopping: 'never' }, "field 'early_stopping': \"never\" is not supported by this engine"],
+    [{ prompt: 'x', length_penalty: 2 }, "field 'length_penalty': only applies with useBeamSearch"],
+    [{ custom_id: 'r', url: '/v1/completions', body: { prompt: 'x', n: 2, use_beam_search: true, temperature: 0 } }, "field 'n': beam search returns bestOf beams", 'openai'],
+  ])('refuses what the engine refuses: %j', (row, message, format = 'jsonl') => {
+    expect(reason(row, { format: format as MappingOptions['format'] })).toContain(message);
+  });
+
+  it('accepts beam search as the engine takes it', () => {
+    expect(rowToJob({ prompt: 'x', use_beam_search: true, best_of: 3, temperature: 0 }, 0, options).sampling).toMatchObject({ use_beam_search: true, best_of: 3 });
+  });
 });

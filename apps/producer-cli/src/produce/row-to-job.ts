@@ -1,6 +1,7 @@
 // Maps one input row to a PromptJob: field mapping, per-row parameters over the flag defaults, ids, metadata.
 import { METADATA_SEQ, PromptJobSchemas, recordFromPlain, SchemaError, type PromptJob, type SamplingParams } from '@sluice/schema';
 import type { InputFormat } from '../input/input-row';
+import { engineSampling } from './engine-sampling';
 import { openAiJobFields, OPENAI_CHAT_URL } from './openai-request';
 import { RowError } from './row-error';
 import { parseSamplingText, SAMPLING_FIELDS } from './sampling-fields';
@@ -119,12 +120,16 @@ export function rowToJob(row: Record<string, unknown>, seq: number, options: Map
     const fields = options.format === 'openai' ? "'body.prompt' or 'body.messages'" : `'${options.promptField}' or '${options.messagesField}'`;
     throw new RowError(`has no ${fields}`);
   }
+  let checked: PromptJob;
   try {
-    return recordFromPlain(PromptJobSchemas, job);
+    checked = recordFromPlain(PromptJobSchemas, job);
   } catch (err) {
     // The job's field names differ from the row's where a mapping flag renamed them: say both.
     if (err instanceof SchemaError && err.field === 'prompt' && options.promptField !== 'prompt') throw new RowError(`${err.message} (mapped from '${options.promptField}')`);
     throw err;
   }
+  // What the worker's engine would refuse (beam search with n > 1, early_stopping "never") is refused here, by its rule.
+  engineSampling(checked.sampling);
+  return checked;
 }
 

@@ -16,8 +16,9 @@ describe('sampling flags', () => {
   });
 
   it('converts flag text to typed defaults', () => {
-    const params = samplingFromFlags(parse(['--temperature', '0.5', '--top-k', '40', '--stop', 'a', '--stop', 'b', '--stop-token-ids', '1,2', '--ignore-eos', 'true', '--early-stopping', 'never', '--seed', '7']));
-    expect(params).toEqual({ temperature: 0.5, top_k: 40, stop: ['a', 'b'], stop_token_ids: [1, 2], ignore_eos: true, early_stopping: 'never', seed: 7 });
+    const params = samplingFromFlags(parse(['--temperature', '0.5', '--top-k', '40', '--stop', 'a', '--stop', 'b', '--stop-token-ids', '1,2', '--ignore-eos', 'true', '--seed', '7']));
+    expect(params).toEqual({ temperature: 0.5, top_k: 40, stop: ['a', 'b'], stop_token_ids: [1, 2], ignore_eos: true, seed: 7 });
+    expect(samplingFromFlags(parse(['--use-beam-search', 'true', '--temperature', '0', '--best-of', '3', '--early-stopping', 'true']))).toEqual({ use_beam_search: true, temperature: 0, best_of: 3, early_stopping: true });
   });
 
   it.each([
@@ -28,6 +29,9 @@ describe('sampling flags', () => {
     [['--min-tokens', '9', '--max-tokens', '4'], '--min-tokens must be <= max_tokens (4), got 9'],
     [['--stop', ''], '--stop must not be empty'],
     [['--use-beam-search', 'maybe'], '--use-beam-search: expected true or false, got "maybe"'],
+    // The engine's own rules, as a worker would apply them.
+    [['--use-beam-search', 'true', '--n', '2', '--temperature', '0'], '--n: beam search returns bestOf beams; set bestOf (the beam width), not n (got 2)'],
+    [['--use-beam-search', 'true', '--temperature', '0', '--early-stopping', 'never'], '--early-stopping: "never" is not supported by this engine (true or false are)'],
   ])('refuses %j with %s', (args, message) => {
     expect(() => samplingFromFlags(parse(args))).toThrow(expect.objectContaining({ exitCode: 2, message }));
   });

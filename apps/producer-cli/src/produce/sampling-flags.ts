@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { SchemaError, validateSamplingParams, type SamplingParams } from '@sluice/schema';
 import { usageError } from '../errors';
+import { engineSampling } from './engine-sampling';
+import { RowError } from './row-error';
 import { parseSamplingText, SAMPLING_FIELDS, type SamplingField } from './sampling-fields';
 
 export function flagName(field: SamplingField): string {
@@ -56,6 +58,12 @@ export function samplingFromFlags(options: Record<string, unknown>): SamplingPar
     if (!(err instanceof SchemaError) || !err.field) throw err;
     const name = err.field.replace(/\[\d+\]$/, '');
     throw usageError(err.message.replace(`field '${err.field}'`, `--${name.replace(/_/g, '-')}`));
+  }
+  try {
+    engineSampling(params as SamplingParams);
+  } catch (err) {
+    if (!(err instanceof RowError)) throw err;
+    throw usageError(err.message.replace(/^field '(\w+)'/, (_, name: string) => `--${name.replace(/_/g, '-')}`));
   }
   return params as SamplingParams;
 }

@@ -87,3 +87,13 @@ describe('plain JSON jobs', () => {
     await expect(codec.decode(Buffer.alloc(0))).rejects.toMatchObject({ code: 'BAD_FRAMING', message: expect.stringContaining('no bytes') });
   });
 });
+
+describe('JSON records: bytes before text', () => {
+  it.each([
+    ['invalid UTF-8', [0xff]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+  ])('rejects %s in the JSON bytes with INVALID_UTF8 instead of decoding it to U+FFFD', async (_, bad) => {
+    const bytes = Buffer.concat([Buffer.from('{"job_id":"j1","batch_id":"b1","prompt":"a'), Buffer.from(bad), Buffer.from('"}')]);
+    await expect(codec.decode(bytes)).rejects.toMatchObject({ code: 'INVALID_UTF8', message: 'the record is not valid UTF-8' });
+  });
+});

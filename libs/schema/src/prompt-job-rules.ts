@@ -1,4 +1,5 @@
 // Field rules of a PromptJob that the Avro schema cannot express: the engine's accepted ranges of sampling parameters.
+import { checkWellFormed } from './decode-checks';
 import { SchemaError } from './errors';
 import { BATCH_ID_PATTERN } from './topics';
 import type { PromptJob, SamplingParams } from './types';
@@ -27,9 +28,17 @@ const RANGES: Array<[NumericKey, number, number, boolean]> = [
   ['seed', 0, Number.MAX_SAFE_INTEGER, false],
 ];
 
-/** Throws SchemaError('INVALID_FIELD') naming the first parameter outside the engine's accepted range. */
+/**
+ * Throws SchemaError naming the first parameter outside the engine's accepted range (INVALID_FIELD; NaN and
+ * infinities included) or a stop string with a lone surrogate (INVALID_UTF8).
+ */
 export function validateSamplingParams(params: SamplingParams, prefix = 'sampling'): void {
   const at = (key: string) => (prefix ? `${prefix}.${key}` : key);
+  // Avro doubles carry NaN and infinities, which no range below rejects (NaN compares false with everything).
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) invalid(at(key), `must be a finite number, got ${value}`);
+  }
+  params.stop?.forEach((s, i) => checkWellFormed(s, at(`stop[${i}]`)));
   for (const [key, min, max, minExclusive] of RANGES) {
     const value = params[key];
     if (value === null || value === undefined) continue;
@@ -45,8 +54,28 @@ export function validateSamplingParams(params: SamplingParams, prefix = 'samplin
   if (typeof early_stopping === 'string' && early_stopping !== 'never') invalid(at('early_stopping'), `must be true, false or "never", got "${early_stopping}"`);
 }
 
-/** Everything a worker needs before it may run a job: ids present, one kind of prompt, parameters in range. */
+/** Every text field of a job is well-formed UTF-16, so encoding it to UTF-8 changes nothing (avsc would write U+FFFD). */
+function checkJobText(job: PromptJob): void {
+  const check = (value: string | null | undefined, field: string) => typeof value === 'string' && checkWellFormed(value, field);
+  check(job.job_id, 'job_id');
+  check(job.batch_id, 'batch_id');
+  check(job.prompt, 'prompt');
+  job.messages?.forEach((m, i) => {
+    check(m.role, `messages[${i}].role`);
+    check(m.content, `messages[${i}].content`);
+    check(m.name, `messages[${i}].name`);
+  });
+  check(job.model, 'model');
+  for (const [key, value] of Object.entries(job.metadata ?? {})) {
+    checkWellFormed(key, 'metadata', true);
+    check(value, `metadata.${key}`);
+  }
+  check(job.trace_id, 'trace_id');
+}
+
+/** Everything a worker needs before it may run a job: text well-formed, ids present, one kind of prompt, parameters in range. */
 export function validatePromptJob(job: PromptJob): void {
+  checkJobText(job);
   if (job.job_id.trim() === '') invalid('job_id', 'must not be empty');
   if (!BATCH_ID_PATTERN.test(job.batch_id)) invalid('batch_id', `must be 1-128 letters, digits or . _ : - (starting with a letter or digit), got "${job.batch_id}"`);
   const hasPrompt = job.prompt !== null && job.prompt !== undefined;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCommand, EXTRA_ENV, parseBytes, parseDuration, resolveConfig, settingDocs } from './config';
 import { ConfigError } from './errors';
+import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS } from '@sluice/schema';
 
 describe('resolveConfig', () => {
   it('has working defaults: echo engine, exactly-once, file export', () => {
@@ -93,6 +94,33 @@ describe('resolveConfig', () => {
     for (const m of ['plain', 'scram-sha-256', 'scram-sha-512']) {
       expect(resolveConfig(['--sasl-mechanism', m, '--sasl-username', 'u'], { SLUICE_KAFKA_SASL_PASSWORD: 'p' }).sasl).toEqual({ mechanism: m, username: 'u', password: 'p' });
     }
+  });
+});
+
+describe('decode limits', () => {
+  it('has a flag and a variable for every limit of the schema table, with its default, and --max-prompt-bytes for the prompt', () => {
+    const c = resolveConfig([], {});
+    expect(c.decodeLimits).toEqual({ ...DEFAULT_DECODE_LIMITS, maxPromptBytes: c.maxPromptBytes });
+    expect(c.decodeTimeoutMs).toBe(2000);
+    const docs = settingDocs();
+    for (const l of DECODE_LIMITS) expect(docs.some((d) => d.flag === `--${l.name.replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)}`)).toBe(true);
+    expect(docs.find((d) => d.flag === '--max-message-bytes')).toMatchObject({ env: 'SLUICE_MAX_MESSAGE_BYTES', default: '1048576' });
+  });
+
+  it('reads them from flags and variables and hands --max-prompt-bytes to the decoder too', () => {
+    const c = resolveConfig(['--max-metadata-entries', '8', '--max-prompt-bytes', '500', '--decode-timeout-ms', '750'], { SLUICE_MAX_MESSAGE_BYTES: '4096', SLUICE_MAX_STOP_STRINGS: '3' });
+    expect(c.decodeLimits).toMatchObject({ maxMetadataEntries: 8, maxMessageBytes: 4096, maxStopStrings: 3, maxPromptBytes: 500 });
+    expect(c.decodeTimeoutMs).toBe(750);
+  });
+
+  it.each([
+    [['--max-message-bytes', '0'], /--max-message-bytes \(SLUICE_MAX_MESSAGE_BYTES\): must be between 1/],
+    [['--max-messages', '-3'], /--max-messages \(SLUICE_MAX_MESSAGES\): must be between 1/],
+    [['--max-collection-items', '2.5'], /--max-collection-items \(SLUICE_MAX_COLLECTION_ITEMS\): must be an integer, got "2.5"/],
+    [['--decode-timeout-ms', 'soon'], /--decode-timeout-ms \(SLUICE_DECODE_TIMEOUT_MS\): must be an integer/],
+  ])('refuses %j naming the flag and its variable', (argv, message) => {
+    expect(() => resolveConfig(argv, {})).toThrow(ConfigError);
+    expect(() => resolveConfig(argv, {})).toThrow(message);
   });
 });
 

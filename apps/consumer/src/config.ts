@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
+import { DECODE_LIMITS, type DecodeLimitName, type DecodeLimits } from '@sluice/schema';
 import { redactUrl } from '@sluice/schema';
 import { ConfigError } from './errors';
 
@@ -28,6 +29,9 @@ export interface ConsumerConfig {
   maxUncommitted: number;
   maxEngineWaiting: number;
   maxPromptBytes: number;
+  /** Bounds of a job's decode (@sluice/schema's DECODE_LIMITS); maxPromptBytes is --max-prompt-bytes. */
+  decodeLimits: DecodeLimits;
+  decodeTimeoutMs: number;
   commitIntervalMs: number;
   maxPartRecords: number;
   drainTimeoutMs: number;
@@ -66,6 +70,20 @@ interface Setting {
   choices?: readonly string[];
 }
 
+// The decode limits' flags come from @sluice/schema's table; --max-prompt-bytes keeps the consumer's own row and default.
+function decodeLimitSettings(): Setting[] {
+  return DECODE_LIMITS.filter((l) => l.name !== 'maxPromptBytes').map((l) => {
+    const kebab = l.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const unit = l.unit === 'bytes' ? 'n' : 'count';
+    return { key: l.name, flags: `--${kebab} <${unit}>`, env: `SLUICE_${kebab.replace(/-/g, '_').toUpperCase()}`, help: `${l.doc[0].toLowerCase()}${l.doc.slice(1).replace(/\.$/, '')}; more is dead-lettered`, default: String(l.default) };
+  });
+}
+
+function decodeLimits(raw: Raw, maxPromptBytes: number): DecodeLimits {
+  const limits = Object.fromEntries(DECODE_LIMITS.map((l) => [l.name, l.name === 'maxPromptBytes' ? maxPromptBytes : int(raw, l.name, 1)]));
+  return limits as Record<DecodeLimitName, number>;
+}
+
 // One table drives --help, the env fallbacks and the error messages, so they can never disagree.
 const SETTINGS: Setting[] = [
   { key: 'brokers', flags: '--brokers <list>', env: 'SLUICE_KAFKA_BROKERS', help: 'Kafka bootstrap brokers, comma-separated host:port', default: 'localhost:9092' },
@@ -91,6 +109,8 @@ const SETTINGS: Setting[] = [
   { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
   { key: 'maxEngineWaiting', flags: '--max-engine-waiting <n>', env: 'SLUICE_MAX_ENGINE_WAITING', help: 'requests queued in the engine scheduler before partitions are paused', default: '128' },
   { key: 'maxPromptBytes', flags: '--max-prompt-bytes <n>', env: 'SLUICE_MAX_PROMPT_BYTES', help: 'longer prompts are dead-lettered (UTF-8 bytes)', default: '262144' },
+  ...decodeLimitSettings(),
+  { key: 'decodeTimeoutMs', flags: '--decode-timeout-ms <ms>', env: 'SLUICE_DECODE_TIMEOUT_MS', help: 'budget of one message\'s decode; one that runs longer is stopped and dead-lettered (DECODE_TIMEOUT)', default: '2000' },
   { key: 'commitIntervalMs', flags: '--commit-interval-ms <ms>', env: 'SLUICE_COMMIT_INTERVAL_MS', help: 'how often finished jobs are exported and committed', default: '500' },
   { key: 'maxPartRecords', flags: '--max-part-records <n>', env: 'SLUICE_MAX_PART_RECORDS', help: 'most completions in one commit (and one export part)', default: '5000' },
   { key: 'drainTimeout', flags: '--drain-timeout <duration>', env: 'SLUICE_DRAIN_TIMEOUT', help: 'on SIGTERM, how long in-flight jobs may finish (e.g. 30s, 500ms, 2m)', default: '30s' },
@@ -313,6 +333,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     sasl = { mechanism, username: raw.saslUsername, password };
   }
 
+  const maxPromptBytes = int(raw, 'maxPromptBytes', 1);
   const groupId = raw.group ?? '';
   if (groupId.trim() === '') throw new ConfigError(label('group'), 'must not be empty');
   return {
@@ -334,7 +355,9 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),
     maxUncommitted: int(raw, 'maxUncommitted', 1, 10_000_000),
     maxEngineWaiting: int(raw, 'maxEngineWaiting', 1, 1_000_000),
-    maxPromptBytes: int(raw, 'maxPromptBytes', 1),
+    maxPromptBytes,
+    decodeLimits: decodeLimits(raw, maxPromptBytes),
+    decodeTimeoutMs: int(raw, 'decodeTimeoutMs', 1, 3_600_000),
     commitIntervalMs: int(raw, 'commitIntervalMs', 10, 600_000),
     maxPartRecords: int(raw, 'maxPartRecords', 1, 10_000_000),
     drainTimeoutMs,

@@ -5,7 +5,9 @@ import type { InferenceEngine } from './engine/inference-engine';
 import { EngineError, InvalidJobError } from './errors';
 import type { Exporter, ExportItem, StagedRange } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
-import { classify } from './jobs/classify';
+import { classify, type Verdict } from './jobs/classify';
+import { ClassifyAhead } from './jobs/classify-ahead';
+import { JobDecoder } from './jobs/job-decoder';
 import { deadLetter, errorCompletion, successCompletion, type Origin, type Outcome } from './jobs/outcome';
 import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
@@ -36,6 +38,8 @@ export interface WorkerDeps {
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
+/** Messages of a batch posted to the decode thread ahead of the one being taken: the round trip is pipelined. */
+const DECODE_AHEAD = 64;
 
 /**
  * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
@@ -51,6 +55,7 @@ export class Worker {
   private readonly acquiring = new Map<number, Promise<PartitionState>>();
   private readonly flow: BackpressureController;
   private readonly codecs: WireCodecs;
+  private readonly decoder: JobDecoder;
   private inFlight = 0;
   private uncommitted = 0;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -67,7 +72,8 @@ export class Worker {
       c.delivery === 'exactly-once'
         ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log)
         : new AtLeastOnceSink(d.kafka, this.consumer, c.jobsTopic);
-    this.codecs = wireCodecs({ registryUrl: c.schemaRegistryUrl, jobsTopic: c.jobsTopic, resultsTopic: c.resultsTopic, dlqTopic: c.dlqTopic });
+    this.codecs = wireCodecs({ registryUrl: c.schemaRegistryUrl, resultsTopic: c.resultsTopic, dlqTopic: c.dlqTopic });
+    this.decoder = new JobDecoder({ registry: this.codecs.registry, limits: c.decodeLimits, timeoutMs: c.decodeTimeoutMs, log: d.log.child({ component: 'decode' }) });
     this.flow = new BackpressureController({ maxInFlight: c.maxInFlight, maxUncommitted: c.maxUncommitted, maxEngineWaiting: c.maxEngineWaiting });
   }
 
@@ -92,6 +98,7 @@ export class Worker {
       log.error({ err: e.payload.error }, 'kafka consumer crashed and will not restart');
       this.onCrash(e.payload.error);
     });
+    await this.decoder.start();
     await this.admin.connect();
     // kafkajs's admin knows no broker until its first metadata request, and its first group lookup (the first partition's
     // committed offset) would otherwise wait out a retry, about 300 ms, for one.
@@ -121,6 +128,7 @@ export class Worker {
     clearInterval(this.commitTimer);
     await this.commitAll();
     await this.consumer.disconnect();
+    await this.decoder.close();
     await this.sink.close();
     await this.admin.disconnect();
     log.info({ uncommitted: this.uncommitted }, 'worker stopped');
@@ -222,7 +230,8 @@ export class Worker {
     const st = await this.partitionState(batch.partition);
     const lagEnd = BigInt(batch.highWatermark);
     st.caughtUp = false;
-    for (const message of batch.messages) {
+    const ahead = new ClassifyAhead(batch.messages, (m) => this.classify(m), DECODE_AHEAD);
+    for (const [i, message] of batch.messages.entries()) {
       if (!isRunning() || isStale() || this.draining || st.revoked) return;
       const offset = BigInt(message.offset);
       if (st.tracker.hasSeen(offset)) {
@@ -233,7 +242,7 @@ export class Worker {
         this.updateFlow();
         if (!this.flow.hasRoom(this.flowState())) return; // the rest of the batch is fetched again after resume
       }
-      await this.take(st, message);
+      await this.take(st, message, ahead.result(i));
       resolveOffset(message.offset);
     }
     if (batch.messages.length === 0) resolveOffset(batch.lastOffset()); // only transaction markers: step over them
@@ -244,12 +253,19 @@ export class Worker {
     await heartbeat();
   }
 
-  private async take(st: PartitionState, message: KafkaMessage): Promise<void> {
+  /** Decodes (on the decode thread) and validates one message; rejects only on a transient failure, to fetch it again. */
+  private classify(message: KafkaMessage): Promise<Verdict> {
+    const { config: c, engine } = this.d;
+    const limits = { maxMessageBytes: c.decodeLimits.maxMessageBytes, maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() };
+    return classify(message.value, limits, (b) => this.decoder.decode(b));
+  }
+
+  private async take(st: PartitionState, message: KafkaMessage, verdictOf: Promise<Verdict>): Promise<void> {
     const { config: c, engine, metrics, log } = this.d;
     const offset = BigInt(message.offset);
     const origin: Origin = { topic: c.jobsTopic, partition: st.partition, message, workerId: c.workerId, receivedAt: Date.now() };
     // Classified before it is tracked: a registry outage throws here and the message is fetched again.
-    const verdict = await classify(message.value, { maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() }, (b) => this.codecs.jobs.decode(b));
+    const verdict = await verdictOf;
     if (st.revoked) return;
     st.tracker.track(offset);
     this.uncommitted++;

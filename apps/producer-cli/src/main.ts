@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Entry point of `sluice`: runs the program, turns every failure into one stderr line and its exit code.
+import { redactUrls } from '@sluice/schema';
 import { CommanderError } from 'commander';
 import { CliError, EXIT } from './errors';
 import { logger } from './logger';
@@ -15,7 +16,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${s}\n`), signal: controller.signal };
+  // stderr is for people (failures, summaries, usage): no URL credentials there; stdout may carry results, left as they are.
+  const io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${redactUrls(s)}\n`), signal: controller.signal };
   try {
     await buildProgram(io).parseAsync(argv);
     return EXIT.OK;

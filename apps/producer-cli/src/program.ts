@@ -36,6 +36,7 @@ function produceCommand(io: Io): Command {
   cmd
     .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first)')
     .option('--dry-run', 'read and check the whole file, produce nothing')
+    .option('--rerun', 'produce a --batch-id that already has a manifest again (its failed jobs are retried; one completion per job is kept)')
     .option('--create-topics', 'create the jobs, results, dead-letter and batches topics if missing')
     .addOption(new Option('--partitions <n>', 'partitions of created jobs/results topics').default(6).argParser(integer(1, 10000)))
     .addOption(new Option('--replication-factor <n>', 'replication factor of created topics').default(1).argParser(integer(1, 100)))
@@ -47,6 +48,7 @@ function produceCommand(io: Io): Command {
   return cmd.action(async (file: string, flags: Record<string, unknown>) => {
     const settings = resolveKafkaSettings(flags);
     const sampling = samplingFromFlags(flags);
+    if (flags.rerun && flags.batchId === undefined) throw usageError('--rerun: give the --batch-id to produce again');
     const summary = await produce(settings, {
       file,
       format: formatFromFlags(flags),
@@ -58,6 +60,7 @@ function produceCommand(io: Io): Command {
       compression: flags.compression as 'gzip' | 'none',
       progress: flags.progress !== false && process.stderr.isTTY === true,
       maxMessageBytes: flags.maxMessageBytes as number,
+      refuseExisting: flags.batchId !== undefined && flags.rerun !== true,
       signal: io.signal,
     });
     reportSkipped(io, summary);

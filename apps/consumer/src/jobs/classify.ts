@@ -1,3 +1,5 @@
+import { DECODE_LIMITS } from '@sluice/schema';
+import { DecodeThreadError, RemoteDecodeError } from './decode-thread';
 import { SchemaError, type PromptJob } from './schema';
 
 /** What the worker does with one message of the jobs topic. */
@@ -8,10 +10,20 @@ export type Verdict =
   /** A well-formed job that cannot be served: answered with an error Completion. */
   | { kind: 'error-completion'; job: PromptJob; code: ErrorCompletionCode; message: string };
 
-export type DeadLetterCode = 'UNDECODABLE' | 'SCHEMA_VIOLATION' | 'INVALID_SAMPLING' | 'PROMPT_TOO_LARGE';
+export type DeadLetterCode =
+  | 'UNDECODABLE'
+  | 'SCHEMA_VIOLATION'
+  | 'INVALID_SAMPLING'
+  | 'PROMPT_TOO_LARGE'
+  | 'MESSAGE_TOO_LARGE' // the value is over --max-message-bytes: never decoded
+  | 'LIMIT_EXCEEDED' // a length or count over a decode limit (--max-messages, --max-metadata-entries...)
+  | 'INVALID_UTF8' // a string that is not valid UTF-8, or a lone surrogate: never silently replaced
+  | 'DECODE_TIMEOUT'; // the decode ran over --decode-timeout-ms and was stopped
 export type ErrorCompletionCode = 'DEADLINE_EXCEEDED' | 'MODEL_MISMATCH' | 'ENGINE_REJECTED';
 
 export interface ClassifyLimits {
+  /** Largest record value; a larger one is dead-lettered before any decode. */
+  maxMessageBytes: number;
   /** Longest prompt accepted, in UTF-8 bytes (prompt text or all message contents together). */
   maxPromptBytes: number;
   /** The served model's name; a job naming another model cannot be served here. */
@@ -24,8 +36,18 @@ function promptBytes(job: PromptJob): number {
   return (job.messages ?? []).reduce((sum, m) => sum + Buffer.byteLength(m.content), 0);
 }
 
-/** Which dead-letter code a schema error is; undefined for REGISTRY_ERROR, a transient failure that must be retried. */
-export function deadLetterCodeOf(err: SchemaError): DeadLetterCode | undefined {
+// A prompt field over its decode limit is the same failure as a prompt over --max-prompt-bytes.
+const PROMPT_FIELDS = new Set<string>(DECODE_LIMITS.find((l) => l.name === 'maxPromptBytes')?.fields ?? []);
+const isPromptField = (field: string | undefined) => field !== undefined && PROMPT_FIELDS.has(field.replace(/\[\d+\]/g, ''));
+
+/**
+ * Which dead-letter code a decode failure is; undefined for a transient failure that must be retried: the schema
+ * registry (REGISTRY_ERROR) or the decode thread (DECODE_UNAVAILABLE) being down. Anything else a decoder throws is a
+ * bug it hit on this record: UNDECODABLE, never thrown on.
+ */
+export function deadLetterCodeOf(err: unknown): DeadLetterCode | undefined {
+  if (err instanceof DecodeThreadError) return err.code === 'DECODE_UNAVAILABLE' ? undefined : err.code === 'DECODE_TIMEOUT' ? 'DECODE_TIMEOUT' : 'UNDECODABLE';
+  if (!(err instanceof SchemaError)) return 'UNDECODABLE';
   switch (err.code) {
     case 'REGISTRY_ERROR':
       return undefined;
@@ -33,23 +55,38 @@ export function deadLetterCodeOf(err: SchemaError): DeadLetterCode | undefined {
       return err.field?.startsWith('sampling') ? 'INVALID_SAMPLING' : 'SCHEMA_VIOLATION';
     case 'INCOMPATIBLE_SCHEMA':
       return 'SCHEMA_VIOLATION';
+    case 'INVALID_UTF8':
+      return 'INVALID_UTF8';
+    case 'LIMIT_EXCEEDED':
+      return isPromptField(err.field) ? 'PROMPT_TOO_LARGE' : 'LIMIT_EXCEEDED';
     default:
       return 'UNDECODABLE';
   }
 }
 
+// A decoder's own bug is named as such, with what it threw, so the reason is never mistaken for a schema rule.
+function reasonOf(err: unknown): string {
+  if (err instanceof SchemaError || err instanceof DecodeThreadError) return err.message;
+  if (err instanceof RemoteDecodeError) return `the decoder failed on this record: ${err.remoteName}: ${err.message}`;
+  return `the decoder failed on this record: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+}
+
 /**
  * Decodes and validates one message. Bad input never throws, so a poison message cannot stop the worker; only a
- * failing schema registry does (the message is then retried, not dead-lettered).
+ * failing schema registry or decode thread does (the message is then retried, not dead-lettered).
  */
 export async function classify(value: Buffer | null, limits: ClassifyLimits, decode: (v: Buffer) => Promise<PromptJob>): Promise<Verdict> {
+  const bytes = value ?? Buffer.alloc(0);
+  if (bytes.length > limits.maxMessageBytes) {
+    return { kind: 'dead-letter', code: 'MESSAGE_TOO_LARGE', message: `the value is ${bytes.length} bytes, over the limit of ${limits.maxMessageBytes} (--max-message-bytes)` };
+  }
   let job: PromptJob;
   try {
-    job = await decode(value ?? Buffer.alloc(0));
+    job = await decode(bytes);
   } catch (err) {
-    const code = err instanceof SchemaError ? deadLetterCodeOf(err) : undefined;
+    const code = deadLetterCodeOf(err);
     if (!code) throw err;
-    return { kind: 'dead-letter', code, message: (err as Error).message };
+    return { kind: 'dead-letter', code, message: reasonOf(err) };
   }
   const ids = { job_id: job.job_id, batch_id: job.batch_id };
   const size = promptBytes(job);

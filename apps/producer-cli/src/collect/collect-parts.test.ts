@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { batchExportPrefix, exportManifestKey, exportPartKey, METADATA_SEQ, recordToJson, type Completion, type ExportManifest } from '@sluice/schema';
 import { METADATA_KIND } from '../produce/row-to-job';
+import { resolveKafkaSettings } from '../kafka/settings';
+import { collect } from './collect';
 import { readExport } from './export-source';
 import { inInputOrder } from './input-order';
 import { openAiOutputLine } from './openai-output';
@@ -126,5 +128,33 @@ describe('reading a file export', () => {
     expect((await readExport(`${dir}/results`, 'b1')).manifest).toBeNull();
     await expect(readExport(`file://${dir}/results`, 'other')).rejects.toMatchObject({ exitCode: 4, message: expect.stringContaining(`no exported parts for batch other under file://${dir}/results/${batchExportPrefix('', 'other')}`) });
     await expect(readExport('gs://bucket/x', 'b1')).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  it('keeps one completion per job when a re-run left each job in two committed parts, the earlier part first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-export-'));
+    const runs = [
+      { offsets: [4, 5], records: [completion('j1', 0, { code: 'ENGINE_FAILED', message: 'x' }), completion('j2', 1)] },
+      { offsets: [0, 1], records: [completion('j1', 0, { code: 'ENGINE_FAILED', message: 'y' }), { ...completion('j2', 1), outputs: [{ index: 0, text: 'first run', finish_reason: 'stop' as const }] }] },
+      { offsets: [8, 9], records: [{ ...completion('j1', 0), outputs: [{ index: 0, text: 'rerun', finish_reason: 'stop' as const }] }, completion('j2', 1)] },
+    ];
+    const parts: ExportManifest['parts'] = runs.map(({ offsets: [first, last], records }) => {
+      const key = exportPartKey('results', 'b1', { partition: 0, firstOffset: first, lastOffset: last, format: 'jsonl' });
+      const bytes = Buffer.from(records.map((r) => `${recordToJson(r)}\n`).join(''));
+      mkdirSync(dirname(join(dir, key)), { recursive: true });
+      writeFileSync(join(dir, key), bytes);
+      return { key, partition: 0, first_offset: first, last_offset: last, records: 2, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    });
+    writeFileSync(join(dir, exportManifestKey('results', 'b1')), JSON.stringify({ batch_id: 'b1', format: 'jsonl', completions: 4, errors: 2, parts, updated_at: '' }));
+
+    const read = await readExport(`file://${dir}/results`, 'b1');
+    expect(read).toMatchObject({ parts: 3, records: 6 });
+    expect(read.completions.get('j1')?.outputs[0].text).toBe('rerun');
+    expect(read.completions.get('j2')?.outputs[0].text).toBe('first run');
+
+    const out = join(dir, 'out.jsonl');
+    const settings = resolveKafkaSettings({}, {});
+    const summary = await collect(settings, { batchId: 'b1', output: out, from: `file://${dir}/results`, openaiFormat: false, partial: false, timeoutMs: 1000 });
+    expect(summary).toMatchObject({ written: 2, failed: 0, jobs: 2, pending: 0 });
+    expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Completion).job_id)).toEqual(['j1', 'j2']);
   });
 });

@@ -28,9 +28,10 @@ export interface CollectSummary {
   output: string;
   written: number;
   failed: number;
-  /** Jobs the batch has, when known (batch manifest or export manifest). */
+  /** Jobs the batch has, when known: the batch manifest's count (Kafka), or the distinct jobs an export with a manifest holds. */
   jobs: number | null;
   dead_lettered: number | null;
+  /** Kafka: jobs not yet accounted for; export: completion records manifest.json counts that its parts lack. */
   pending: number | null;
   /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
   orphans_ignored: number | null;
@@ -55,10 +56,12 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
   if (options.from) {
     const read = await readExport(options.from, batchId);
     completions = read.completions;
+    // manifest.json counts records, a re-run job's repeats included; jobs are the distinct ones the rule kept.
     const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
-    summary = { batch_id: batchId, source: options.from, jobs: exported, dead_lettered: null, pending: exported === null ? null : Math.max(exported - completions.size, 0), orphans_ignored: read.manifest ? read.orphans.length : null };
+    const missing = exported === null ? null : Math.max(exported - read.records, 0);
+    summary = { batch_id: batchId, source: options.from, jobs: read.manifest ? completions.size : null, dead_lettered: null, pending: missing, orphans_ignored: read.manifest ? read.orphans.length : null };
     if (!read.manifest) incomplete = `the export of batch ${batchId} has no manifest.json yet, so it may be incomplete (every part was read, committed or not)`;
-    else if (completions.size < (exported as number)) incomplete = `the export manifest counts ${exported} completions but the parts hold ${completions.size}`;
+    else if (missing) incomplete = `the export manifest counts ${exported} completion records but the parts hold ${read.records}`;
   } else {
     let scan;
     try {

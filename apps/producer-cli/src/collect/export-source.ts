@@ -17,6 +17,7 @@ import {
 } from '@sluice/schema';
 import { CliError, EXIT, usageError } from '../errors';
 import { logger } from '../logger';
+import { keepOnePerJob } from '../status/one-per-job';
 
 interface Store {
   list(prefix: string): Promise<string[]>;
@@ -83,14 +84,17 @@ export interface ExportRead {
   manifest: ExportManifest | null;
   /** Parts read. */
   parts: number;
+  /** Completion records of the batch in those parts, repeats of a job included (what manifest.json counts). */
+  records: number;
   /** Part names in the batch folder that manifest.json does not list (attempts that never committed); not read. Empty without a manifest. */
   orphans: string[];
 }
 
 const nameOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
 
-/** Adds one part's completions; `where` names the part in errors. */
-function addCompletions(completions: Map<string, Completion>, bytes: Buffer, batchId: string, where: string): void {
+/** Adds one part's completions by the one-per-job rule; `where` names the part in errors. Returns the batch's records read. */
+function addCompletions(completions: Map<string, Completion>, bytes: Buffer, batchId: string, where: string): number {
+  let records = 0;
   for (const [i, line] of bytes.toString('utf8').split('\n').entries()) {
     if (line.trim() === '') continue;
     let c: Completion;
@@ -100,10 +104,16 @@ function addCompletions(completions: Map<string, Completion>, bytes: Buffer, bat
       if (err instanceof SchemaError) throw new CliError(EXIT.INPUT, `${where}:${i + 1}: ${err.message}`, { cause: err });
       throw err;
     }
-    // Committed parts may still repeat a job (a replayed or re-produced job): one completion per job, a success over an error.
-    const previous = completions.get(c.job_id);
-    if (c.batch_id === batchId && (!previous || (previous.error && !c.error))) completions.set(c.job_id, c);
+    if (c.batch_id === batchId) records += 1;
+    keepOnePerJob(completions, batchId, c);
   }
+  return records;
+}
+
+// Commit order of an export: by jobs partition, then offset (a re-run's copy of a job sits later in the same partition).
+function inCommitOrder(names: string[]): string[] {
+  const at = (n: string) => parseExportPartName(n) ?? { partition: Infinity, firstOffset: Infinity };
+  return [...names].sort((a, b) => at(a).partition - at(b).partition || at(a).firstOffset - at(b).firstOffset || (a < b ? -1 : 1));
 }
 
 /**
@@ -128,7 +138,7 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
     const manifest = manifestBytes ? (JSON.parse(manifestBytes.toString('utf8')) as ExportManifest) : null;
     if (manifest && manifest.format !== 'jsonl') throw new CliError(EXIT.INPUT, `${where}${EXPORT_MANIFEST_NAME}: the export is ${manifest.format}; collect reads JSONL exports only`);
     const listed = new Map((manifest?.parts ?? []).map((p) => [nameOf(p.key), p]));
-    const toRead = manifest ? [...listed.keys()] : present.filter((n) => parseExportPartName(n)?.format === 'jsonl');
+    const toRead = inCommitOrder(manifest ? [...listed.keys()] : present.filter((n) => parseExportPartName(n)?.format === 'jsonl'));
     const orphans = manifest ? present.filter((n) => !listed.has(n)) : [];
     if (toRead.length === 0) {
       const ignored = orphans.length ? ` (${orphans.length} orphan parts not in ${EXPORT_MANIFEST_NAME} ignored)` : '';
@@ -137,6 +147,7 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
     if (!manifest) logger.warn({ batch_id: batchId, where }, `no ${EXPORT_MANIFEST_NAME}: reading all ${toRead.length} parts, which may include attempts that never committed`);
     if (orphans.length) logger.warn({ batch_id: batchId, where, orphans }, `ignored ${orphans.length} orphan parts that ${EXPORT_MANIFEST_NAME} does not list`);
     const completions = new Map<string, Completion>();
+    let records = 0;
     for (const name of toRead) {
       const bytes = await store.read(`${prefix}${name}`);
       const expected = listed.get(name);
@@ -144,9 +155,9 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
       if (expected && (bytes.length !== expected.bytes || createHash('sha256').update(bytes).digest('hex') !== expected.sha256)) {
         throw new CliError(EXIT.SERVICE, `${where}${name}: SHA-256 differs from manifest.json (${bytes.length} bytes, the manifest says ${expected.bytes}; a part is corrupt or being rewritten)`);
       }
-      addCompletions(completions, bytes, batchId, `${where}${name}`);
+      records += addCompletions(completions, bytes, batchId, `${where}${name}`);
     }
-    return { completions, manifest, parts: toRead.length, orphans };
+    return { completions, manifest, parts: toRead.length, records, orphans };
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(EXIT.SERVICE, `reading the export at ${where} failed: ${(err as Error).message}`, { cause: err });

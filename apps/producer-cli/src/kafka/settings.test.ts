@@ -21,6 +21,7 @@ describe('resolveKafkaSettings', () => {
     [{}, { SLUICE_KAFKA_SASL_MECHANISM: 'gssapi' }, 'SLUICE_KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512'],
     [{}, { SLUICE_KAFKA_SASL_MECHANISM: 'plain', SLUICE_KAFKA_SASL_USERNAME: 'u' }, 'SLUICE_KAFKA_SASL_USERNAME and SLUICE_KAFKA_SASL_PASSWORD are required'],
     [{ schemaRegistry: 'localhost:8081' }, {}, '--schema-registry: "localhost:8081" is not an http(s) URL'],
+    [{ schemaRegistry: 'ftp://svc:cli-secret-3@reg:8081' }, {}, '--schema-registry: "ftp://***@reg:8081/" is not an http(s) URL'],
   ])('refuses flags %j env %j', (flags, env, message) => {
     expect(() => resolveKafkaSettings(flags, env)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining(message) }));
   });

@@ -1,6 +1,6 @@
 // Kafka connection and topic settings shared by every command: flags first, then SLUICE_* variables, then defaults.
 import type { Command } from 'commander';
-import { DEFAULT_TOPICS } from '@sluice/schema';
+import { DEFAULT_TOPICS, redactUrl } from '@sluice/schema';
 import { usageError } from '../errors';
 
 export interface KafkaSettings {
@@ -65,7 +65,7 @@ export function resolveKafkaSettings(flags: Record<string, unknown>, env: NodeJS
     sasl = { mechanism, username, password };
   }
   const registryUrl = pick('schemaRegistry', KAFKA_ENV.registryUrl);
-  if (registryUrl && !/^https?:\/\/[^\s]+$/.test(registryUrl)) throw usageError(`--schema-registry: "${registryUrl}" is not an http(s) URL`);
+  if (registryUrl && !/^https?:\/\/[^\s]+$/.test(registryUrl)) throw usageError(`--schema-registry: "${redactUrl(registryUrl)}" is not an http(s) URL`);
   return {
     brokers,
     clientId: 'sluice-cli',

@@ -10,6 +10,7 @@ import type { KafkaSettings } from '../kafka/settings';
 import { ensureTopics, type TopicLayout } from '../kafka/topics';
 import { logger } from '../logger';
 import { ProgressBar } from '../progress';
+import { refuseExistingBatch } from './rerun';
 import { RowError } from './row-error';
 import type { MappingOptions } from './row-to-job';
 
@@ -25,6 +26,8 @@ export interface ProduceOptions {
   progress: boolean;
   /** Jobs larger than this are bad rows: the broker would refuse them (its message.max.bytes). */
   maxMessageBytes: number;
+  /** Check the batches topic first and refuse a batch id that already has a manifest (a --batch-id given without --rerun). */
+  refuseExisting: boolean;
   signal?: AbortSignal;
 }
 
@@ -72,6 +75,7 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
     } finally {
       await admin.disconnect();
     }
+    if (options.refuseExisting) await refuseExistingBatch(kafka, settings, options.batchId, options.signal);
     // Idempotent: a retried send is deduplicated by the broker, so no job is written twice by one run.
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     try {
@@ -116,6 +120,7 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
     await flush();
     await inflight;
     bar.update(source.total, summary());
+    if (jobs === 0 && bad.count === 0) throw new CliError(EXIT.USAGE, `${options.file} holds no rows: there is nothing to produce`);
     if (producer) {
       const manifest = { batch_id: options.batchId, jobs_topic: topic, job_count: jobs, skipped_rows: bad.count, source: options.file, created_at: started, completed_at: Date.now() };
       const value = await codecFor(settings, BatchManifestSchemas, settings.topics.batches).encode(manifest);

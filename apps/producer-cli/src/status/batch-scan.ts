@@ -1,10 +1,12 @@
 // Counts a batch's jobs by reading the batches, results and dead-letter topics (read_committed) to their current ends.
-import { BatchManifestSchemas, CompletionSchemas, DeadLetterSchemas, HEADERS, type BatchManifest, type Completion } from '@sluice/schema';
+import { CompletionSchemas, DeadLetterSchemas, HEADERS, type BatchManifest, type Completion } from '@sluice/schema';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { codecFor } from '../kafka/client';
 import { readTopicToEnd, type ReadOptions } from '../kafka/read-topic';
 import type { KafkaSettings } from '../kafka/settings';
 import { logger } from '../logger';
+import { readBatchManifest } from './batch-manifest';
+import { keepOnePerJob } from './one-per-job';
 
 export interface BatchStatus {
   batch_id: string;
@@ -22,7 +24,7 @@ export interface BatchStatus {
 
 export interface BatchScan {
   status: BatchStatus;
-  /** One completion per job: a success wins over an error for the same job_id. */
+  /** One completion per job (keepOnePerJob): the first committed success, else the first committed error. */
   completions: Map<string, Completion>;
 }
 
@@ -42,16 +44,7 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
     logger.warn({ batch_id: batchId, topic, offset, err: (err as Error).message }, 'record not decodable; not counted');
   };
 
-  let manifest: BatchManifest | null = null;
-  const manifests = codecFor(settings, BatchManifestSchemas, topics.batches);
-  await readTopicToEnd(kafka, topics.batches, async ({ message }) => {
-    if (message.key?.toString() !== batchId || !message.value) return;
-    try {
-      manifest = await manifests.decode(message.value);
-    } catch (err) {
-      warn(topics.batches, message.offset, err);
-    }
-  }, options);
+  const manifest = await readBatchManifest(kafka, settings, batchId, options, (offset, err) => warn(topics.batches, offset, err));
 
   const completions = new Map<string, Completion>();
   const results = codecFor(settings, CompletionSchemas, topics.results);
@@ -63,9 +56,7 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
     } catch (err) {
       return warn(topics.results, message.offset, err);
     }
-    if (completion.batch_id !== batchId) return;
-    const previous = completions.get(completion.job_id);
-    if (!previous || (previous.error && !completion.error)) completions.set(completion.job_id, completion);
+    keepOnePerJob(completions, batchId, completion);
   }, options);
 
   const dead = new Set<string>();
@@ -88,7 +79,7 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
   const all = [...completions.values()];
   const done = all.filter((c) => !c.error).length;
   const failed = all.length - done;
-  const m = manifest as BatchManifest | null;
+  const m: BatchManifest | null = manifest;
   const jobs = m ? m.job_count : null;
   return {
     status: {

@@ -4,6 +4,9 @@ import { guardAvroBody } from './avro-guard';
 import type { DecodeLimits } from './decode-limits';
 import { describeValue, SchemaError } from './errors';
 
+/** Largest magnitude of a long avsc writes and reads exactly (it keeps one below 2^53 - 1 for rounding). */
+export const MAX_AVRO_LONG = Number.MAX_SAFE_INTEGER - 1;
+
 const resolvers = new WeakMap<avro.Type, WeakMap<avro.Type, avro.Resolver>>();
 
 function resolverFor(reader: avro.Type, writer: avro.Type, label: string): avro.Resolver {

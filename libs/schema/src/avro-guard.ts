@@ -3,6 +3,7 @@
 // against the bytes present and the decode limits first. Its work is O(bytes): every item it visits is paid for by
 // at least one byte, and nothing claimed is looped over before it is checked.
 import type * as avro from 'avsc';
+import { MAX_AVRO_LONG } from './avro-body';
 import { checkCount, checkStringBytes, checkUtf8 } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
 import { SchemaError } from './errors';
@@ -114,7 +115,7 @@ class Walk {
 
   private long(what: string): number {
     const n = this.varint(LONG_BYTES, what);
-    if (!Number.isSafeInteger(n)) this.fail(`${what} ${n} is beyond +-(2^53 - 1), which a JavaScript number cannot hold exactly`);
+    if (Math.abs(n) > MAX_AVRO_LONG) this.fail(`${what} ${n} is beyond +-${MAX_AVRO_LONG}, which a JavaScript number cannot hold exactly`);
     return n;
   }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RecordCodec } from './codec';
 import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimitName, type DecodeLimits } from './decode-limits';
 import { SchemaError } from './errors';
@@ -93,6 +95,11 @@ describe('decode limits: the table', () => {
       expect(DEFAULT_DECODE_LIMITS[limit.name]).toBe(limit.default);
     }
     expect(DEFAULT_DECODE_LIMITS.maxMessageBytes).toBe(1024 * 1024);
+  });
+
+  it('is what the README documents, row for row', () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    for (const l of DECODE_LIMITS) expect(readme).toContain(`| \`${l.name}\` | ${l.default} ${l.unit} | `);
   });
 
   it('merges overrides over the defaults and refuses unknown or non-positive ones, naming them', () => {

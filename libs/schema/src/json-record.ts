@@ -1,5 +1,6 @@
 // Turns a plain JSON value into a record of a schema: fills defaults, checks every field, and names the first bad one.
 import type { AvroSchemaJson } from './schema-files';
+import { MAX_AVRO_LONG } from './avro-body';
 import { checkCount, checkStringBytes, checkWellFormed } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
 import { describeValue, SchemaError } from './errors';
@@ -54,7 +55,7 @@ function primitive(name: string, value: unknown, at: At, limits: DecodeLimits, l
         if (Number.isNaN(ms)) return fail(path, 'milliseconds since the epoch or an ISO-8601 date-time', value);
         return ms;
       }
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+      if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= MAX_AVRO_LONG) return value;
       return fail(path, logicalType === 'timestamp-millis' ? 'milliseconds since the epoch or an ISO-8601 date-time' : 'an integer', value);
     case 'float':
     case 'double':

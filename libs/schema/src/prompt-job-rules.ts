@@ -1,4 +1,5 @@
 // Field rules of a PromptJob that the Avro schema cannot express: the engine's accepted ranges of sampling parameters.
+import { MAX_AVRO_LONG } from './avro-body';
 import { checkWellFormed } from './decode-checks';
 import { SchemaError } from './errors';
 import { BATCH_ID_PATTERN } from './topics';
@@ -25,7 +26,7 @@ const RANGES: Array<[NumericKey, number, number, boolean]> = [
   ['logprobs', 0, Infinity, false],
   ['prompt_logprobs', 0, Infinity, false],
   ['beam_width', 1, Infinity, false],
-  ['seed', 0, Number.MAX_SAFE_INTEGER, false],
+  ['seed', 0, MAX_AVRO_LONG, false],
 ];
 
 /**

@@ -5,7 +5,9 @@ import { RecordCodec } from './codec';
 import { DEFAULT_DECODE_LIMITS } from './decode-limits';
 import { SchemaError } from './errors';
 import { PromptJobSchemas } from './families';
+import { validatePromptJob } from './prompt-job-rules';
 import type { SchemaRegistryClient } from './registry-client';
+import type { PromptJob } from './types';
 import { frameConfluent } from './confluent-framing';
 import { avroText, jobBody, singleObject, some, zigzag } from '../test/avro-bytes';
 
@@ -115,6 +117,14 @@ describe('Avro guard: malformed values', () => {
     const bytes = singleObject(jobBody());
     const err = await rejection(bytes.subarray(0, 14));
     expect(err).toMatchObject({ code: 'BAD_AVRO', field: 'job_id' });
+  });
+
+  it('rejects the map key "__proto__", which an object cannot hold (it silently vanished)', async () => {
+    const bytes = singleObject(jobBody({ metadata: Buffer.concat([zigzag(2), avroText('__proto__'), avroText('x'), avroText('a'), avroText('b'), zigzag(0)]) }));
+    expect(await rejection(bytes)).toMatchObject({ code: 'INVALID_FIELD', field: 'metadata', message: expect.stringContaining('"__proto__"') });
+    const json = '{"job_id":"j","batch_id":"b","prompt":"p","metadata":{"a":"b","__proto__":"x"}}';
+    expect(await rejection(Buffer.from(json))).toMatchObject({ code: 'INVALID_FIELD', field: 'metadata' });
+    expect(() => validatePromptJob({ ...(JSON.parse(json) as PromptJob), created_at: 1 })).toThrow('"__proto__"');
   });
 });
 

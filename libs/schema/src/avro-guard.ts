@@ -4,7 +4,7 @@
 // at least one byte, and nothing claimed is looped over before it is checked.
 import type * as avro from 'avsc';
 import { MAX_AVRO_LONG } from './avro-body';
-import { checkCount, checkStringBytes, checkUtf8 } from './decode-checks';
+import { checkCount, checkMapKey, checkStringBytes, checkUtf8 } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
 import { SchemaError } from './errors';
 
@@ -40,6 +40,7 @@ function minSize(type: avro.Type): number {
   return size;
 }
 
+const PROTO_KEY_BYTES = '__proto__'.length;
 const LONG_BYTES = 10;
 const INT_BYTES = 5;
 
@@ -192,6 +193,7 @@ class Walk {
 
   private entry(type: avro.Type): void {
     const start = this.text(true, true);
+    if (this.pos - start === PROTO_KEY_BYTES) checkMapKey(this.buf.toString('latin1', start, this.pos), this.field());
     this.path.push(new MapKey(start, this.pos));
     this.value(type);
     this.path.pop();

@@ -39,6 +39,11 @@ export function checkCount(count: number, ref: FieldRef, shape: string, limits: 
   throw new SchemaError('LIMIT_EXCEEDED', `${where(field)} ${verb} ${count} ${spec.unit}, over the limit ${spec.name} = ${limit}`, field || undefined);
 }
 
+/** Throws INVALID_FIELD for the map key `__proto__`: assigning it to an object sets the prototype, so it would vanish. */
+export function checkMapKey(key: string, field: string): void {
+  if (key === '__proto__') throw new SchemaError('INVALID_FIELD', `a key of field '${field}' is "__proto__", which a JavaScript object cannot hold as data`, field || undefined);
+}
+
 /** Throws INVALID_UTF8 unless `bytes` are valid UTF-8 (overlong forms and encoded surrogates are invalid). */
 export function checkUtf8(bytes: Uint8Array, ref: FieldRef, isKey = false): void {
   if (isUtf8(bytes)) return;

@@ -1,7 +1,7 @@
 // Turns a plain JSON value into a record of a schema: fills defaults, checks every field, and names the first bad one.
 import type { AvroSchemaJson } from './schema-files';
 import { MAX_AVRO_LONG } from './avro-body';
-import { checkCount, checkStringBytes, checkWellFormed } from './decode-checks';
+import { checkCount, checkMapKey, checkStringBytes, checkWellFormed } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
 import { describeValue, SchemaError } from './errors';
 
@@ -134,6 +134,7 @@ function map(values: AvroSchemaJson, value: unknown, at: At, ctx: Context, names
   const out: Record<string, unknown> = {};
   for (const [key, item] of entries) {
     text(key, at, ctx.limits, true);
+    checkMapKey(key, at.path);
     out[key] = walk(values, item, { path: join(at.path, key), shape: at.shape }, ctx, namespace);
   }
   return out;

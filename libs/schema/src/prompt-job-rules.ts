@@ -1,6 +1,6 @@
 // Field rules of a PromptJob that the Avro schema cannot express: the engine's accepted ranges of sampling parameters.
 import { MAX_AVRO_LONG } from './avro-body';
-import { checkWellFormed } from './decode-checks';
+import { checkMapKey, checkWellFormed } from './decode-checks';
 import { SchemaError } from './errors';
 import { BATCH_ID_PATTERN } from './topics';
 import type { PromptJob, SamplingParams } from './types';
@@ -69,6 +69,7 @@ function checkJobText(job: PromptJob): void {
   check(job.model, 'model');
   for (const [key, value] of Object.entries(job.metadata ?? {})) {
     checkWellFormed(key, 'metadata', true);
+    checkMapKey(key, 'metadata');
     check(value, `metadata.${key}`);
   }
   check(job.trace_id, 'trace_id');

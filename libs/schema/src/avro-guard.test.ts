@@ -56,6 +56,11 @@ describe('Avro guard: poison records', () => {
     expect(await rejection(singleObject(forged))).toMatchObject({ code: 'BAD_AVRO', field: 'metadata' });
   });
 
+  it('names the claimed count even when it is past 2^53', async () => {
+    const err = await rejection(singleObject(jobBody({ metadata: Buffer.concat([zigzag(2n ** 60n), avroText('k'), avroText('v')]) })));
+    expect(err).toMatchObject({ code: 'BAD_AVRO', field: 'metadata', message: expect.stringContaining('claims 1152921504606846976 entries') });
+  });
+
   it('reads a well-formed negative-count block and checks its byte size', async () => {
     const entry = Buffer.concat([avroText('k'), avroText('v')]);
     const good = jobBody({ metadata: Buffer.concat([zigzag(-1), zigzag(entry.length), entry, zigzag(0)]) });

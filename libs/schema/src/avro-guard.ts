@@ -40,6 +40,9 @@ function minSize(type: avro.Type): number {
   return size;
 }
 
+/** An integral number in full digits (2^60 prints as 1152921504606846976, not 1152921504606847000). */
+const digits = (n: number) => (Number.isSafeInteger(n) ? String(n) : BigInt(n).toString());
+
 const PROTO_KEY_BYTES = '__proto__'.length;
 const LONG_BYTES = 10;
 const INT_BYTES = 5;
@@ -95,7 +98,7 @@ class Walk {
     return this.buf.length - this.pos;
   }
 
-  /** A zigzag varint of at most `maxBytes` bytes; exact up to 2^53, and a larger magnitude stays larger. */
+  /** A zigzag varint of at most `maxBytes` bytes; exact up to 2^53, and a larger magnitude stays larger (counts and lengths only compare). */
   private varint(maxBytes: number, what: string): number {
     let raw = 0;
     let scale = 1;
@@ -116,7 +119,7 @@ class Walk {
 
   private long(what: string): number {
     const n = this.varint(LONG_BYTES, what);
-    if (Math.abs(n) > MAX_AVRO_LONG) this.fail(`${what} ${n} is beyond +-${MAX_AVRO_LONG}, which a JavaScript number cannot hold exactly`);
+    if (Math.abs(n) > MAX_AVRO_LONG) this.fail(`${what} ${digits(n)} is beyond +-${MAX_AVRO_LONG}, which a JavaScript number cannot hold exactly`);
     return n;
   }
 
@@ -126,17 +129,17 @@ class Walk {
   }
 
   private index(count: number, what: string): number {
-    const i = this.long(what);
-    if (i < 0 || i >= count) this.fail(`${what} ${i} is out of range (0..${count - 1})`);
+    const i = this.varint(LONG_BYTES, what);
+    if (i < 0 || i >= count) this.fail(`${what} ${digits(i)} is out of range (0..${count - 1})`);
     return i;
   }
 
   /** Checks a string/bytes value (or a map key) and returns where its content starts. */
   private text(utf8: boolean, isKey = false): number {
     const what = isKey ? 'map key length' : `${utf8 ? 'string' : 'bytes'} length`;
-    const length = this.long(what);
-    if (length < 0) this.fail(`${what} is negative (${length})`);
-    if (length > this.remaining()) this.fail(`${what} claims ${length} bytes but only ${this.remaining()} remain`);
+    const length = this.varint(LONG_BYTES, what);
+    if (length < 0) this.fail(`${what} is negative (${digits(length)})`);
+    if (length > this.remaining()) this.fail(`${what} claims ${digits(length)} bytes but only ${this.remaining()} remain`);
     checkStringBytes(length, this.fieldRef, this.shape, this.limits, isKey);
     if (utf8) checkUtf8(this.buf.subarray(this.pos, this.pos + length), this.fieldRef, isKey);
     this.pos += length;
@@ -204,17 +207,17 @@ class Walk {
     const minBytes = Math.max(itemBytes, 1);
     let total = 0;
     for (;;) {
-      let count = this.long('block count');
+      let count = this.varint(LONG_BYTES, 'block count');
       if (count === 0) return;
       let blockEnd: number | undefined;
       if (count < 0) {
         count = -count;
-        const size = this.long('block byte size');
-        if (size < 0 || size > this.remaining()) this.fail(`block byte size ${size} is not within the ${this.remaining()} bytes that remain`);
+        const size = this.varint(LONG_BYTES, 'block byte size');
+        if (size < 0 || size > this.remaining()) this.fail(`block byte size ${digits(size)} is not within the ${this.remaining()} bytes that remain`);
         blockEnd = this.pos + size;
       }
       if (count > Math.floor(this.remaining() / minBytes) || this.items + count > this.buf.length) {
-        this.fail(`claims ${count} ${noun} but only ${this.remaining()} bytes remain`);
+        this.fail(`claims ${digits(count)} ${noun} but only ${this.remaining()} bytes remain`);
       }
       total += count;
       this.items += count;

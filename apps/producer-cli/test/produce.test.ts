@@ -119,11 +119,17 @@ describe('sluice produce', () => {
     expect(manifest.value).toMatchObject({ job_count: 2, skipped_rows: 3 });
   });
 
-  it('re-producing a file under the same batch id writes the same job ids, each to one partition, and a manifest counting each job once', async () => {
+  it('refuses a batch id that already has a manifest; with --rerun writes the same job ids, each to one partition, and a manifest counting each job once', async () => {
     const { topics, env } = freshTopics('again');
     await createTopics(topics, 3);
     const file = writeText(dir, 'again.jsonl', jsonl(Array.from({ length: 20 }, (_, i) => ({ prompt: `p${i}` }))));
-    for (let run = 0; run < 2; run += 1) expect((await sluice(['produce', file, '--batch-id', 'b-again'], env)).code).toBe(0);
+    expect((await sluice(['produce', file, '--batch-id', 'b-again'], env)).code).toBe(0);
+    const refused = await sluice(['produce', file, '--batch-id', 'b-again'], env);
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr.trim()).toMatch(new RegExp(`^sluice: batch b-again was already produced at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z with 20 jobs \\(from ${file}\\); --rerun produces it again`));
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await readRecords(topics.jobs, PromptJobSchemas)).length).toBe(20);
+    expect((await sluice(['produce', file, '--batch-id', 'b-again', '--rerun'], env)).code).toBe(0);
     const records = await readRecords(topics.jobs, PromptJobSchemas);
     expect(records).toHaveLength(40);
     const partitionOf = new Map<string, Set<number>>();
@@ -163,5 +169,50 @@ describe('sluice produce', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  describe('input edges', () => {
+    const { topics, env } = freshTopics('edges');
+    beforeAll(() => createTopics(topics, 1));
+
+    it('refuses an empty file and a directory in one line, for produce and generate', async () => {
+      const empty = writeText(dir, 'empty.jsonl', '');
+      const refused = await sluice(['produce', empty, '--batch-id', 'b-empty'], env);
+      expect(refused).toMatchObject({ code: 2, stdout: '', stderr: `sluice: ${empty} is empty (0 bytes): there is nothing to produce\n` });
+      const blank = writeText(dir, 'blank.jsonl', '\n\n');
+      expect(await sluice(['produce', blank, '--batch-id', 'b-blank'], env)).toMatchObject({ code: 2, stderr: `sluice: ${blank} holds no rows: there is nothing to produce\n` });
+      for (const args of [['produce', dir], ['produce', dir, '--format', 'parquet'], ['generate', '--model', dir, '--input', dir, '-o', '-']]) {
+        const run = await sluice(args, env);
+        expect(run).toMatchObject({ code: 1, stdout: '', stderr: `sluice: ${dir} is a directory, not an input file\n` });
+      }
+      expect(await readRecords(topics.batches, BatchManifestSchemas)).toEqual([]);
+    });
+
+    it('accepts a byte order mark at the start of JSONL and CSV files', async () => {
+      const jsonlFile = writeText(dir, 'bom.jsonl', `\ufeff${jsonl([{ prompt: 'a' }, { prompt: 'b' }])}`);
+      const csvFile = writeText(dir, 'bom.csv', '\ufeffprompt,max_tokens\nc,3\n');
+      for (const [file, batch, jobs] of [[jsonlFile, 'b-bom-jsonl', 2], [csvFile, 'b-bom-csv', 1]] as const) {
+        const run = await sluice(['produce', file, '--batch-id', batch, '--json'], env);
+        expect(run).toMatchObject({ code: 0, stderr: '' });
+        expect(JSON.parse(run.stdout)).toMatchObject({ jobs });
+      }
+      const prompts = (await jobsOf(topics.jobs)).filter((j) => j.batch_id.startsWith('b-bom')).map((j) => [j.batch_id, j.prompt, j.sampling?.max_tokens ?? null]);
+      expect(prompts).toEqual(expect.arrayContaining([['b-bom-jsonl', 'a', null], ['b-bom-jsonl', 'b', null], ['b-bom-csv', 'c', 3]]));
+    });
+
+    it.each([
+      ['invalid UTF-8 bytes', Buffer.concat([Buffer.from('{"prompt":"ok"}\n{"prompt":"bad '), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]), 'is not valid UTF-8'],
+      ['an encoded surrogate', Buffer.concat([Buffer.from('{"prompt":"ok"}\n{"prompt":"bad '), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]), 'is not valid UTF-8'],
+      ['a lone surrogate escape', Buffer.from('{"prompt":"ok"}\n{"prompt":"bad \\ud800"}\n'), 'prompt'],
+      ['beam search with n=2', Buffer.from(`${jsonl([{ prompt: 'ok' }, { prompt: 'x', use_beam_search: true, n: 2, temperature: 0 }])}`), "field 'n': beam search returns bestOf beams"],
+      ['early_stopping never', Buffer.from(`${jsonl([{ prompt: 'ok' }, { prompt: 'x', sampling: { use_beam_search: true, best_of: 2, temperature: 0, early_stopping: 'never' } }])}`), "field 'early_stopping': \"never\" is not supported"],
+    ])('refuses a row with %s at its file and line, producing nothing of it', async (what, bytes, reason) => {
+      const file = writeText(dir, `row-${what.replace(/\W+/g, '-')}.jsonl`, bytes);
+      const run = await sluice(['produce', file, '--dry-run', '--batch-id', 'b-rows'], env);
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(`sluice: ${file}:2: `)]);
+      expect(run.stderr).toContain(reason);
+      expect(run.stderr).not.toContain('\ufffd');
+    });
   });
 });

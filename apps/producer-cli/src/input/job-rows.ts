@@ -1,6 +1,6 @@
 // The rows of an input file as checked PromptJobs, shared by produce and generate so both map and refuse rows alike.
 import { SchemaError, type PromptJob } from '@sluice/schema';
-import { BadRowError } from '../errors';
+import { BadRowError, CliError, EXIT } from '../errors';
 import { logger } from '../logger';
 import { RowError } from '../produce/row-error';
 import { rowToJob, type MappingOptions } from '../produce/row-to-job';
@@ -36,6 +36,8 @@ export interface JobRow<T> {
 }
 
 function rowReason(err: unknown): string {
+  // A registry that cannot be reached says nothing about the row: a service failure, not a bad row.
+  if (err instanceof SchemaError && err.code === 'REGISTRY_ERROR') throw new CliError(EXIT.SERVICE, err.message, { cause: err });
   if (err instanceof RowError || err instanceof SchemaError) return err.message;
   throw err;
 }

@@ -6,7 +6,7 @@ import type * as avro from 'avsc';
 import { MAX_AVRO_LONG } from './avro-body';
 import { checkCount, checkMapKey, checkStringBytes, checkUtf8 } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
-import { SchemaError } from './errors';
+import { SchemaError, shortText } from './errors';
 
 /** A map entry in a field path: its key's bytes, decoded only when an error names it. */
 class MapKey {
@@ -80,8 +80,7 @@ class Walk {
   }
 
   private keyText(key: MapKey): string {
-    const text = this.buf.toString('utf8', key.start, key.end);
-    return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+    return shortText(this.buf.toString('utf8', key.start, key.end));
   }
 
   private get shape(): string {

@@ -26,12 +26,22 @@ export class SchemaError extends Error {
   }
 }
 
+/** Text cut to 40 characters for an error message or field path: a field or map key may hold a megabyte. */
+export function shortText(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** Text quoted for an error message, cut short (see shortText). */
+export function quoteText(text: string): string {
+  return JSON.stringify(shortText(text));
+}
+
 /** A short, exact description of a value for an error message: `number NaN`, `string "abc"`, never JSON's `null` for NaN. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'string') return `string ${quoteText(value)}`;
   if (typeof value === 'object') return Buffer.isBuffer(value) ? `${value.length} bytes` : 'an object';
   return `${typeof value} ${String(value)}`;
 }

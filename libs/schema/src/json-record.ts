@@ -3,7 +3,7 @@ import type { AvroSchemaJson } from './schema-files';
 import { MAX_AVRO_LONG } from './avro-body';
 import { checkCount, checkMapKey, checkStringBytes, checkWellFormed } from './decode-checks';
 import type { DecodeLimits } from './decode-limits';
-import { describeValue, SchemaError } from './errors';
+import { describeValue, SchemaError, shortText } from './errors';
 
 /** Named types seen so far, and the limits every string and collection is checked against. */
 interface Context {
@@ -27,7 +27,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function join(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
+  return path === '' ? shortText(key) : `${path}.${shortText(key)}`;
 }
 
 function text(value: string, at: At, limits: DecodeLimits, isKey = false): string {
@@ -114,7 +114,7 @@ function record(schema: { [key: string]: unknown }, value: unknown, at: At, ctx:
   }
   const out: Record<string, unknown> = {};
   for (const field of fields) {
-    const inner = { path: join(at.path, field.name), shape: join(at.shape, field.name) };
+    const inner = { path: join(at.path, field.name), shape: at.shape === '' ? field.name : `${at.shape}.${field.name}` };
     const given = value[field.name];
     if (given === undefined && 'default' in field) {
       out[field.name] = structuredClone(field.default);

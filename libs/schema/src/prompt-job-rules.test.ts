@@ -48,6 +48,24 @@ describe('sampling values that are not finite numbers', () => {
   });
 });
 
+describe('messages quoting a bad value', () => {
+  it('quote at most 40 characters of it, however long the field', () => {
+    const err = thrown(() => validatePromptJob({ ...fullPromptJob(), batch_id: `/${'x'.repeat(100_000)}` }));
+    expect(err).toMatchObject({ code: 'INVALID_FIELD', field: 'batch_id' });
+    expect(err.message.length).toBeLessThan(200);
+    expect(err.message).toContain(`got "/${'x'.repeat(39)}..."`);
+  });
+
+  it('cut long map keys and unknown field names in field paths', () => {
+    const key = 'k'.repeat(100_000);
+    const unknown = thrown(() => recordFromPlain(PromptJobSchemas, { job_id: 'j', batch_id: 'b', prompt: 'p', [key]: 1 }));
+    expect(unknown.field).toBe(`${'k'.repeat(40)}...`);
+    expect(unknown.message.length).toBeLessThan(400);
+    const value = thrown(() => recordFromPlain(PromptJobSchemas, { job_id: 'j', batch_id: 'b', prompt: 'p', metadata: { [key]: 7 } }));
+    expect(value).toMatchObject({ code: 'INVALID_FIELD', field: `metadata.${'k'.repeat(40)}...` });
+  });
+});
+
 describe('text fields with lone surrogates', () => {
   const cases: Array<[string, (job: PromptJob) => void]> = [
     ['job_id', (j) => (j.job_id = `job${LONE}`)],

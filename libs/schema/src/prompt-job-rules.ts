@@ -1,7 +1,7 @@
 // Field rules of a PromptJob that the Avro schema cannot express: the engine's accepted ranges of sampling parameters.
 import { MAX_AVRO_LONG } from './avro-body';
 import { checkMapKey, checkWellFormed } from './decode-checks';
-import { SchemaError } from './errors';
+import { quoteText, SchemaError, shortText } from './errors';
 import { BATCH_ID_PATTERN } from './topics';
 import type { PromptJob, SamplingParams } from './types';
 
@@ -52,7 +52,7 @@ export function validateSamplingParams(params: SamplingParams, prefix = 'samplin
   if (min_tokens != null && max_tokens != null && min_tokens > max_tokens) invalid(at('min_tokens'), `must be <= max_tokens (${max_tokens}), got ${min_tokens}`);
   stop?.forEach((s, i) => s === '' && invalid(at(`stop[${i}]`), 'must not be empty'));
   stop_token_ids?.forEach((id, i) => id < 0 && invalid(at(`stop_token_ids[${i}]`), `must be >= 0, got ${id}`));
-  if (typeof early_stopping === 'string' && early_stopping !== 'never') invalid(at('early_stopping'), `must be true, false or "never", got "${early_stopping}"`);
+  if (typeof early_stopping === 'string' && early_stopping !== 'never') invalid(at('early_stopping'), `must be true, false or "never", got ${quoteText(early_stopping)}`);
 }
 
 /** Every text field of a job is well-formed UTF-16, so encoding it to UTF-8 changes nothing (avsc would write U+FFFD). */
@@ -70,7 +70,7 @@ function checkJobText(job: PromptJob): void {
   for (const [key, value] of Object.entries(job.metadata ?? {})) {
     checkWellFormed(key, 'metadata', true);
     checkMapKey(key, 'metadata');
-    check(value, `metadata.${key}`);
+    check(value, `metadata.${shortText(key)}`);
   }
   check(job.trace_id, 'trace_id');
 }
@@ -79,7 +79,7 @@ function checkJobText(job: PromptJob): void {
 export function validatePromptJob(job: PromptJob): void {
   checkJobText(job);
   if (job.job_id.trim() === '') invalid('job_id', 'must not be empty');
-  if (!BATCH_ID_PATTERN.test(job.batch_id)) invalid('batch_id', `must be 1-128 letters, digits or . _ : - (starting with a letter or digit), got "${job.batch_id}"`);
+  if (!BATCH_ID_PATTERN.test(job.batch_id)) invalid('batch_id', `must be 1-128 letters, digits or . _ : - (starting with a letter or digit), got ${quoteText(job.batch_id)}`);
   const hasPrompt = job.prompt !== null && job.prompt !== undefined;
   const hasMessages = job.messages !== null && job.messages !== undefined;
   if (hasPrompt === hasMessages) invalid('prompt', hasPrompt ? 'and messages are both set: give exactly one' : 'or messages is required: give exactly one');
@@ -87,5 +87,5 @@ export function validatePromptJob(job: PromptJob): void {
   if (hasMessages && job.messages?.length === 0) invalid('messages', 'must hold at least one message');
   job.messages?.forEach((m, i) => m.role.trim() === '' && invalid(`messages[${i}].role`, 'must not be empty'));
   if (job.sampling) validateSamplingParams(job.sampling);
-  if (job.trace_id != null && !/^[0-9a-f]{32}$/.test(job.trace_id)) invalid('trace_id', `must be 32 lowercase hex characters, got "${job.trace_id}"`);
+  if (job.trace_id != null && !/^[0-9a-f]{32}$/.test(job.trace_id)) invalid('trace_id', `must be 32 lowercase hex characters, got ${quoteText(job.trace_id)}`);
 }

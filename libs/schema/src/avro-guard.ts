@@ -90,7 +90,7 @@ class Walk {
   private fail(detail: string): never {
     const field = this.field();
     const where = field === '' ? 'the record' : `field '${field}'`;
-    throw new SchemaError('BAD_AVRO', `${this.label}: malformed Avro at byte ${this.pos}, ${where}: ${detail}`, field || undefined);
+    throw new SchemaError('BAD_AVRO', `${this.label}: malformed Avro at body byte ${this.pos}, ${where}: ${detail}`, field || undefined);
   }
 
   private remaining(): number {
@@ -160,8 +160,8 @@ class Walk {
       case 'float': this.skip(4, 'float'); return;
       case 'double': this.skip(8, 'double'); return;
       case 'fixed': this.skip(t.size as number, 'fixed'); return;
-      case 'string': this.text(true); break;
-      case 'bytes': this.text(false); break;
+      case 'string': this.text(true); return;
+      case 'bytes': this.text(false); return;
       case 'enum': this.index((t.symbols as string[]).length, 'enum index'); return;
       case 'union:wrapped': case 'union:unwrapped': {
         const branches = t.types as avro.Type[];

@@ -108,6 +108,7 @@ describe('decode limits: the table', () => {
     expect(() => resolveDecodeLimits({ maxStringBytes: 1.5 })).toThrow(RangeError);
     expect(() => resolveDecodeLimits({ maxStringBytes: NaN })).toThrow('got NaN');
     expect(() => resolveDecodeLimits({ maxPrompts: 3 } as unknown as Partial<DecodeLimits>)).toThrow("unknown decode limit 'maxPrompts'");
+    expect(() => resolveDecodeLimits({ toString: 3 } as unknown as Partial<DecodeLimits>)).toThrow("unknown decode limit 'toString'");
     expect(() => new RecordCodec(PromptJobSchemas, { limits: { maxMetadataEntries: -1 } })).toThrow(RangeError);
   });
 });

@@ -78,7 +78,7 @@ export function resolveDecodeLimits(overrides: Partial<DecodeLimits> = {}): Deco
   const out = { ...DEFAULT_DECODE_LIMITS };
   for (const [name, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (!(name in out)) throw new RangeError(`unknown decode limit '${name}' (known: ${DECODE_LIMITS.map((l) => l.name).join(', ')})`);
+    if (!Object.hasOwn(out, name)) throw new RangeError(`unknown decode limit '${name}' (known: ${DECODE_LIMITS.map((l) => l.name).join(', ')})`);
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`decode limit '${name}' must be a positive integer, got ${String(value)}`);
     out[name as DecodeLimitName] = value;
   }

@@ -44,9 +44,15 @@ describe('TopicLimits', () => {
     expect(await new TopicLimits(admin, log).maxMessageBytes('later')).toBe(1_500_000);
   });
 
-  it('assumes the Kafka default where reading configs is not allowed', async () => {
-    const { admin } = reader({}, {}, { type: 'TOPIC_AUTHORIZATION_FAILED' });
+  it.each(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED'])('assumes the Kafka default where reading configs is refused with %s', async (type) => {
+    const { admin } = reader({}, {}, { type });
     expect(await new TopicLimits(admin, log).maxMessageBytes('dlq')).toBe(KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+  });
+
+  it('assumes the Kafka default where the broker fallback is refused', async () => {
+    const { admin } = reader({}, { 1: '1048588' });
+    const refusing = { ...admin, describeConfigs: (q: { resources: Resource[] }) => (q.resources[0].type === ConfigResourceTypes.BROKER ? Promise.reject(Object.assign(new Error('no'), { type: 'CLUSTER_AUTHORIZATION_FAILED' })) : admin.describeConfigs(q as never)) } as ConfigReader;
+    expect(await new TopicLimits(refusing, log).maxMessageBytes('later')).toBe(KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
   });
 
   it('does not keep a failed read, and refuses a value that is no limit', async () => {

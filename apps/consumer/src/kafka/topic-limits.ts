@@ -47,24 +47,25 @@ export class TopicLimits {
   }
 
   private async read(topic: string): Promise<number> {
-    let bytes: number;
-    let source: string;
+    try {
+      const { bytes, source } = await this.readConfig(topic);
+      this.log.info({ topic, max_message_bytes: bytes, source }, 'topic record size limit read');
+      return bytes;
+    } catch (err) {
+      if (!errorType(err).endsWith('_AUTHORIZATION_FAILED')) throw err;
+      this.log.warn({ topic, err, assumed_max_message_bytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES }, 'not allowed to read the topic or broker config (DescribeConfigs): assuming the Kafka default record size limit');
+      return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+    }
+  }
+
+  private async readConfig(topic: string): Promise<{ bytes: number; source: string }> {
     try {
       const { resources } = await this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
-      bytes = parseLimit(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue, `topic "${topic}" max.message.bytes`);
-      source = 'topic';
+      return { bytes: parseLimit(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue, `topic "${topic}" max.message.bytes`), source: 'topic' };
     } catch (err) {
-      const type = (err as { type?: string }).type ?? '';
-      if (type.endsWith('_AUTHORIZATION_FAILED')) {
-        this.log.warn({ topic, err, assumed_max_message_bytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES }, 'not allowed to read the topic config (DescribeConfigs): assuming the Kafka default record size limit');
-        return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
-      }
-      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
-      bytes = await this.brokerLimit();
-      source = 'broker message.max.bytes (topic not created yet)';
+      if (errorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+      return { bytes: await this.brokerLimit(), source: 'broker message.max.bytes (topic not created yet)' };
     }
-    this.log.info({ topic, max_message_bytes: bytes, source }, 'topic record size limit read');
-    return bytes;
   }
 
   /** The smallest message.max.bytes of the brokers: what an auto-created topic will get. */
@@ -77,6 +78,8 @@ export class TopicLimits {
     return Math.min(...limits);
   }
 }
+
+const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
 
 function parseLimit(value: string | undefined, what: string): number {
   const n = Number(value);

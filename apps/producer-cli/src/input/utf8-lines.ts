@@ -16,7 +16,7 @@ function decode(raw: Buffer, lineNo: number, bytes: number): TextLine {
     const text = decoder.decode(raw);
     return { lineNo, bytes, text: lineNo === 1 && text.startsWith('\ufeff') ? text.slice(1) : text };
   } catch {
-    return { lineNo, bytes, invalid: INVALID_UTF8 };
+    return { lineNo, bytes, invalid: `the line ${INVALID_UTF8}` };
   }
 }
 

@@ -36,7 +36,7 @@ async function run(config: ConsumerConfig, log: Logger): Promise<number> {
   let drained = false;
   let onStopped: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (onStopped = resolve));
-  // One drain, whoever asks first: a signal or the preStop hook's GET /drain.
+  // One drain, whoever asks first: a signal or the preStop hook's POST /drain.
   const drain = (by: string): Promise<number> => {
     if (!stopping) {
       log.info({ by }, 'stop requested: draining');
@@ -59,10 +59,10 @@ async function run(config: ConsumerConfig, log: Logger): Promise<number> {
   };
   const probes = {
     healthy: () => worker.healthy,
-    ready: () => worker.ready,
-    drain: () => drain('GET /drain').then((code) => (code === 0 ? undefined : Promise.reject(new Error('the drain failed; see the worker log')))),
+    notReady: () => worker.notReady(),
+    drain: () => drain('POST /drain').then((code) => (code === 0 ? undefined : Promise.reject(new Error('the drain failed; see the worker log')))),
   };
-  const http = await startHttpServer(metrics.registry, probes, config.metricsPort, config.metricsHost);
+  const http = await startHttpServer(metrics.registry, probes, { port: config.metricsPort, host: config.metricsHost, drainEndpoint: config.drainEndpoint });
   log.info({ config: publicConfig(config), metrics_port: http.port, export: exporter?.location ?? 'off' }, 'sluice-consumer starting');
 
   process.on('SIGTERM', stop);

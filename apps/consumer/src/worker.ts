@@ -5,10 +5,12 @@ import type { InferenceEngine } from './engine/inference-engine';
 import { EngineError, InvalidJobError } from './errors';
 import type { Exporter, ExportItem, StagedRange } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
+import { PartitionHealth, type PartitionPending } from './flow/partition-health';
 import { classify, type Verdict } from './jobs/classify';
 import { ClassifyAhead } from './jobs/classify-ahead';
 import { JobDecoder } from './jobs/job-decoder';
-import { deadLetter, errorCompletion, successCompletion, type Origin, type Outcome } from './jobs/outcome';
+import { InFlightIds } from './jobs/in-flight-ids';
+import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome, type RecordOutcome } from './jobs/outcome';
 import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
 import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
@@ -38,6 +40,8 @@ export interface WorkerDeps {
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
+/** How often the watchdog looks for a pause nothing calls for and for stalled partitions. */
+const WATCHDOG_INTERVAL_MS = 1000;
 /** Messages of a batch posted to the decode thread ahead of the one being taken: the round trip is pipelined. */
 const DECODE_AHEAD = 64;
 
@@ -59,6 +63,9 @@ export class Worker {
   private inFlight = 0;
   private uncommitted = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private readonly health: PartitionHealth;
+  private readonly ids = new InFlightIds();
   private joined = false;
   private draining = false;
   private fatal: Error | undefined;
@@ -75,10 +82,19 @@ export class Worker {
     this.codecs = wireCodecs({ registryUrl: c.schemaRegistryUrl, resultsTopic: c.resultsTopic, dlqTopic: c.dlqTopic });
     this.decoder = new JobDecoder({ registry: this.codecs.registry, limits: c.decodeLimits, timeoutMs: c.decodeTimeoutMs, log: d.log.child({ component: 'decode' }) });
     this.flow = new BackpressureController({ maxInFlight: c.maxInFlight, maxUncommitted: c.maxUncommitted, maxEngineWaiting: c.maxEngineWaiting });
+    this.health = new PartitionHealth({ stallTimeoutMs: c.stallTimeoutMs, maxCommitFailures: c.maxCommitFailures });
   }
 
   get ready(): boolean {
-    return this.joined && !this.draining && !this.fatal;
+    return this.notReady() === undefined;
+  }
+
+  /** Why /readyz fails, in one line; undefined when ready. */
+  notReady(): string | undefined {
+    if (this.fatal) return `the Kafka consumer crashed: ${this.fatal.message}`;
+    if (!this.joined) return 'not in the consumer group yet';
+    if (this.draining) return 'draining';
+    return this.health.problem();
   }
 
   get healthy(): boolean {
@@ -107,6 +123,7 @@ export class Worker {
     await this.consumer.subscribe({ topics: [c.jobsTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
     this.commitTimer = setInterval(() => this.commitAll(), c.commitIntervalMs);
+    this.watchdogTimer = setInterval(() => this.watch(), WATCHDOG_INTERVAL_MS);
     log.info({ topic: c.jobsTopic, group: c.groupId, delivery: c.delivery, engine: this.d.engine.model }, 'worker started');
   }
 
@@ -126,6 +143,7 @@ export class Worker {
       for (const st of this.partitions.values()) for (const id of st.running.values()) this.d.engine.abort(id);
     }
     clearInterval(this.commitTimer);
+    clearInterval(this.watchdogTimer);
     await this.commitAll();
     await this.consumer.disconnect();
     await this.decoder.close();
@@ -147,7 +165,8 @@ export class Worker {
 
   private flowState(): FlowState {
     const load = this.d.engine.load();
-    return { inFlight: this.inFlight, uncommitted: this.uncommitted, engineWaiting: load.waiting + load.queued };
+    // With none of our jobs in the engine, what it still counts are aborted leftovers about to be dropped, not ours.
+    return { inFlight: this.inFlight, uncommitted: this.uncommitted, engineWaiting: this.inFlight === 0 ? 0 : load.waiting + load.queued };
   }
 
   /** Applies a pause/resume transition and refreshes the gauges; called whenever a count changes. */
@@ -176,6 +195,41 @@ export class Worker {
     }
   }
 
+  /** The watchdog: resumes a pause nothing calls for any more (a missed re-check), then re-checks flow and stalls. */
+  private watch(): void {
+    const s = this.flowState();
+    const why = this.draining ? undefined : this.flow.stuck(s);
+    if (why) {
+      this.d.log.warn({ reason: why, in_flight: s.inFlight, uncommitted: s.uncommitted, engine_waiting: s.engineWaiting }, 'backpressure watchdog: resuming fetching');
+      this.flow.forceResume();
+      this.consumer.resume([{ topic: this.d.config.jobsTopic }]);
+      this.d.metrics.paused.set(0);
+    }
+    this.updateFlow();
+    this.checkStalls();
+  }
+
+  /** Marks partitions stalled or recovered (gauge and one log line each way). */
+  private checkStalls(): void {
+    const { metrics, config: c, log } = this.d;
+    const pending = new Map<number, PartitionPending>();
+    for (const st of this.partitions.values()) pending.set(st.partition, { inFlight: st.running.size, uncommitted: st.tracker.size - st.running.size, behind: !st.caughtUp });
+    for (const ch of this.health.check(pending)) {
+      metrics.stalled.set({ topic: c.jobsTopic, partition: String(ch.partition) }, ch.stalled ? 1 : 0);
+      const fields = { partition: ch.partition, in_flight: ch.pending.inFlight, uncommitted: ch.pending.uncommitted, behind: ch.pending.behind, no_progress_ms: ch.idleMs };
+      if (ch.stalled) log.warn(fields, 'partition stalled: work pending and no progress; /readyz fails');
+      else log.info(fields, 'partition no longer stalled');
+    }
+    metrics.commitFailures.set(this.health.worstCommitFailures());
+  }
+
+  /** Records a commit's result for readiness; says so once when failures make the worker unready. */
+  private commitResult(partition: number, ok: boolean): void {
+    if (ok) this.health.committed(partition);
+    else if (this.health.commitFailed(partition)) this.d.log.warn({ partition, failures: this.d.config.maxCommitFailures }, 'commits keep failing; /readyz fails until one succeeds');
+    this.d.metrics.commitFailures.set(this.health.worstCommitFailures());
+  }
+
   private onAssignment(partitions: number[]): void {
     const keep = new Set(partitions);
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) void this.revoke(p, 'revoked by rebalance');
@@ -194,6 +248,8 @@ export class Worker {
     this.uncommitted -= st.tracker.size;
     this.inFlight -= st.running.size;
     st.running.clear();
+    this.ids.dropPartition(partition);
+    this.health.forget(partition);
     this.d.metrics.forgetPartition(this.d.config.jobsTopic, partition);
     this.d.log.info({ partition, why, done_watermark: String(st.tracker.doneWatermark ?? '') }, 'partition dropped');
     this.updateFlow();
@@ -280,7 +336,18 @@ export class Worker {
       this.finish(st, offset, { kind: 'completion', completion: errorCompletion(verdict.job, verdict.code, verdict.message, engine.model, origin) });
       return;
     }
-    this.run(st, offset, verdict.job, origin);
+    if (!this.isDuplicate(st, offset, verdict.job)) this.run(st, offset, verdict.job, origin);
+  }
+
+  /** A second copy of a job running or uncommitted here is not run: it commits with its range and writes nothing. */
+  private isDuplicate(st: PartitionState, offset: bigint, job: PromptJob): boolean {
+    const first = this.ids.claim(job.batch_id, job.job_id, { partition: st.partition, offset });
+    if (!first) return false;
+    this.d.metrics.duplicates.inc();
+    const where = { partition: st.partition, offset: String(offset), first_partition: first.partition, first_offset: String(first.offset) };
+    this.d.log.info({ job_id: job.job_id, batch_id: job.batch_id, ...where }, 'duplicate job skipped: its first copy is running or uncommitted here');
+    this.finish(st, offset, { kind: 'duplicate' });
+    return true;
   }
 
   private run(st: PartitionState, offset: bigint, job: PromptJob, origin: Origin): void {
@@ -288,6 +355,7 @@ export class Worker {
     const submittedAt = Date.now();
     st.running.set(offset, job.job_id);
     this.inFlight++;
+    this.health.progressed(st.partition);
     this.updateFlow();
     engine
       .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
@@ -309,7 +377,8 @@ export class Worker {
       )
       .then(
         (outcome) => {
-          if (st.revoked || !st.running.delete(offset)) return;
+          // A revoked job settles once the engine has dropped it, so its load has fallen now: re-check backpressure.
+          if (st.revoked || !st.running.delete(offset)) return this.updateFlow();
           this.inFlight--;
           if (outcome) this.finish(st, offset, outcome);
           else this.updateFlow();
@@ -325,6 +394,7 @@ export class Worker {
   private finish(st: PartitionState, offset: bigint, outcome: Outcome): void {
     if (st.revoked) return;
     st.tracker.complete(offset, outcome);
+    this.health.progressed(st.partition);
     this.updateFlow();
     this.commitIfIdle();
   }
@@ -361,7 +431,7 @@ export class Worker {
       let staged: StagedRange | undefined;
       try {
         range = this.fitNote(prefix);
-        const records = await this.encode(range.items.map((i) => i.value));
+        const records = await this.encode(range.items.map((i) => i.value).filter(writesRecord));
         const completions: ExportItem[] = [];
         for (const { offset, value } of range.items) if (value.kind === 'completion') completions.push({ offset, completion: value.completion });
         // Parts are written unlisted, the commit carries their note, and only a committed range reaches the manifests.
@@ -369,6 +439,7 @@ export class Worker {
         await this.sink.commit(st.partition, records, range.nextOffset, staged?.note ?? '');
       } catch (err) {
         metrics.commits.inc({ result: 'error' });
+        this.commitResult(st.partition, false);
         if (FENCED.has(errorType(err))) {
           log.warn({ err, partition: st.partition }, 'fenced: another worker owns this partition now');
           await this.revoke(st.partition, 'fenced');
@@ -380,6 +451,8 @@ export class Worker {
       }
       if (!st.revoked) {
         st.tracker.release(range.lastOffset);
+        this.ids.release(st.partition, range.lastOffset);
+        this.commitResult(st.partition, true);
         this.uncommitted -= range.items.length;
         metrics.commits.inc({ result: 'ok' });
         for (const { value } of range.items) this.count(value);
@@ -420,7 +493,7 @@ export class Worker {
   }
 
   /** Completions keyed by job_id to the results topic, dead letters keyed like the original to the DLQ. */
-  private encode(outcomes: Outcome[]): Promise<OutRecord[]> {
+  private encode(outcomes: RecordOutcome[]): Promise<OutRecord[]> {
     const { resultsTopic, dlqTopic } = this.d.config;
     return Promise.all(
       outcomes.map(async (o): Promise<OutRecord> =>
@@ -446,6 +519,7 @@ export class Worker {
       if (!st.revoked) {
         const kept = range.items.filter((i) => i.offset < committed);
         st.tracker.release(kept[kept.length - 1].offset);
+        this.ids.release(st.partition, kept[kept.length - 1].offset);
         this.uncommitted -= kept.length;
         for (const { value } of kept) this.count(value);
       }
@@ -465,6 +539,7 @@ export class Worker {
 
   private count(o: Outcome): void {
     const m = this.d.metrics;
+    if (o.kind === 'duplicate') return; // counted when it was found
     if (o.kind === 'dead-letter') m.deadLettered.inc({ code: o.deadLetter.error_code });
     else if (o.completion.error) m.failed.inc({ code: o.completion.error.code });
     else {

@@ -1,10 +1,12 @@
 // infra/k8s and infra/grafana against the consumer itself: every variable, path, port and metric they name is real,
 // and the drain, grace period and scale-down settings agree with each other.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { EXTRA_ENV, parseDuration, resolveConfig, settingDocs } from '../src/config';
+import { startHttpServer } from '../src/observability/http-server';
 import { WorkerMetrics } from '../src/observability/metrics';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -58,8 +60,33 @@ describe('infra/k8s', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    expect(container.lifecycle.preStop.httpGet).toEqual({ path: '/drain', port: 'metrics' });
+    expect(container.lifecycle.preStop.httpGet).toBeUndefined();
+    expect(container.lifecycle.preStop.exec.command.slice(0, 2)).toEqual(['node', '-e']);
     expect(pod.serviceAccountName).toBe(one('ServiceAccount').metadata.name);
+  });
+
+  it('runs a preStop hook that POSTs /drain from loopback on the configured port and fails unless the drain did', async () => {
+    const [cmd, ...args] = container.lifecycle.preStop.exec.command as string[];
+    expect(data.SLUICE_DRAIN_ENDPOINT ?? 'loopback').toBe('loopback');
+    let result: Promise<void> = Promise.resolve();
+    let drains = 0;
+    const probes = { healthy: () => true, notReady: () => undefined, drain: () => (drains++, result) };
+    const { server, port } = await startHttpServer(new WorkerMetrics(false).registry, probes, { port: 0, host: '127.0.0.1', drainEndpoint: 'loopback' });
+    // The hook as the kubelet runs it: the image's node, the container's environment (the ConfigMap's port stands in for the test's).
+    const hook = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(cmd === 'node' ? process.execPath : cmd, args, { env: { PATH: process.env.PATH ?? '', SLUICE_METRICS_PORT: String(port) }, stdio: 'ignore' });
+        child.on('exit', (code) => resolve(code));
+      });
+    try {
+      expect(await hook()).toBe(0);
+      expect(drains).toBe(1);
+      result = Promise.reject(new Error('the last commit failed'));
+      result.catch(() => undefined);
+      expect(await hook()).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it('gives the preStop drain its timeout plus 30 s for the last commit inside the grace period', () => {

@@ -36,3 +36,18 @@ describe('BackpressureController', () => {
     expect(max).toBe(limits.maxInFlight);
   });
 });
+
+describe('BackpressureController.stuck', () => {
+  it('names a pause that nothing calls for any more, and only that', () => {
+    const c = new BackpressureController(limits);
+    expect(c.stuck(state({}))).toBeUndefined(); // not paused
+    c.update(state({ engineWaiting: 8, inFlight: 6 }));
+    expect(c.stuck(state({ engineWaiting: 8, inFlight: 6 }))).toBeUndefined(); // full: the pause is right
+    expect(c.stuck(state({ engineWaiting: 5, inFlight: 1 }))).toBeUndefined(); // between the thresholds: still right
+    expect(c.stuck(state({ engineWaiting: 4, inFlight: 5 }))).toBe('paused while every count is below its resume threshold');
+    expect(c.stuck(state({ engineWaiting: 8 }))).toBe('paused with nothing in flight and nothing uncommitted');
+    c.forceResume();
+    expect(c.paused).toBe(false);
+    expect(c.stuck(state({ engineWaiting: 8 }))).toBeUndefined();
+  });
+});

@@ -32,6 +32,22 @@ export class BackpressureController {
     return !this.pausedNow && !this.full(s);
   }
 
+  /**
+   * Why fetching is paused although nothing calls for it: the state is below the resume thresholds (a re-check was
+   * missed), or nothing of ours is in flight or uncommitted (the engine's count is stale). The watchdog resumes then.
+   */
+  stuck(s: FlowState): string | undefined {
+    if (!this.pausedNow) return undefined;
+    if (this.drained(s)) return 'paused while every count is below its resume threshold';
+    if (s.inFlight === 0 && s.uncommitted === 0) return 'paused with nothing in flight and nothing uncommitted';
+    return undefined;
+  }
+
+  /** Leaves the paused state whatever the counts say (the watchdog's way out of a stuck pause). */
+  forceResume(): void {
+    this.pausedNow = false;
+  }
+
   /** The transition the state calls for, if any. */
   update(s: FlowState): 'pause' | 'resume' | undefined {
     if (!this.pausedNow && this.full(s)) {

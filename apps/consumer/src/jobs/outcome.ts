@@ -4,7 +4,15 @@ import { HEADERS } from '@sluice/schema';
 import type { Completion, DeadLetter, PromptJob } from './schema';
 
 /** What a finished job produces: a Completion for the results topic, or a DeadLetter for the DLQ. */
-export type Outcome = { kind: 'completion'; completion: Completion } | { kind: 'dead-letter'; key: Buffer | null; deadLetter: DeadLetter };
+export type Outcome =
+  | { kind: 'completion'; completion: Completion }
+  | { kind: 'dead-letter'; key: Buffer | null; deadLetter: DeadLetter }
+  // A second copy of a job already running or uncommitted here: its offset is committed, nothing is written.
+  | { kind: 'duplicate' };
+
+/** The outcomes that become a record on the results topic or the DLQ. */
+export type RecordOutcome = Exclude<Outcome, { kind: 'duplicate' }>;
+export const writesRecord = (o: Outcome): o is RecordOutcome => o.kind !== 'duplicate';
 
 export interface Origin {
   topic: string;

@@ -21,6 +21,9 @@ export class WorkerMetrics {
   readonly lag = new Gauge({ name: 'sluice_partition_lag', help: 'Messages behind the partition end (high watermark - next fetch)', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly doneWatermark = new Gauge({ name: 'sluice_partition_done_watermark', help: 'Offset after the done prefix of the partition', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'sluice_partition_committed_offset', help: 'Last offset committed by this worker', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly stalled = new Gauge({ name: 'sluice_partition_stalled', help: '1 while the partition has work pending and no progress for --stall-timeout', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly commitFailures = new Gauge({ name: 'sluice_consecutive_commit_failures', help: 'Most failed commits in a row of any partition (0 after a success)', registers: [this.registry] });
+  readonly duplicates = new Counter({ name: 'sluice_jobs_duplicate_total', help: 'Copies of a (batch_id, job_id) already running or uncommitted here: not run, offset committed', registers: [this.registry] });
 
   constructor(defaults = true) {
     // Event-loop lag sampled every 100 ms, not prom-client's 10: a 10 ms timer wakes the main thread 100 times a
@@ -29,6 +32,6 @@ export class WorkerMetrics {
   }
 
   forgetPartition(topic: string, partition: number): void {
-    for (const g of [this.lag, this.doneWatermark, this.committedOffset]) g.remove({ topic, partition: String(partition) });
+    for (const g of [this.lag, this.doneWatermark, this.committedOffset, this.stalled]) g.remove({ topic, partition: String(partition) });
   }
 }

@@ -1,13 +1,15 @@
 import { ClassifyAhead } from './classify-ahead';
 
 describe('ClassifyAhead', () => {
-  it('starts at most `window` items ahead of the one taken and gives each its own result, in order', async () => {
+  it('starts at most `window` items ahead of the one taken, half a window at a time, and gives each its own result, in order', async () => {
     const started: number[] = [];
-    const ahead = new ClassifyAhead([0, 1, 2, 3, 4, 5, 6], (n) => (started.push(n), Promise.resolve(n * 10)), 3);
+    const ahead = new ClassifyAhead([0, 1, 2, 3, 4, 5, 6], (n) => (started.push(n), Promise.resolve(n * 10)), 4);
     expect(await ahead.result(0)).toBe(0);
-    expect(started).toEqual([0, 1, 2]);
+    expect(started).toEqual([0, 1, 2, 3]);
     expect(await ahead.result(1)).toBe(10);
     expect(started).toEqual([0, 1, 2, 3]);
+    expect(await ahead.result(2)).toBe(20);
+    expect(started).toEqual([0, 1, 2, 3, 4, 5]);
     expect(await ahead.result(6)).toBe(60);
     expect(started).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });

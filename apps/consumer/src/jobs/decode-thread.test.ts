@@ -1,11 +1,13 @@
 import { DecodeThread, DecodeThreadError, RemoteDecodeError } from './decode-thread';
 
-// A test decoder: echoes the text; "hang" never returns (a busy loop), "bomb" allocates until the heap limit, "throw" fails.
+// A test decoder: echoes the text; "hang" never returns (a busy loop), "slow" takes 300 ms, "bomb" allocates until the
+// heap limit, "throw" fails.
 const BODY = `
 function makeDecoder(data) {
   return (bytes, context) => {
     const text = bytes.toString();
     if (text === 'hang') for (;;) {}
+    if (text === 'slow') for (const end = Date.now() + 300; Date.now() < end; ) {}
     if (text === 'bomb') { const keep = []; for (;;) keep.push(new Array(1e6).fill(text)); }
     if (text === 'throw') throw Object.assign(new Error('bad field'), { name: 'SchemaError', code: 'INVALID_FIELD', field: 'a.b' });
     return { text, context, tag: data.tag };
@@ -41,7 +43,7 @@ describe('DecodeThread', () => {
     expect(err).toMatchObject({ remoteName: 'SchemaError', code: 'INVALID_FIELD', field: 'a.b', message: 'bad field' });
   });
 
-  it('fails a record that never returns with DECODE_TIMEOUT, replaces the thread and decodes the records queued behind it', async () => {
+  it('fails a record that never returns with DECODE_TIMEOUT (not the finished one sent with it), replaces the thread and decodes the records queued behind it', async () => {
     const t = await started();
     const results = await Promise.allSettled(['a', 'hang', 'b', 'c'].map((s) => t.decode(bytes(s))));
     expect(results[0]).toMatchObject({ status: 'fulfilled', value: { text: 'a' } });
@@ -49,6 +51,12 @@ describe('DecodeThread', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(DecodeThreadError);
     expect(results.slice(2)).toMatchObject([{ status: 'fulfilled', value: { text: 'b' } }, { status: 'fulfilled', value: { text: 'c' } }]);
     expect(await t.decode(bytes('after'))).toMatchObject({ text: 'after' });
+  });
+
+  it('times each record, not the queue: records that each finish within the budget all succeed however long they take together', async () => {
+    const t = await started(BODY, 1000);
+    const results = await Promise.all(Array.from({ length: 5 }, () => t.decode(bytes('slow'))));
+    expect(results).toMatchObject(Array.from({ length: 5 }, () => ({ text: 'slow' })));
   });
 
   it('fails a record that exhausts the heap with DECODE_CRASHED, never the process, and goes on', async () => {

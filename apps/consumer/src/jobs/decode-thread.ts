@@ -43,25 +43,39 @@ interface Item {
   reject: (err: Error) => void;
 }
 
-type FromThread = { ready: true } | { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string; code?: string; field?: string } };
+type Result = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string; code?: string; field?: string } };
+type FromThread = { ready: true } | { results: Result[] };
 
-// The thread answers in the order it was asked, one record at a time, so the oldest pending item is the one in hand.
+// Records come in chunks and are decoded in order; progress[0] counts the records finished, which the watchdog reads
+// while a chunk is under way. Each chunk's answers go back in one message (one per record if a value will not clone).
 const glue = (body: string) => `
 const { parentPort, workerData } = require('node:worker_threads');
 ${body}
-const decode = makeDecoder(workerData);
+const decode = makeDecoder(workerData.data);
+const progress = workerData.progress;
 const describe = (e) => (e !== null && typeof e === 'object'
   ? { name: String(e.name), message: String(e.message), code: e.code === undefined ? undefined : String(e.code), field: e.field === undefined ? undefined : String(e.field) }
   : { name: 'Error', message: String(e) });
-let queue = Promise.resolve();
-parentPort.on('message', (m) => {
-  queue = queue.then(async () => {
-    try {
-      const value = await decode(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.context);
-      parentPort.postMessage({ id: m.id, ok: true, value });
-    } catch (e) {
-      parentPort.postMessage({ id: m.id, ok: false, error: describe(e) });
+const send = (results) => {
+  try { parentPort.postMessage({ results }); } catch (e) {
+    for (const r of results) {
+      try { parentPort.postMessage({ results: [r] }); } catch (e2) { parentPort.postMessage({ results: [{ id: r.id, ok: false, error: describe(e2) }] }); }
     }
+  }
+};
+let queue = Promise.resolve();
+parentPort.on('message', ({ items }) => {
+  queue = queue.then(async () => {
+    const results = [];
+    for (const m of items) {
+      try {
+        results.push({ id: m.id, ok: true, value: await decode(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.context) });
+      } catch (e) {
+        results.push({ id: m.id, ok: false, error: describe(e) });
+      }
+      Atomics.add(progress, 0, 1);
+    }
+    send(results);
   });
 });
 parentPort.postMessage({ ready: true });
@@ -69,14 +83,21 @@ parentPort.postMessage({ ready: true });
 
 /**
  * One decode thread with an explicit lifecycle: start() (resolves once the thread is up), decode(), close(). Records
- * are posted as they come (pipelined) and answered in order. A record that takes longer than timeoutMs, or kills the
- * thread, is failed alone; the thread is replaced and the records queued behind it are resubmitted.
+ * asked for in one tick go over in one message (pipelined) and are answered in order. A record that takes longer than
+ * timeoutMs, or kills the thread, is failed alone; the thread is replaced and the records queued behind it resubmitted.
  */
 export class DecodeThread {
   private worker: Worker | undefined;
   private ready = false;
+  /** Asked for and not answered, in the order the thread decodes them. */
   private readonly pending: Item[] = [];
+  /** Asked for in this tick and not posted yet (a tail of pending). */
+  private outbox: Item[] = [];
   private nextId = 0;
+  /** The current thread's count of finished records, shared; and how many of them were answered, or last seen. */
+  private progress = new Int32Array(new SharedArrayBuffer(4));
+  private answered = 0;
+  private seenFinished = 0;
   /** When the thread last made progress: finished a record, came up, or was handed work while idle. */
   private since = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -99,7 +120,7 @@ export class DecodeThread {
       const item: Item = { id: this.nextId++, bytes, context, resolve, reject };
       if (this.pending.length === 0) this.since = Date.now();
       this.pending.push(item);
-      if (this.worker) this.post(this.worker, item);
+      if (this.outbox.push(item) === 1) queueMicrotask(() => this.flush());
       this.arm();
     });
   }
@@ -112,26 +133,38 @@ export class DecodeThread {
     clearTimeout(this.retry);
     const worker = this.worker;
     this.worker = undefined;
+    this.outbox = [];
     for (const item of this.pending.splice(0)) item.reject(new DecodeThreadError('DECODE_UNAVAILABLE', 'the decode thread was closed'));
     this.starting?.reject(new DecodeThreadError('DECODE_UNAVAILABLE', 'the decode thread was closed while starting'));
     await worker?.terminate();
   }
 
   private spawn(): void {
-    const worker = new Worker(glue(this.o.body), { eval: true, workerData: this.o.data, resourceLimits: { maxOldGenerationSizeMb: this.o.maxHeapMb ?? 256 } });
+    this.progress = new Int32Array(new SharedArrayBuffer(4));
+    this.answered = 0;
+    this.seenFinished = 0;
+    const workerData = { data: this.o.data, progress: this.progress };
+    const worker = new Worker(glue(this.o.body), { eval: true, workerData, resourceLimits: { maxOldGenerationSizeMb: this.o.maxHeapMb ?? 256 } });
     worker.unref(); // an idle decoder never keeps the process alive
     this.worker = worker;
     this.ready = false;
     worker.on('message', (m: FromThread) => this.worker === worker && this.onMessage(m));
     worker.on('error', (e) => this.worker === worker && this.onDeath(worker, `failed: ${e.message}`));
     worker.on('exit', (code) => this.worker === worker && this.onDeath(worker, `exited (code ${code})`));
-    for (const item of this.pending) this.post(worker, item);
+    this.outbox = [];
+    if (this.pending.length > 0) this.post(worker, this.pending);
   }
 
-  // A copy of the bytes is transferred: a Kafka value is a view of a larger fetch buffer, which would be cloned whole.
-  private post(worker: Worker, item: Item): void {
-    const copy = new Uint8Array(item.bytes);
-    worker.postMessage({ id: item.id, bytes: copy, context: item.context }, [copy.buffer]);
+  private flush(): void {
+    const items = this.outbox;
+    this.outbox = [];
+    if (this.worker && items.length > 0) this.post(this.worker, items);
+  }
+
+  // Copies of the bytes are transferred: a Kafka value is a view of a larger fetch buffer, which would be cloned whole.
+  private post(worker: Worker, items: Item[]): void {
+    const copies = items.map((i) => new Uint8Array(i.bytes));
+    worker.postMessage({ items: items.map((i, k) => ({ id: i.id, bytes: copies[k], context: i.context })) }, copies.map((c) => c.buffer));
   }
 
   private onMessage(m: FromThread): void {
@@ -142,11 +175,20 @@ export class DecodeThread {
       this.starting = undefined;
       return;
     }
-    const at = this.pending.findIndex((i) => i.id === m.id);
-    if (at < 0) return;
-    const [item] = this.pending.splice(at, 1);
-    if (m.ok) item.resolve(m.value);
-    else item.reject(new RemoteDecodeError(m.error.name, m.error.message, m.error.code, m.error.field));
+    for (const r of m.results) {
+      this.answered++;
+      const at = this.pending.findIndex((i) => i.id === r.id);
+      if (at < 0) continue;
+      const [item] = this.pending.splice(at, 1);
+      if (r.ok) item.resolve(r.value);
+      else item.reject(new RemoteDecodeError(r.error.name, r.error.message, r.error.code, r.error.field));
+    }
+  }
+
+  /** The pending record the thread is on: the ones before it are finished, their answers on the way. */
+  private takeInHand(): Item | undefined {
+    const at = Atomics.load(this.progress, 0) - this.answered;
+    return at >= 0 && at < this.pending.length ? this.pending.splice(at, 1)[0] : undefined;
   }
 
   /** The thread died: the record in hand caused it; one that never came up is retried, or fails start(). */
@@ -165,7 +207,7 @@ export class DecodeThread {
       this.retry = setTimeout(() => this.spawn(), this.o.timeoutMs).unref();
       return;
     }
-    const item = this.pending.shift();
+    const item = this.takeInHand();
     this.o.log?.warn({ why, pending: this.pending.length }, 'the decode thread died; replacing it');
     item?.reject(new DecodeThreadError('DECODE_CRASHED', `the decode thread ${why} while decoding this record`));
     this.replace();
@@ -177,9 +219,11 @@ export class DecodeThread {
     this.arm();
   }
 
+  // Progress inside a chunk is only seen when sampled: sampling four times a budget finds a stuck record within 1.25 of it.
   private arm(): void {
     if (this.timer || this.pending.length === 0 || this.closed) return;
-    this.timer = setTimeout(() => this.check(), Math.max(0, this.since + this.o.timeoutMs - Date.now()));
+    const wait = Math.min(this.since + this.o.timeoutMs - Date.now(), this.o.timeoutMs / 4);
+    this.timer = setTimeout(() => this.check(), Math.max(0, wait));
     this.timer.unref();
   }
 
@@ -187,10 +231,13 @@ export class DecodeThread {
   private check(): void {
     this.timer = undefined;
     if (this.pending.length === 0 || this.closed) return;
-    if (!this.ready) this.since = Date.now();
+    const finished = Atomics.load(this.progress, 0);
+    if (!this.ready || finished !== this.seenFinished) this.since = Date.now();
+    this.seenFinished = finished;
     if (Date.now() - this.since < this.o.timeoutMs) return this.arm();
+    const item = this.takeInHand();
+    if (!item) return this.arm(); // every record finished: the answers are on their way
     const worker = this.worker;
-    const item = this.pending.shift()!;
     this.o.log?.warn({ timeout_ms: this.o.timeoutMs, pending: this.pending.length }, 'a record overran the decode budget; replacing the decode thread');
     item.reject(new DecodeThreadError('DECODE_TIMEOUT', `decoding took longer than ${this.o.timeoutMs} ms (--decode-timeout-ms); the decoder was stopped`));
     this.worker = undefined;

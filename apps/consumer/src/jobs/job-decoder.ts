@@ -5,7 +5,8 @@ import { DecodeThread, RemoteDecodeError } from './decode-thread';
 import type { PromptJob } from './schema';
 
 // Runs in the thread. The main thread fetches a Confluent record's writer schema (async, cached) and sends its text
-// along; this stand-in registry hands it to the codec, which caches the parsed type by id.
+// along; this stand-in registry hands it to the codec, which caches the parsed type by id. A job goes back as JSON
+// text: a string crosses threads as one copy, where a structured clone of the record costs more than its decode.
 const JOB_DECODER_BODY = `
 function makeDecoder({ schemaModule, registry, limits }) {
   const { RecordCodec, PromptJobSchemas, SchemaError } = require(schemaModule);
@@ -15,9 +16,9 @@ function makeDecoder({ schemaModule, registry, limits }) {
     return texts.get(id);
   };
   const codec = new RecordCodec(PromptJobSchemas, { registry: registry ? { schemaById } : undefined, limits });
-  return (bytes, writer) => {
+  return async (bytes, writer) => {
     if (writer) texts.set(writer.id, writer.text);
-    return codec.decode(bytes);
+    return JSON.stringify(await codec.decode(bytes));
   };
 }`;
 
@@ -57,7 +58,7 @@ export class JobDecoder {
       writer = { id: schemaId, text: await this.o.registry.schemaById(schemaId) };
     }
     try {
-      return (await this.thread.decode(bytes, writer)) as PromptJob;
+      return JSON.parse((await this.thread.decode(bytes, writer)) as string) as PromptJob;
     } catch (err) {
       if (err instanceof RemoteDecodeError && err.remoteName === 'SchemaError') throw new SchemaError(err.code as SchemaErrorCode, err.message, err.field);
       throw err;

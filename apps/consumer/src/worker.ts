@@ -13,6 +13,8 @@ import { InFlightIds } from './jobs/in-flight-ids';
 import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome, type RecordOutcome } from './jobs/outcome';
 import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
+import { RecordFitter } from './kafka/record-fitter';
+import { TopicLimits } from './kafka/topic-limits';
 import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
 import type { WorkerMetrics } from './observability/metrics';
 
@@ -40,10 +42,10 @@ export interface WorkerDeps {
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
-/** How often the watchdog looks for a pause nothing calls for and for stalled partitions. */
-const WATCHDOG_INTERVAL_MS = 1000;
 /** Messages of a batch posted to the decode thread ahead of the one being taken: the round trip is pipelined. */
 const DECODE_AHEAD = 64;
+/** How often the watchdog looks for a pause nothing calls for and for stalled partitions. */
+const WATCHDOG_INTERVAL_MS = 1000;
 
 /**
  * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
@@ -60,6 +62,8 @@ export class Worker {
   private readonly flow: BackpressureController;
   private readonly codecs: WireCodecs;
   private readonly decoder: JobDecoder;
+  private readonly limits: TopicLimits;
+  private readonly fitter: RecordFitter;
   private inFlight = 0;
   private uncommitted = 0;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -75,12 +79,14 @@ export class Worker {
     const c = d.config;
     this.consumer = d.kafka.consumer({ groupId: c.groupId, maxWaitTimeInMs: 250, sessionTimeout: c.sessionTimeoutMs, heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 3)), readUncommitted: false });
     this.admin = d.kafka.admin();
+    this.limits = new TopicLimits(this.admin, d.log);
     this.sink =
       c.delivery === 'exactly-once'
-        ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log)
-        : new AtLeastOnceSink(d.kafka, this.consumer, c.jobsTopic);
+        ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log, this.limits)
+        : new AtLeastOnceSink(d.kafka, this.consumer, c.jobsTopic, this.limits);
     this.codecs = wireCodecs({ registryUrl: c.schemaRegistryUrl, resultsTopic: c.resultsTopic, dlqTopic: c.dlqTopic });
     this.decoder = new JobDecoder({ registry: this.codecs.registry, limits: c.decodeLimits, timeoutMs: c.decodeTimeoutMs, log: d.log.child({ component: 'decode' }) });
+    this.fitter = new RecordFitter({ limits: this.limits, codecs: this.codecs, topics: c, log: d.log });
     this.flow = new BackpressureController({ maxInFlight: c.maxInFlight, maxUncommitted: c.maxUncommitted, maxEngineWaiting: c.maxEngineWaiting });
     this.health = new PartitionHealth({ stallTimeoutMs: c.stallTimeoutMs, maxCommitFailures: c.maxCommitFailures });
   }
@@ -119,6 +125,8 @@ export class Worker {
     // kafkajs's admin knows no broker until its first metadata request, and its first group lookup (the first partition's
     // committed offset) would otherwise wait out a retry, about 300 ms, for one.
     await this.admin.describeCluster();
+    // Every record is fitted to its topic's max.message.bytes: read (and log) them now; a read that fails fails the start.
+    await Promise.all([c.resultsTopic, c.dlqTopic].map((t) => this.limits.maxMessageBytes(t)));
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [c.jobsTopic], fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
@@ -333,7 +341,7 @@ export class Worker {
     }
     if (verdict.kind === 'error-completion') {
       log.warn({ job_id: verdict.job.job_id, batch_id: verdict.job.batch_id, partition: st.partition, offset: message.offset, code: verdict.code, reason: verdict.message }, 'job answered with an error');
-      this.finish(st, offset, { kind: 'completion', completion: errorCompletion(verdict.job, verdict.code, verdict.message, engine.model, origin) });
+      this.finish(st, offset, { kind: 'completion', completion: errorCompletion(verdict.job, verdict.code, verdict.message, engine.model, origin), origin });
       return;
     }
     if (!this.isDuplicate(st, offset, verdict.job)) this.run(st, offset, verdict.job, origin);
@@ -360,7 +368,7 @@ export class Worker {
     engine
       .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
       .then(
-        (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt) }) as Outcome,
+        (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt), origin }) as Outcome,
         (err: unknown) => {
           const ids = { job_id: job.job_id, batch_id: job.batch_id };
           if (err instanceof InvalidJobError) {
@@ -369,7 +377,7 @@ export class Worker {
           }
           if (err instanceof EngineError && err.code === 'REJECTED') {
             log.warn({ ...ids, offset: String(offset), reason: err.message }, 'engine rejected the job');
-            return { kind: 'completion', completion: errorCompletion(job, 'ENGINE_REJECTED', err.message, engine.model, origin) } as Outcome;
+            return { kind: 'completion', completion: errorCompletion(job, 'ENGINE_REJECTED', err.message, engine.model, origin), origin } as Outcome;
           }
           if (err instanceof EngineError && (err.code === 'ABORTED' || err.code === 'SHUT_DOWN')) return undefined; // stays uncommitted
           throw err;
@@ -492,16 +500,12 @@ export class Worker {
     }
   }
 
-  /** Completions keyed by job_id to the results topic, dead letters keyed like the original to the DLQ. */
+  /**
+   * Completions keyed by job_id to the results topic, dead letters keyed like the original to the DLQ, each fitted to its
+   * topic's max.message.bytes; an outcome changed to fit is replaced in place, so the range's export gets the same record.
+   */
   private encode(outcomes: RecordOutcome[]): Promise<OutRecord[]> {
-    const { resultsTopic, dlqTopic } = this.d.config;
-    return Promise.all(
-      outcomes.map(async (o): Promise<OutRecord> =>
-        o.kind === 'completion'
-          ? { topic: resultsTopic, message: { key: o.completion.job_id, value: await this.codecs.completions.encode(o.completion) } }
-          : { topic: dlqTopic, message: { key: o.key, value: await this.codecs.deadLetters.encode(o.deadLetter) } },
-      ),
-    );
+    return this.fitter.records(outcomes);
   }
 
   /**

@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EngineResult } from '../engine/inference-engine';
 import { HEADERS } from '@sluice/schema';
 import type { Completion, DeadLetter, PromptJob } from './schema';
 
-/** What a finished job produces: a Completion for the results topic, or a DeadLetter for the DLQ. */
+/**
+ * What a finished job produces: a Completion for the results topic, or a DeadLetter for the DLQ. A completion keeps
+ * its origin so that one too large for the results topic in any form can still be dead-lettered.
+ */
 export type Outcome =
-  | { kind: 'completion'; completion: Completion }
+  | { kind: 'completion'; completion: Completion; origin: Origin }
   | { kind: 'dead-letter'; key: Buffer | null; deadLetter: DeadLetter }
   // A second copy of a job already running or uncommitted here: its offset is committed, nothing is written.
   | { kind: 'duplicate' };
@@ -64,9 +68,10 @@ function headerBuffers(headers: IHeaders | undefined): Record<string, Buffer> {
 
 export function deadLetter(code: string, message: string, o: Origin, ids: { job_id?: string; batch_id?: string }): DeadLetter {
   const headers = headerBuffers(o.message.headers);
+  const value = o.message.value ?? null;
   return {
     key: o.message.key ?? null,
-    value: o.message.value ?? null,
+    value,
     headers,
     source_topic: o.topic,
     source_partition: o.partition,
@@ -78,5 +83,17 @@ export function deadLetter(code: string, message: string, o: Origin, ids: { job_
     batch_id: ids.batch_id ?? headers[HEADERS.batchId]?.toString() ?? null,
     worker_id: o.workerId,
     failed_at: Date.now(),
+    // The whole original, so a copy fetched from the source offset can be checked even once the value is cut to fit.
+    value_size: value?.length ?? null,
+    value_sha256: value ? createHash('sha256').update(value).digest('hex') : null,
+    value_truncated: false,
+    key_truncated: false,
+    headers_truncated: false,
   };
+}
+
+/** Replaces an outcome in place: the offset tracker, the export and the metrics all hold this one object. */
+export function replaceOutcome(target: Outcome, next: Outcome): void {
+  for (const k of Object.keys(target)) delete (target as Partial<Record<string, unknown>>)[k];
+  Object.assign(target, next);
 }

@@ -140,3 +140,20 @@ describe('parseDuration', () => {
   it.each([['30s', 30_000], ['500ms', 500], ['2m', 120_000], ['250', 250], ['1.5s', 1500]])('%s is %d ms', (t, ms) => expect(parseDuration(t)).toBe(ms));
   it('rejects nonsense', () => expect(parseDuration('later')).toBeUndefined());
 });
+
+describe('health and drain settings', () => {
+  it('default to a loopback-only drain, a 10 minute stall timeout and 10 failed commits', () => {
+    expect(resolveConfig([], {})).toMatchObject({ drainEndpoint: 'loopback', stallTimeoutMs: 600_000, maxCommitFailures: 10 });
+    expect(resolveConfig(['--stall-timeout', '90s', '--max-commit-failures', '3'], { SLUICE_DRAIN_ENDPOINT: 'off' })).toMatchObject({ drainEndpoint: 'off', stallTimeoutMs: 90_000, maxCommitFailures: 3 });
+  });
+
+  it.each([
+    [['--drain-endpoint', 'public'], /--drain-endpoint/],
+    [['--stall-timeout', '500ms'], /--stall-timeout \(SLUICE_STALL_TIMEOUT\): must be a duration of at least 1s/],
+    [['--stall-timeout', 'soon'], /--stall-timeout \(SLUICE_STALL_TIMEOUT\)/],
+    [['--max-commit-failures', '0'], /--max-commit-failures \(SLUICE_MAX_COMMIT_FAILURES\): must be between 1/],
+  ])('rejects %j naming the setting', (argv, message) => {
+    expect(() => resolveConfig(argv, {})).toThrow(ConfigError);
+    expect(() => resolveConfig(argv, {})).toThrow(message);
+  });
+});

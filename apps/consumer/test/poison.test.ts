@@ -15,7 +15,7 @@ function probeHealth(c: RunningConsumer): { stop: () => Promise<Array<number | s
       answers.push(await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, (e: Error) => e.message));
       await new Promise((r) => setTimeout(r, 100));
     }
-  })();
+  })().catch((e: Error) => answers.push(`no probe: ${e.message}`));
   return { stop: async () => ((running = false), await loop, answers) };
 }
 
@@ -40,6 +40,7 @@ describe('sluice-consumer and poison messages (echo engine, real Kafka + S3)', (
     expect(poison.map((p) => p.value.length).slice(0, 2)).toEqual([59, 58]);
     await produce(topics.jobs, [good(1), ...poison.map(({ key, value }) => ({ key, value })), good(2)], 1);
 
+    const answers: Array<number | string> = [];
     const c = startConsumer(
       ['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--max-message-bytes', String(MAX_MESSAGE_BYTES), '--commit-interval-ms', '200'],
       s3Env(fx.bucket, `poison-${id}`),
@@ -48,10 +49,11 @@ describe('sluice-consumer and poison messages (echo engine, real Kafka + S3)', (
     try {
       await waitForCaughtUp(fx.admin, group, topics.jobs, 90_000);
     } catch (err) {
-      c.child.kill('SIGKILL');
+      c.child.kill('SIGKILL'); // a worker stuck on a record ignores SIGTERM
       throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
+    } finally {
+      answers.push(...(await health.stop()));
     }
-    const answers = await health.stop();
     expect(c.child.exitCode).toBeNull();
     expect(answers.length).toBeGreaterThan(0);
     expect(answers.filter((a) => a !== 200)).toEqual([]);

@@ -64,12 +64,12 @@ const send = (results) => {
   }
 };
 let queue = Promise.resolve();
-parentPort.on('message', ({ items }) => {
+parentPort.on('message', ({ bytes, items }) => {
   queue = queue.then(async () => {
     const results = [];
     for (const m of items) {
       try {
-        results.push({ id: m.id, ok: true, value: await decode(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.context) });
+        results.push({ id: m.id, ok: true, value: await decode(Buffer.from(bytes.buffer, bytes.byteOffset + m.at, m.length), m.context) });
       } catch (e) {
         results.push({ id: m.id, ok: false, error: describe(e) });
       }
@@ -161,10 +161,16 @@ export class DecodeThread {
     if (this.worker && items.length > 0) this.post(this.worker, items);
   }
 
-  // Copies of the bytes are transferred: a Kafka value is a view of a larger fetch buffer, which would be cloned whole.
+  // The values are copied into one transferred buffer: a Kafka value is a view of a larger fetch buffer, cloned whole.
   private post(worker: Worker, items: Item[]): void {
-    const copies = items.map((i) => new Uint8Array(i.bytes));
-    worker.postMessage({ items: items.map((i, k) => ({ id: i.id, bytes: copies[k], context: i.context })) }, copies.map((c) => c.buffer));
+    const bytes = new Uint8Array(items.reduce((sum, i) => sum + i.bytes.byteLength, 0));
+    let at = 0;
+    const meta = items.map((i) => {
+      bytes.set(i.bytes, at);
+      at += i.bytes.byteLength;
+      return { id: i.id, at: at - i.bytes.byteLength, length: i.bytes.byteLength, context: i.context };
+    });
+    worker.postMessage({ bytes, items: meta }, [bytes.buffer]);
   }
 
   private onMessage(m: FromThread): void {

@@ -232,7 +232,8 @@ export class Worker {
   }
 
   /** Records a commit's result for readiness; says so once when failures make the worker unready. */
-  private commitResult(partition: number, ok: boolean): void {
+  private commitResult({ partition, revoked }: PartitionState, ok: boolean): void {
+    if (revoked) return; // not ours any more: its health was forgotten
     if (ok) this.health.committed(partition);
     else if (this.health.commitFailed(partition)) this.d.log.warn({ partition, failures: this.d.config.maxCommitFailures }, 'commits keep failing; /readyz fails until one succeeds');
     this.d.metrics.commitFailures.set(this.health.worstCommitFailures());
@@ -447,7 +448,7 @@ export class Worker {
         await this.sink.commit(st.partition, records, range.nextOffset, staged?.note ?? '');
       } catch (err) {
         metrics.commits.inc({ result: 'error' });
-        this.commitResult(st.partition, false);
+        this.commitResult(st, false);
         if (FENCED.has(errorType(err))) {
           log.warn({ err, partition: st.partition }, 'fenced: another worker owns this partition now');
           await this.revoke(st.partition, 'fenced');
@@ -460,7 +461,7 @@ export class Worker {
       if (!st.revoked) {
         st.tracker.release(range.lastOffset);
         this.ids.release(st.partition, range.lastOffset);
-        this.commitResult(st.partition, true);
+        this.commitResult(st, true);
         this.uncommitted -= range.items.length;
         metrics.commits.inc({ result: 'ok' });
         for (const { value } of range.items) this.count(value);

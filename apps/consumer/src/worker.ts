@@ -9,7 +9,7 @@ import { PartitionHealth, type PartitionPending } from './flow/partition-health'
 import { classify, type Verdict } from './jobs/classify';
 import { ClassifyAhead } from './jobs/classify-ahead';
 import { JobDecoder } from './jobs/job-decoder';
-import { InFlightIds } from './jobs/in-flight-ids';
+import { InFlightIds, jobKey } from './jobs/in-flight-ids';
 import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome, type RecordOutcome } from './jobs/outcome';
 import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
@@ -21,7 +21,7 @@ import type { WorkerMetrics } from './observability/metrics';
 interface PartitionState {
   partition: number;
   tracker: OffsetTracker<Outcome>;
-  /** job_id by offset of jobs still in the engine, for aborts on revocation and shutdown. */
+  /** Engine request id (jobKey) by offset of jobs still in the engine, for aborts on revocation and shutdown. */
   running: Map<bigint, string>;
   committing: Promise<void> | undefined;
   /** The last fetched batch was taken whole and reached the partition's end: nothing more is waiting to be read. */
@@ -362,12 +362,14 @@ export class Worker {
   private run(st: PartitionState, offset: bigint, job: PromptJob, origin: Origin): void {
     const { engine, log } = this.d;
     const submittedAt = Date.now();
-    st.running.set(offset, job.job_id);
+    // Keyed by (batch_id, job_id): jobs of two batches may share a job_id, and each copy runs.
+    const id = jobKey(job.batch_id, job.job_id);
+    st.running.set(offset, id);
     this.inFlight++;
     this.health.progressed(st.partition);
     this.updateFlow();
     engine
-      .submit({ id: job.job_id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
+      .submit({ id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
       .then(
         (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt), origin }) as Outcome,
         (err: unknown) => {

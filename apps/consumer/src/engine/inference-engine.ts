@@ -1,6 +1,6 @@
 import type { ChatMessage, CompletionOutput, SamplingParams } from '../jobs/schema';
 
-/** One job as the engine sees it; `id` is the job_id, unique among in-flight jobs. */
+/** One job as the engine sees it; `id` names it among in-flight jobs (the worker uses its (batch_id, job_id) key). */
 export interface EngineJob {
   id: string;
   prompt?: string;

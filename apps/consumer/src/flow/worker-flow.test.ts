@@ -6,6 +6,7 @@ import pino from 'pino';
 import { resolveConfig } from '../config';
 import type { EngineJob, EngineLoad, EngineResult, InferenceEngine } from '../engine/inference-engine';
 import { EngineError } from '../errors';
+import { jobKey } from '../jobs/in-flight-ids';
 import { WorkerMetrics } from '../observability/metrics';
 import { Worker } from '../worker';
 
@@ -81,6 +82,7 @@ function fakeKafka() {
   return { kafka, state, assign };
 }
 
+const key = (id: string, batch = 'b1') => jobKey(batch, id);
 const job = (id: string, batch = 'b1') => JSON.stringify({ job_id: id, batch_id: batch, prompt: `prompt ${id}`, created_at: Date.now() });
 
 function batchOf(partition: number, values: string[], first = 0): EachBatchPayload {
@@ -120,15 +122,15 @@ describe('Worker backpressure', () => {
     w.assign([0, 1]);
     await w.eachBatch(batchOf(1, [job('p1')]));
     await w.eachBatch(batchOf(0, ['a', 'b', 'c', 'd', 'e'].map((id) => job(id))));
-    expect(w.engine.submitted).toEqual(['p1', 'a', 'b', 'c']);
+    expect(w.engine.submitted).toEqual(['p1', 'a', 'b', 'c'].map((id) => key(id)));
     expect(w.state.paused).toBe(true);
     w.assign([1]); // partition 0 revoked: its three are aborted, but the engine counts them until the aborts land
     expect(w.state.paused).toBe(true);
     await settle();
-    expect([...w.engine.pending.keys()]).toEqual(['p1']);
+    expect([...w.engine.pending.keys()]).toEqual([key('p1')]);
     expect(w.state.paused).toBe(false);
     expect(w.lines.some((l) => l.msg === 'backpressure watchdog: resuming fetching')).toBe(false); // the re-check did it, not the watchdog
-    w.engine.finish('p1');
+    w.engine.finish(key('p1'));
     await w.worker.stop();
   });
 
@@ -146,7 +148,7 @@ describe('Worker backpressure', () => {
     const warning = w.lines.find((l) => l.msg === 'backpressure watchdog: resuming fetching');
     expect(warning).toMatchObject({ level: 40, reason: 'paused while every count is below its resume threshold', in_flight: 4, uncommitted: 4, engine_waiting: 0 });
     jest.useRealTimers();
-    for (const id of ['a', 'b', 'c', 'd']) w.engine.finish(id);
+    for (const id of ['a', 'b', 'c', 'd']) w.engine.finish(key(id));
     await w.worker.stop();
   });
 
@@ -170,14 +172,28 @@ describe('Worker duplicate job ids', () => {
     await w.worker.start();
     w.assign([0]);
     await w.eachBatch(batchOf(0, [job('x'), job('x'), job('y')]));
-    expect(w.engine.submitted).toEqual(['x', 'y']);
+    expect(w.engine.submitted).toEqual([key('x'), key('y')]);
     expect(w.lines.find((l) => l.msg?.toString().startsWith('duplicate job skipped'))).toMatchObject({ level: 30, job_id: 'x', batch_id: 'b1', offset: '1', first_offset: '0' });
-    w.engine.finish('x');
-    w.engine.finish('y');
+    w.engine.finish(key('x'));
+    w.engine.finish(key('y'));
     await settle();
     await w.worker.stop();
     expect(w.state.commits.at(-1)).toEqual({ partition: 0, offset: '3' });
     expect(w.state.sent).toBe(2);
     expect(await w.metrics.registry.getSingleMetricAsString('sluice_jobs_duplicate_total')).toContain('sluice_jobs_duplicate_total 1');
+  });
+
+  it('runs jobs of two batches that share a job_id side by side: they are different jobs', async () => {
+    const w = setup();
+    await w.worker.start();
+    w.assign([0]);
+    await w.eachBatch(batchOf(0, [job('x', 'b1'), job('x', 'b2')]));
+    expect(w.engine.submitted).toEqual([key('x', 'b1'), key('x', 'b2')]);
+    w.engine.finish(key('x', 'b1'));
+    w.engine.finish(key('x', 'b2'));
+    await settle();
+    await w.worker.stop();
+    expect(w.state.sent).toBe(2);
+    expect(w.lines.filter((l) => l.msg === 'engine rejected the job')).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@ export interface FirstCopy {
   offset: bigint;
 }
 
-const keyOf = (batchId: string, jobId: string) => JSON.stringify([batchId, jobId]);
+/** One string per (batch_id, job_id), never the same for two different pairs: also the job's request id in the engine. */
+export const jobKey = (batchId: string, jobId: string): string => JSON.stringify([batchId, jobId]);
 
 /**
  * The (batch_id, job_id) of every job running or finished-but-uncommitted on this worker, so that a second copy of
@@ -18,7 +19,7 @@ export class InFlightIds {
 
   /** The first copy's place if this job is already here; else records this copy as the first and returns undefined. */
   claim(batchId: string, jobId: string, at: FirstCopy): FirstCopy | undefined {
-    const key = keyOf(batchId, jobId);
+    const key = jobKey(batchId, jobId);
     const existing = this.first.get(key);
     if (existing) return existing;
     this.first.set(key, at);

@@ -183,6 +183,18 @@ describe('Worker duplicate job ids', () => {
     expect(await w.metrics.registry.getSingleMetricAsString('sluice_jobs_duplicate_total')).toContain('sluice_jobs_duplicate_total 1');
   });
 
+  it('commits a range made only of a duplicate: the offset moves and no record is written', async () => {
+    const w = setup(['--drain-timeout', '100ms']);
+    await w.worker.start();
+    w.assign([0, 1]);
+    await w.eachBatch(batchOf(0, [job('x')]));
+    await w.eachBatch(batchOf(1, [job('x')]));
+    expect(w.engine.submitted).toEqual([key('x')]);
+    await w.worker.stop(); // the first copy is aborted at the drain deadline; partition 1's range (the copy alone) commits
+    expect(w.state.commits).toEqual([{ partition: 1, offset: '1' }]);
+    expect(w.state.sent).toBe(0);
+  });
+
   it('runs jobs of two batches that share a job_id side by side: they are different jobs', async () => {
     const w = setup();
     await w.worker.start();

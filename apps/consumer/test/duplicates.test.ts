@@ -40,4 +40,23 @@ describe('sluice-consumer with duplicate job ids', () => {
       await worker.exited;
     }
   });
+
+  it('commits the copy in another partition in a transaction of its offset alone', async () => {
+    const id = randomUUID().slice(0, 8);
+    const t = { jobs: `jobs-dup2-${id}`, results: `results-dup2-${id}`, dlq: `dlq-dup2-${id}`, group: `group-dup2-${id}`, batch: `batch-dup2-${id}` };
+    await createTopics(fx.admin, [t.jobs, t.results, t.dlq], 2);
+    const [a] = jobs(t.batch, 1);
+    await produce(t.jobs, asJson([a, a]), 2); // one copy in each partition, both fetched before either finishes
+    const worker = startConsumer(['--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, '--echo-delay-ms', '1000'], s3Env(fx.bucket, `exp-dup2-${id}`));
+    try {
+      await waitForCaughtUp(fx.admin, t.group, t.jobs);
+      const completions = await Promise.all((await readCommitted(fx.admin, t.results)).map((m) => decodeCompletion(m.value)));
+      expect(completions.map((x) => [x.job_id, x.error])).toEqual([[a.job_id, null]]);
+      const [committed] = await fx.admin.fetchOffsets({ groupId: t.group, topics: [t.jobs] });
+      expect(committed.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([[0, '1'], [1, '1']]);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  });
 });

@@ -42,8 +42,8 @@ export interface WorkerDeps {
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
 const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
-/** Messages of a batch posted to the decode thread ahead of the one being taken: the round trip is pipelined. */
-const DECODE_AHEAD = 64;
+/** Messages of a batch posted to the decode thread ahead of the one being taken, so the round trip is pipelined. */
+const DECODE_AHEAD = { items: 256, bytes: 16 * 2 ** 20 };
 /** How often the watchdog looks for a pause nothing calls for and for stalled partitions. */
 const WATCHDOG_INTERVAL_MS = 1000;
 
@@ -295,7 +295,7 @@ export class Worker {
     const st = await this.partitionState(batch.partition);
     const lagEnd = BigInt(batch.highWatermark);
     st.caughtUp = false;
-    const ahead = new ClassifyAhead(batch.messages, (m) => this.classify(m), DECODE_AHEAD);
+    const ahead = new ClassifyAhead(batch.messages, (m) => this.classify(m), DECODE_AHEAD, (m) => m.value?.length ?? 0);
     for (const [i, message] of batch.messages.entries()) {
       if (!isRunning() || isStale() || this.draining || st.revoked) return;
       const offset = BigInt(message.offset);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { DECODE_LIMITS, type DecodeLimitName, type DecodeLimits } from '@sluice/schema';
+import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS, type DecodeLimitName, type DecodeLimits } from '@sluice/schema';
 import { redactUrl } from '@sluice/schema';
 import { ConfigError } from './errors';
 
@@ -70,7 +70,7 @@ interface Setting {
   choices?: readonly string[];
 }
 
-// The decode limits' flags come from @sluice/schema's table; --max-prompt-bytes keeps the consumer's own row and default.
+// The decode limits' flags come from @sluice/schema's table; --max-prompt-bytes keeps its older row (its default from the table), as it also bounds all messages together.
 function decodeLimitSettings(): Setting[] {
   return DECODE_LIMITS.filter((l) => l.name !== 'maxPromptBytes').map((l) => {
     const kebab = l.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -108,7 +108,7 @@ const SETTINGS: Setting[] = [
   { key: 'maxInFlight', flags: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', help: 'jobs in the engine at once before partitions are paused', default: '256' },
   { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
   { key: 'maxEngineWaiting', flags: '--max-engine-waiting <n>', env: 'SLUICE_MAX_ENGINE_WAITING', help: 'requests queued in the engine scheduler before partitions are paused', default: '128' },
-  { key: 'maxPromptBytes', flags: '--max-prompt-bytes <n>', env: 'SLUICE_MAX_PROMPT_BYTES', help: 'longer prompts are dead-lettered (UTF-8 bytes)', default: '262144' },
+  { key: 'maxPromptBytes', flags: '--max-prompt-bytes <n>', env: 'SLUICE_MAX_PROMPT_BYTES', help: 'longer prompts are dead-lettered (UTF-8 bytes)', default: String(DEFAULT_DECODE_LIMITS.maxPromptBytes) },
   ...decodeLimitSettings(),
   { key: 'decodeTimeoutMs', flags: '--decode-timeout-ms <ms>', env: 'SLUICE_DECODE_TIMEOUT_MS', help: 'budget of one message\'s decode; one that runs longer is stopped and dead-lettered (DECODE_TIMEOUT)', default: '2000' },
   { key: 'commitIntervalMs', flags: '--commit-interval-ms <ms>', env: 'SLUICE_COMMIT_INTERVAL_MS', help: 'how often finished jobs are exported and committed', default: '500' },

@@ -28,9 +28,9 @@ export const DECODE_LIMITS = [
     why: "1 MiB is Kafka's default max.message.bytes: a default topic cannot carry a larger record anyway.",
   },
   {
-    name: 'maxPromptBytes', default: 1_048_576, unit: 'bytes', kind: 'string', fields: ['prompt', 'messages.content'],
+    name: 'maxPromptBytes', default: 262_144, unit: 'bytes', kind: 'string', fields: ['prompt', 'messages.content'],
     doc: 'Largest prompt, or content of one chat message, in UTF-8 bytes.',
-    why: 'A prompt may fill the whole record (about 250k tokens, past any supported context); lower it to cap prompts.',
+    why: "256 KiB (about 64k tokens) is the worker's --max-prompt-bytes default, so sluice produce refuses what a default worker would dead-letter.",
   },
   {
     name: 'maxStringBytes', default: 1_048_576, unit: 'bytes', kind: 'string',

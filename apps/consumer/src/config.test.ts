@@ -100,7 +100,7 @@ describe('resolveConfig', () => {
 describe('decode limits', () => {
   it('has a flag and a variable for every limit of the schema table, with its default, and --max-prompt-bytes for the prompt', () => {
     const c = resolveConfig([], {});
-    expect(c.decodeLimits).toEqual({ ...DEFAULT_DECODE_LIMITS, maxPromptBytes: c.maxPromptBytes });
+    expect(c.decodeLimits).toEqual(DEFAULT_DECODE_LIMITS);
     expect(c.decodeTimeoutMs).toBe(2000);
     const docs = settingDocs();
     for (const l of DECODE_LIMITS) expect(docs.some((d) => d.flag === `--${l.name.replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)}`)).toBe(true);

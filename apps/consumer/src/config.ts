@@ -28,7 +28,6 @@ export interface ConsumerConfig {
   maxInFlight: number;
   maxUncommitted: number;
   maxEngineWaiting: number;
-  maxPromptBytes: number;
   /** Bounds of a job's decode (@sluice/schema's DECODE_LIMITS); maxPromptBytes is --max-prompt-bytes. */
   decodeLimits: DecodeLimits;
   decodeTimeoutMs: number;
@@ -79,8 +78,8 @@ function decodeLimitSettings(): Setting[] {
   });
 }
 
-function decodeLimits(raw: Raw, maxPromptBytes: number): DecodeLimits {
-  const limits = Object.fromEntries(DECODE_LIMITS.map((l) => [l.name, l.name === 'maxPromptBytes' ? maxPromptBytes : int(raw, l.name, 1)]));
+function decodeLimits(raw: Raw): DecodeLimits {
+  const limits = Object.fromEntries(DECODE_LIMITS.map((l) => [l.name, int(raw, l.name, 1)]));
   return limits as Record<DecodeLimitName, number>;
 }
 
@@ -333,7 +332,6 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     sasl = { mechanism, username: raw.saslUsername, password };
   }
 
-  const maxPromptBytes = int(raw, 'maxPromptBytes', 1);
   const groupId = raw.group ?? '';
   if (groupId.trim() === '') throw new ConfigError(label('group'), 'must not be empty');
   return {
@@ -355,8 +353,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),
     maxUncommitted: int(raw, 'maxUncommitted', 1, 10_000_000),
     maxEngineWaiting: int(raw, 'maxEngineWaiting', 1, 1_000_000),
-    maxPromptBytes,
-    decodeLimits: decodeLimits(raw, maxPromptBytes),
+    decodeLimits: decodeLimits(raw),
     decodeTimeoutMs: int(raw, 'decodeTimeoutMs', 1, 3_600_000),
     commitIntervalMs: int(raw, 'commitIntervalMs', 10, 600_000),
     maxPartRecords: int(raw, 'maxPartRecords', 1, 10_000_000),

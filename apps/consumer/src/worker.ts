@@ -10,9 +10,9 @@ import { classify, type Verdict } from './jobs/classify';
 import { ClassifyAhead } from './jobs/classify-ahead';
 import { JobDecoder } from './jobs/job-decoder';
 import { InFlightIds, jobKey } from './jobs/in-flight-ids';
-import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome, type RecordOutcome } from './jobs/outcome';
+import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome } from './jobs/outcome';
 import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
-import { AtLeastOnceSink, TransactionalSink, type CommitSink, type OutRecord } from './kafka/commit-sink';
+import { AtLeastOnceSink, TransactionalSink, type CommitSink } from './kafka/commit-sink';
 import { RecordFitter } from './kafka/record-fitter';
 import { TopicLimits } from './kafka/topic-limits';
 import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
@@ -321,7 +321,8 @@ export class Worker {
   /** Decodes (on the decode thread) and validates one message; rejects only on a transient failure, to fetch it again. */
   private classify(message: KafkaMessage): Promise<Verdict> {
     const { config: c, engine } = this.d;
-    const limits = { maxMessageBytes: c.decodeLimits.maxMessageBytes, maxPromptBytes: c.maxPromptBytes, model: engine.model, now: Date.now() };
+    const { maxMessageBytes, maxPromptBytes } = c.decodeLimits;
+    const limits = { maxMessageBytes, maxPromptBytes, model: engine.model, now: Date.now() };
     return classify(message.value, limits, (b) => this.decoder.decode(b));
   }
 
@@ -442,7 +443,8 @@ export class Worker {
       let staged: StagedRange | undefined;
       try {
         range = this.fitNote(prefix);
-        const records = await this.encode(range.items.map((i) => i.value).filter(writesRecord));
+        // Fitted to each topic's max.message.bytes; an outcome changed to fit is replaced in place, so the export below gets the same record.
+        const records = await this.fitter.records(range.items.map((i) => i.value).filter(writesRecord));
         const completions: ExportItem[] = [];
         for (const { offset, value } of range.items) if (value.kind === 'completion') completions.push({ offset, completion: value.completion });
         // Parts are written unlisted, the commit carries their note, and only a committed range reaches the manifests.
@@ -501,14 +503,6 @@ export class Worker {
       this.d.log.error({ err, partition: st.partition }, 'listing committed parts in the export manifests failed; retried before the next commit');
       return false;
     }
-  }
-
-  /**
-   * Completions keyed by job_id to the results topic, dead letters keyed like the original to the DLQ, each fitted to its
-   * topic's max.message.bytes; an outcome changed to fit is replaced in place, so the range's export gets the same record.
-   */
-  private encode(outcomes: RecordOutcome[]): Promise<OutRecord[]> {
-    return this.fitter.records(outcomes);
   }
 
   /**

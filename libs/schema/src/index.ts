@@ -1,4 +1,5 @@
 export * from './types';
+export { SAMPLING_PARAMETERS, SAMPLING_API_NAMES, type SamplingKind, type SamplingParameter, type SamplingWireName, type SamplingApiName } from './sampling-parameters';
 export { SchemaError, type SchemaErrorCode } from './errors';
 export {
   DECODE_LIMITS, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits, type DecodeLimitName, type DecodeLimitSpec, type DecodeLimitKind,

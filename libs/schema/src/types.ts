@@ -1,32 +1,9 @@
 // TypeScript shapes of the records in ../schemas (latest versions). Nullable Avro fields are `T | null`, and may be
 // left out when encoding (they default to null). Timestamps are milliseconds since the Unix epoch.
+import type { SamplingParams } from './sampling-parameters';
 
-/** Sampling parameters under the engine's (vLLM's) names; null or absent means the engine's default. */
-export interface SamplingParams {
-  n?: number | null;
-  best_of?: number | null;
-  temperature?: number | null;
-  top_p?: number | null;
-  top_k?: number | null;
-  min_p?: number | null;
-  seed?: number | null;
-  presence_penalty?: number | null;
-  frequency_penalty?: number | null;
-  repetition_penalty?: number | null;
-  stop?: string[] | null;
-  stop_token_ids?: number[] | null;
-  include_stop_str_in_output?: boolean | null;
-  ignore_eos?: boolean | null;
-  max_tokens?: number | null;
-  min_tokens?: number | null;
-  logprobs?: number | null;
-  prompt_logprobs?: number | null;
-  skip_special_tokens?: boolean | null;
-  use_beam_search?: boolean | null;
-  beam_width?: number | null;
-  length_penalty?: number | null;
-  early_stopping?: boolean | 'never' | null;
-}
+/** Sampling parameters: their shape derives from the one list of them (sampling-parameters.ts). */
+export type { SamplingParams };
 
 export interface ChatMessage {
   role: string;

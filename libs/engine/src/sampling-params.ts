@@ -1,3 +1,4 @@
+import { SAMPLING_API_NAMES, type SamplingApiName } from '@sluice/schema/sampling-parameters';
 import { InvalidSamplingParamsError } from './errors';
 
 /** What a request may set; vLLM's parameters and defaults, camelCase (vLLM's snake_case names are accepted too). */
@@ -39,14 +40,13 @@ type Key = keyof SamplingParamsInit;
 // Below this temperature sampling is greedy, as in vLLM.
 const GREEDY_EPS = 1e-5;
 
-const KEYS: readonly Key[] = [
-  'n', 'bestOf', 'temperature', 'topP', 'topK', 'minP', 'seed', 'presencePenalty', 'frequencyPenalty',
-  'repetitionPenalty', 'stop', 'stopTokenIds', 'includeStopStrInOutput', 'ignoreEos', 'maxTokens', 'minTokens',
-  'logprobs', 'promptLogprobs', 'skipSpecialTokens', 'useBeamSearch', 'lengthPenalty', 'earlyStopping',
-];
-
-const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const BY_NAME = new Map<string, Key>(KEYS.flatMap((k) => [[k, k], [snake(k), k]] as Array<[string, Key]>));
+// The engine's names and their snake_case aliases come from the one table of sampling parameters; an engine
+// parameter missing from it, or a name in it the engine lacks, fails to compile.
+type Covers<Names, All extends Names> = All;
+type _EveryEngineParam = Covers<SamplingApiName, Key>;
+const KEYS: readonly Key[] = SAMPLING_API_NAMES.map(([, api]) => api);
+const WIRE = new Map<Key, string>(SAMPLING_API_NAMES.map(([wire, api]) => [api, wire]));
+const BY_NAME = new Map<string, Key>(SAMPLING_API_NAMES.flatMap(([wire, api]) => [[api, api], [wire, api]] as Array<[string, Key]>));
 
 function fail(param: Key, message: string): never {
   throw new InvalidSamplingParamsError(param, message);
@@ -82,7 +82,7 @@ function normalize(init: object): Partial<Record<Key, unknown>> {
     if (!k) {
       throw new InvalidSamplingParamsError(name, `is not a sampling parameter (known: ${KEYS.join(', ')})`);
     }
-    if (k in out) fail(k, `given twice (as ${k} and ${snake(k)})`);
+    if (k in out) fail(k, `given twice (as ${k} and ${WIRE.get(k)})`);
     out[k] = value;
   }
   return out;

@@ -1,36 +1,15 @@
 // vLLM's HTTP names: sampling parameters taken and outputs given in snake_case, as callers that speak vLLM's API hold them.
+import { SAMPLING_API_NAMES, type SamplingParams as TableSamplingParams } from '@sluice/schema/sampling-parameters';
 import { InvalidSamplingParamsError } from './errors';
 import type { FinishReason, RequestOutput } from './outputs';
 import { SamplingParams, type SamplingParamsInit } from './sampling-params';
 
-/** Sampling parameters under vLLM's names; null or absent means the engine's default. */
-export interface WireSamplingParams {
-  n?: number | null;
-  best_of?: number | null;
-  temperature?: number | null;
-  top_p?: number | null;
-  top_k?: number | null;
-  min_p?: number | null;
-  seed?: number | null;
-  presence_penalty?: number | null;
-  frequency_penalty?: number | null;
-  repetition_penalty?: number | null;
-  stop?: string[] | null;
-  stop_token_ids?: number[] | null;
-  include_stop_str_in_output?: boolean | null;
-  ignore_eos?: boolean | null;
-  max_tokens?: number | null;
-  min_tokens?: number | null;
-  logprobs?: number | null;
-  prompt_logprobs?: number | null;
-  skip_special_tokens?: boolean | null;
-  use_beam_search?: boolean | null;
-  /** The number of beams: this engine's bestOf under beam search. */
-  beam_width?: number | null;
-  length_penalty?: number | null;
-  /** vLLM's "never" (stop only when no beam can improve) is not implemented here. */
-  early_stopping?: boolean | 'never' | null;
-}
+/**
+ * Sampling parameters under vLLM's names; null or absent means the engine's default. The shape derives from the one
+ * table of sampling parameters: beam_width is the number of beams (this engine's bestOf under beam search), and
+ * early_stopping's vLLM value "never" (stop only when no beam can improve) is not implemented here.
+ */
+export type WireSamplingParams = TableSamplingParams;
 
 export interface WireTokenLogprob {
   token: number;
@@ -59,35 +38,9 @@ export class UnsupportedSamplingParamError extends InvalidSamplingParamsError {
   override name = 'UnsupportedSamplingParamError';
 }
 
-// Every wire parameter but beam_width is one engine parameter; a wire or engine parameter left out fails to compile.
-const ENGINE_NAME = {
-  n: 'n',
-  best_of: 'bestOf',
-  temperature: 'temperature',
-  top_p: 'topP',
-  top_k: 'topK',
-  min_p: 'minP',
-  seed: 'seed',
-  presence_penalty: 'presencePenalty',
-  frequency_penalty: 'frequencyPenalty',
-  repetition_penalty: 'repetitionPenalty',
-  stop: 'stop',
-  stop_token_ids: 'stopTokenIds',
-  include_stop_str_in_output: 'includeStopStrInOutput',
-  ignore_eos: 'ignoreEos',
-  max_tokens: 'maxTokens',
-  min_tokens: 'minTokens',
-  logprobs: 'logprobs',
-  prompt_logprobs: 'promptLogprobs',
-  skip_special_tokens: 'skipSpecialTokens',
-  use_beam_search: 'useBeamSearch',
-  length_penalty: 'lengthPenalty',
-  early_stopping: 'earlyStopping',
-} as const satisfies Record<Exclude<keyof WireSamplingParams, 'beam_width'>, keyof SamplingParamsInit>;
-type Covers<Names, All extends Names> = All;
-type _EveryEngineParam = Covers<(typeof ENGINE_NAME)[keyof typeof ENGINE_NAME], keyof SamplingParamsInit>;
-
-const WIRE_NAME = new Map<string, string>(Object.entries(ENGINE_NAME).map(([wire, engine]) => [engine, wire]));
+// Every wire parameter the table gives an engine name is that engine parameter (beam_width is handled alone).
+const ENGINE_NAME = new Map<keyof WireSamplingParams, keyof SamplingParamsInit>(SAMPLING_API_NAMES);
+const WIRE_NAME = new Map<string, string>(SAMPLING_API_NAMES.map(([wire, engine]) => [engine, wire]));
 
 /**
  * The parameters under the engine's names, checked by the engine's rules. Throws InvalidSamplingParamsError whose
@@ -96,8 +49,8 @@ const WIRE_NAME = new Map<string, string>(Object.entries(ENGINE_NAME).map(([wire
 export function samplingParamsFromWire(wire: WireSamplingParams | null | undefined): SamplingParamsInit {
   const s = wire ?? {};
   const params: Record<string, unknown> = {};
-  for (const [name, engine] of Object.entries(ENGINE_NAME)) {
-    const value = s[name as keyof typeof ENGINE_NAME];
+  for (const [name, engine] of ENGINE_NAME) {
+    const value = s[name];
     if (value !== null && value !== undefined) params[engine] = value;
   }
   const width = s.beam_width;

@@ -1,3 +1,4 @@
+import { SAMPLING_API_NAMES } from '@sluice/schema/sampling-parameters';
 import { InvalidSamplingParamsError } from '../src/errors';
 import { SamplingParams, SamplingParamsInit } from '../src/sampling-params';
 
@@ -30,6 +31,13 @@ describe('SamplingParams', () => {
     expect(p).toMatchObject({ maxTokens: 5, topP: 0.5, stopTokenIds: [3], n: 2, bestOf: 3 });
     rejects({ maxTokens: 5, max_tokens: 6 }, 'maxTokens', /given twice/);
     rejects({ max_token: 5 }, 'max_token', /is not a sampling parameter/);
+  });
+
+  it('takes every two-word parameter of the sampling table under its wire name too, and both names at once as given twice', () => {
+    for (const [wire, api] of SAMPLING_API_NAMES.filter(([wire, api]) => wire !== api)) {
+      rejects({ [api]: null, [wire]: null }, api, new RegExp(`given twice \\(as ${api} and ${wire}\\)`));
+    }
+    rejects({ beam_width: 2 }, 'beam_width', /is not a sampling parameter/);
   });
 
   it('normalises a single stop string and greedy sampling', () => {

@@ -1,4 +1,7 @@
 /** Typed errors of the engine's control plane: every one names what is wrong and where. */
+import type { ModelLoadErrorCode } from './model/model-load-error';
+import type { TokenizerErrorCode } from './tokenizer/tokenizer-error';
+
 export type EngineErrorCode =
   | 'INVALID_SAMPLING_PARAMS'
   | 'INVALID_ENGINE_OPTIONS'
@@ -8,13 +11,44 @@ export type EngineErrorCode =
   | 'ABORTED'
   | 'INTERNAL';
 
+/** Every code an EngineError carries: the engine's own, the tokenizer's (TokenizerError), the model loader's (ModelLoadError). */
+export type AnyEngineErrorCode = EngineErrorCode | TokenizerErrorCode | ModelLoadErrorCode;
+
+/**
+ * Whether the same call, made again unchanged, may succeed (kafkajs's `retriable`); callers read `err.retriable`,
+ * never a list of codes. Only an abort is: the request did nothing wrong, and run again it may finish.
+ */
+const RETRIABLE: Record<AnyEngineErrorCode, boolean> = {
+  INVALID_SAMPLING_PARAMS: false, // the request's own parameters
+  INVALID_ENGINE_OPTIONS: false, // the engine's configuration
+  INVALID_REQUEST: false, // the request's own prompt or id
+  DUPLICATE_REQUEST: false, // the caller reused an id still in flight
+  REQUEST_REJECTED: false, // a request this engine can never serve (too long, cannot fit the cache, empty)
+  ABORTED: true, // aborted by the caller or by shutdown before it finished
+  INTERNAL: false, // a broken invariant: a bug
+  TOKENIZER_INVALID: false, // tokenizer files that cannot be used
+  CHAT_TEMPLATE_MISSING: false, // the model has no chat template
+  CHAT_TEMPLATE_FAILED: false, // the template raised on these messages
+  TOKEN_ID_INVALID: false, // a token id outside the vocabulary
+  MODEL_FILE_MISSING: false,
+  MODEL_FILE_INVALID: false,
+  MODEL_ARCH_UNSUPPORTED: false,
+  MODEL_CONFIG_INVALID: false,
+  MODEL_TENSOR_MISSING: false,
+  MODEL_TENSOR_SHAPE: false,
+  MODEL_TENSOR_DTYPE: false,
+};
+
+/** The root of every error the engine throws on purpose: a stable `code` and whether a retry may succeed. */
 export class EngineError extends Error {
   override name = 'EngineError';
+  readonly retriable: boolean;
   constructor(
-    readonly code: EngineErrorCode,
+    readonly code: AnyEngineErrorCode,
     message: string,
   ) {
     super(message);
+    this.retriable = RETRIABLE[code];
   }
 }
 

@@ -1,3 +1,5 @@
+import { EngineError } from '../errors';
+
 /** Why a model directory could not be loaded; `file` and `tensor` say where, when known. */
 export type ModelLoadErrorCode =
   | 'MODEL_FILE_MISSING'
@@ -8,14 +10,15 @@ export type ModelLoadErrorCode =
   | 'MODEL_TENSOR_SHAPE'
   | 'MODEL_TENSOR_DTYPE';
 
-export class ModelLoadError extends Error {
+/** An EngineError (see errors.ts for which codes are retriable: none). */
+export class ModelLoadError extends EngineError {
   override readonly name = 'ModelLoadError';
   constructor(
-    readonly code: ModelLoadErrorCode,
+    override readonly code: ModelLoadErrorCode,
     message: string,
     readonly file?: string,
     readonly tensor?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }

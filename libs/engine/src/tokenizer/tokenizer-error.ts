@@ -1,8 +1,11 @@
+import { EngineError } from '../errors';
+
 export type TokenizerErrorCode = 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE_MISSING' | 'CHAT_TEMPLATE_FAILED' | 'TOKEN_ID_INVALID';
 
-export class TokenizerError extends Error {
+/** The tokenizer or chat template failed; an EngineError (see errors.ts for which codes are retriable: none). */
+export class TokenizerError extends EngineError {
   override readonly name = 'TokenizerError';
-  constructor(readonly code: TokenizerErrorCode, message: string) {
-    super(message);
+  constructor(override readonly code: TokenizerErrorCode, message: string) {
+    super(code, message);
   }
 }

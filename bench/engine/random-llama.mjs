@@ -73,9 +73,12 @@ function writeSafetensors(path, list) {
   return offset / 4;
 }
 
-/** Writes the model next to the tiny one unless a complete copy with this shape is there; returns its directory. */
-export function ensureRandomLlama(modelsDir, tinyName = 'tiny-llama') {
-  const dir = join(modelsDir, 'bench-llama-100m');
+/**
+ * Writes a random Llama next to the tiny one unless a complete copy with this shape and config is there; returns
+ * its directory. The defaults give the ~100M model; `config` overrides config.json fields (max_position_embeddings).
+ */
+export function ensureRandomLlama(modelsDir, { name = 'bench-llama-100m', shape = SHAPE, config: extra = {}, tinyName = 'tiny-llama' } = {}) {
+  const dir = join(modelsDir, name);
   const tiny = join(modelsDir, tinyName);
   if (!existsSync(join(tiny, 'config.json'))) {
     throw new Error(`${tiny} is missing: run \`npm run setup\` at the repository root first (it writes the tiny models)`);
@@ -83,15 +86,17 @@ export function ensureRandomLlama(modelsDir, tinyName = 'tiny-llama') {
   // Rewritten when the shape or the tiny model's tokenizer and config change.
   const tinyHash = createHash('sha256').update(readFileSync(join(tiny, 'config.json')))
     .update(readFileSync(join(tiny, 'tokenizer.json'))).digest('hex');
-  const stamp = JSON.stringify({ ...SHAPE, tinyHash });
+  // The 100M model's stamp is unchanged by the config overrides, so an existing copy is not rewritten.
+  const stamp = JSON.stringify({ ...shape, ...(Object.keys(extra).length > 0 && { config: extra }), tinyHash });
   const stampPath = join(dir, '.bench-shape.json');
   if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === stamp) return dir;
   const base = JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8'));
   const config = {
     ...base,
-    hidden_size: SHAPE.hidden, intermediate_size: SHAPE.intermediate, num_hidden_layers: SHAPE.layers,
-    num_attention_heads: SHAPE.heads, num_key_value_heads: SHAPE.kvHeads, head_dim: SHAPE.hidden / SHAPE.heads,
+    hidden_size: shape.hidden, intermediate_size: shape.intermediate, num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads, num_key_value_heads: shape.kvHeads, head_dim: shape.hidden / shape.heads,
     tie_word_embeddings: false,
+    ...extra,
   };
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
@@ -100,7 +105,7 @@ export function ensureRandomLlama(modelsDir, tinyName = 'tiny-llama') {
     if (existsSync(join(tiny, f))) writeFileSync(join(tmp, f), readFileSync(join(tiny, f)));
   }
   writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2));
-  const params = writeSafetensors(join(tmp, 'model.safetensors'), tensorsOf(SHAPE, config.vocab_size));
+  const params = writeSafetensors(join(tmp, 'model.safetensors'), tensorsOf(shape, config.vocab_size));
   writeFileSync(join(tmp, '.bench-shape.json'), stamp);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

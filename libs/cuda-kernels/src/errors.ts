@@ -13,8 +13,30 @@ export type KernelErrorCode =
   | 'E_BACKEND' // a failure inside a backend (a CUDA error, for instance)
   | 'E_LOAD'; // the native addon could not be loaded
 
-/** Every failure of the op set: names the op and the argument at fault. */
+/**
+ * Whether the same call, made again unchanged, may succeed (kafkajs's `retriable`). Only out of memory may: memory
+ * freed meanwhile (tensors, the caching pool, another process) can let it through; every other code is the
+ * caller's arguments, this build or a broken device, which a retry does not change.
+ */
+const RETRIABLE: Record<KernelErrorCode, boolean> = {
+  E_ARG_TYPE: false,
+  E_FREED: false,
+  E_DEVICE: false,
+  E_DTYPE: false,
+  E_SHAPE: false,
+  E_RANGE: false,
+  E_UNSUPPORTED: false,
+  E_ALLOC: true,
+  E_IO: false,
+  E_FORMAT: false,
+  E_BACKEND: false, // a CUDA error may leave the context unusable
+  E_LOAD: false,
+};
+
+/** Every failure of the op set, the library's one error class: names the op and the argument at fault. */
 export class KernelError extends Error {
+  /** From the code (an unknown code is not); set here, so errors the native layer throws carry it too. */
+  readonly retriable: boolean;
   constructor(
     message: string,
     readonly code: KernelErrorCode | string,
@@ -23,5 +45,6 @@ export class KernelError extends Error {
   ) {
     super(message);
     this.name = 'KernelError';
+    this.retriable = RETRIABLE[code as KernelErrorCode] ?? false;
   }
 }

@@ -45,6 +45,9 @@ struct SamplingRefs {
   TensorRef seeds, steps;
 };
 
+// max_context_len of paged_attention_decode when the caller gives none: the block tables' capacity bounds it.
+constexpr int64_t kNoMaxContextLen = -1;
+
 struct MemoryStats {
   size_t allocated_bytes = 0;
   size_t cached_bytes = 0;
@@ -83,6 +86,7 @@ class Backend {
 
   // Ops (semantics documented in src/api.ts).
   virtual void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) = 0;
+  virtual void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) = 0;
   virtual void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) = 0;
   virtual void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight,
                                   float eps) = 0;
@@ -92,9 +96,12 @@ class Backend {
   virtual void silu_and_mul(const TensorRef& out, const TensorRef& x) = 0;
   virtual void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
                                  const TensorRef& v_cache, const TensorRef& slot_mapping) = 0;
+  virtual void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                                      const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
+                                      const TensorRef& slot_mapping) = 0;
   virtual void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                                       const TensorRef& v_cache, const TensorRef& block_tables,
-                                      const TensorRef& context_lens, float scale) = 0;
+                                      const TensorRef& context_lens, float scale, int64_t max_context_len) = 0;
   virtual void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                                  const TensorRef& v_cache, const TensorRef& cu_seqlens_q,
                                  const TensorRef& block_tables, const TensorRef& context_lens, float scale) = 0;

@@ -125,12 +125,14 @@ Napi::Function NativeBackend::Define(Napi::Env env) {
           InstanceMethod<&NativeBackend::Replay>("replay"),
           InstanceMethod<&NativeBackend::DestroyGraph>("destroyGraph"),
           InstanceMethod<&NativeBackend::Embedding>("embedding"),
+          InstanceMethod<&NativeBackend::Scatter>("scatter"),
           InstanceMethod<&NativeBackend::RmsNorm>("rmsNorm"),
           InstanceMethod<&NativeBackend::FusedAddRmsNorm>("fusedAddRmsNorm"),
           InstanceMethod<&NativeBackend::RotaryEmbedding>("rotaryEmbedding"),
           InstanceMethod<&NativeBackend::Gemm>("gemm"),
           InstanceMethod<&NativeBackend::SiluAndMul>("siluAndMul"),
           InstanceMethod<&NativeBackend::ReshapeAndCache>("reshapeAndCache"),
+          InstanceMethod<&NativeBackend::SplitQkvRotaryCache>("splitQkvRotaryCache"),
           InstanceMethod<&NativeBackend::PagedAttentionDecode>("pagedAttentionDecode"),
           InstanceMethod<&NativeBackend::PrefillAttention>("prefillAttention"),
           InstanceMethod<&NativeBackend::CopyBlocks>("copyBlocks"),
@@ -265,7 +267,17 @@ Napi::Value NativeBackend::View(const Napi::CallbackInfo& info) {
     c.fail("E_SHAPE", "shape", shape_str(shape) + " has " + std::to_string(product(shape)) + " elements but 't' " +
                                    shape_str(t->shape_) + " has " + std::to_string(t->numel()));
   }
-  return Tensor::Wrap(info.Env(), t->storage_, t->offset_bytes_, t->dtype_, t->device_, shape, false);
+  // A dtype reinterprets the same bytes (f32 <-> i32, f16 <-> bf16), so one buffer can mix ids and scores.
+  DType dtype = t->dtype_;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    dtype = parse_dtype(c, info[2], "dtype");
+    if (dtype_size(dtype) != dtype_size(t->dtype_)) {
+      c.fail("E_DTYPE", "dtype", std::string("must have the element size of 't' (") + dtype_name(t->dtype_) + ", " +
+                                     std::to_string(dtype_size(t->dtype_)) + " bytes; got " + dtype_name(dtype) +
+                                     ", " + std::to_string(dtype_size(dtype)) + " bytes)");
+    }
+  }
+  return Tensor::Wrap(info.Env(), t->storage_, t->offset_bytes_, dtype, t->device_, shape, false);
 }
 
 Napi::Value NativeBackend::Narrow(const Napi::CallbackInfo& info) {
@@ -375,7 +387,7 @@ Napi::Value NativeBackend::EndCapture(const Napi::CallbackInfo& info) {
 Napi::Value NativeBackend::Embedding(const Napi::CallbackInfo& info) {
   OpCheck c(info.Env(), "embedding", *backend_);
   const TensorRef out = c.tensor(info[0], "out"), table = c.tensor(info[1], "table"), ids = c.tensor(info[2], "ids");
-  c.floating(table, "table");
+  if (table.dtype != DType::I32) c.floating(table, "table");  // i32: a gather of integer rows (block tables)
   c.rank(table, "table", 2);
   c.index_dtype(ids, "ids");
   c.rank(ids, "ids", 1);
@@ -385,6 +397,21 @@ Napi::Value NativeBackend::Embedding(const Napi::CallbackInfo& info) {
   c.dim(out, "out", 1, table.dim(1), "the table's row width");
   c.indices_in_range(ids, "ids", 0, table.dim(0), "rows of 'table'");
   guarded(info.Env(), "embedding", [&] { backend_->embedding(out, table, ids); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeBackend::Scatter(const Napi::CallbackInfo& info) {
+  OpCheck c(info.Env(), "scatter", *backend_);
+  const TensorRef dst = c.tensor(info[0], "dst"), indices = c.tensor(info[1], "indices"),
+                  src = c.tensor(info[2], "src");
+  c.dtype(dst, "dst", DType::I32);
+  c.dtype(indices, "indices", DType::I32);
+  c.rank(indices, "indices", 1);
+  c.dtype(src, "src", DType::I32);
+  c.rank(src, "src", 1);
+  c.dim(src, "src", 0, indices.dim(0), "one value per index");
+  c.indices_in_range(indices, "indices", 0, dst.numel(), "elements of 'dst', addressed flat", true);
+  guarded(info.Env(), "scatter", [&] { backend_->scatter(dst, indices, src); });
   return info.Env().Undefined();
 }
 
@@ -510,6 +537,48 @@ Napi::Value NativeBackend::ReshapeAndCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value NativeBackend::SplitQkvRotaryCache(const Napi::CallbackInfo& info) {
+  OpCheck c(info.Env(), "splitQkvRotaryCache", *backend_);
+  const TensorRef q = c.tensor(info[0], "q"), qkv = c.tensor(info[1], "qkv"),
+                  positions = c.tensor(info[2], "positions"), cos_sin = c.tensor(info[3], "cosSin"),
+                  k_cache = c.tensor(info[4], "kCache"), v_cache = c.tensor(info[5], "vCache"),
+                  slots = c.tensor(info[6], "slotMapping");
+  check_caches(c, k_cache, v_cache);
+  c.floating(cos_sin, "cosSin");
+  c.rank(cos_sin, "cosSin", 2);
+  const int64_t D = cos_sin.dim(1);
+  if (D < 2 || D % 2) {
+    c.fail("E_SHAPE", "cosSin",
+           "dimension 1 (headDim) must be even and >= 2 (got shape " + shape_str(cos_sin.shape) + ")");
+  }
+  c.dim(k_cache, "kCache", 3, D, "headDim, the width of 'cosSin'");
+  c.index_dtype(positions, "positions");
+  c.rank(positions, "positions", 1);
+  const int64_t T = positions.dim(0), kv_width = k_cache.dim(2) * D;
+  c.same_dtype(qkv, "qkv", k_cache, "kCache");
+  c.rank(qkv, "qkv", 2);
+  c.dim(qkv, "qkv", 0, T, "one row per position");
+  const int64_t q_width = qkv.dim(1) - 2 * kv_width;
+  if (q_width <= 0 || q_width % D) {
+    c.fail("E_SHAPE", "qkv", "row width must be (numHeads + 2 * kvHeads) * headDim with numHeads >= 1 (kvHeads " +
+                                 std::to_string(k_cache.dim(2)) + ", headDim " + std::to_string(D) + "; got shape " +
+                                 shape_str(qkv.shape) + ")");
+  }
+  c.same_dtype(q, "q", qkv, "qkv");
+  c.rank(q, "q", 2);
+  c.dim(q, "q", 0, T, "one row per position");
+  c.dim(q, "q", 1, q_width, "numHeads * headDim, the row width of 'qkv' less 2 * kvHeads * headDim");
+  c.index_dtype(slots, "slotMapping");
+  c.rank(slots, "slotMapping", 1);
+  c.dim(slots, "slotMapping", 0, T, "one slot per position");
+  c.indices_in_range(positions, "positions", 0, cos_sin.dim(0), "rows of 'cosSin'");
+  c.indices_in_range(slots, "slotMapping", 0, k_cache.dim(0) * k_cache.dim(1), "cache slots", true);
+  guarded(info.Env(), "splitQkvRotaryCache", [&] {
+    backend_->split_qkv_rotary_cache(q, qkv, positions, cos_sin, k_cache, v_cache, slots);
+  });
+  return info.Env().Undefined();
+}
+
 // Shared checks of decode and prefill attention: q/out layout, GQA grouping, block tables and context lengths.
 static void check_attention(const OpCheck& c, const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                             const TensorRef& v_cache, const TensorRef& tables, const TensorRef& lens, int64_t B) {
@@ -550,6 +619,23 @@ static void check_attention(const OpCheck& c, const TensorRef& out, const Tensor
   }
 }
 
+// The optional host-known bound on every context length (kNoMaxContextLen when omitted): at most the block tables'
+// capacity, and no host-readable context length above it.
+static int64_t check_max_context_len(const OpCheck& c, const Napi::Value& v, const TensorRef& tables,
+                                     const TensorRef& lens, int64_t block_size) {
+  if (v.IsUndefined() || v.IsNull()) return kNoMaxContextLen;
+  const int64_t max_len = c.integer(v, "maxContextLen", 0, tables.dim(1) * block_size);
+  if (!c.host_readable(lens)) return max_len;
+  for (int64_t b = 0; b < lens.numel(); b++) {
+    const int64_t len = c.read_index(lens, b);
+    if (len > max_len) {
+      c.fail("E_RANGE", "contextLens", "element " + std::to_string(b) + " is " + std::to_string(len) +
+                                           ", above maxContextLen " + std::to_string(max_len));
+    }
+  }
+  return max_len;
+}
+
 Napi::Value NativeBackend::PagedAttentionDecode(const Napi::CallbackInfo& info) {
   OpCheck c(info.Env(), "pagedAttentionDecode", *backend_);
   const TensorRef out = c.tensor(info[0], "out"), q = c.tensor(info[1], "q"), k_cache = c.tensor(info[2], "kCache"),
@@ -558,8 +644,9 @@ Napi::Value NativeBackend::PagedAttentionDecode(const Napi::CallbackInfo& info) 
   const float scale = static_cast<float>(c.number(info[6], "scale"));
   if (q.shape.empty()) c.fail("E_SHAPE", "q", "must be [B, numHeads * headDim]");
   check_attention(c, out, q, k_cache, v_cache, tables, lens, q.dim(0));
+  const int64_t max_len = check_max_context_len(c, info[7], tables, lens, k_cache.dim(1));
   guarded(info.Env(), "pagedAttentionDecode",
-          [&] { backend_->paged_attention_decode(out, q, k_cache, v_cache, tables, lens, scale); });
+          [&] { backend_->paged_attention_decode(out, q, k_cache, v_cache, tables, lens, scale, max_len); });
   return info.Env().Undefined();
 }
 

@@ -42,12 +42,14 @@ class NativeBackend : public Napi::ObjectWrap<NativeBackend> {
   Napi::Value DestroyGraph(const Napi::CallbackInfo& info);
 
   Napi::Value Embedding(const Napi::CallbackInfo& info);
+  Napi::Value Scatter(const Napi::CallbackInfo& info);
   Napi::Value RmsNorm(const Napi::CallbackInfo& info);
   Napi::Value FusedAddRmsNorm(const Napi::CallbackInfo& info);
   Napi::Value RotaryEmbedding(const Napi::CallbackInfo& info);
   Napi::Value Gemm(const Napi::CallbackInfo& info);
   Napi::Value SiluAndMul(const Napi::CallbackInfo& info);
   Napi::Value ReshapeAndCache(const Napi::CallbackInfo& info);
+  Napi::Value SplitQkvRotaryCache(const Napi::CallbackInfo& info);
   Napi::Value PagedAttentionDecode(const Napi::CallbackInfo& info);
   Napi::Value PrefillAttention(const Napi::CallbackInfo& info);
   Napi::Value CopyBlocks(const Napi::CallbackInfo& info);

@@ -57,20 +57,25 @@ void CpuBackend::destroy_graph(int) { throw BackendError("graphs are not support
 
 // ---- elementwise and data-movement ops ----
 
-static int64_t index_at(const TensorRef& t, int64_t i) {
-  return t.dtype == DType::I64 ? t.ptr<int64_t>()[i] : static_cast<int64_t>(t.ptr<int32_t>()[i]);
-}
-
-// Rows per task so a chunk is at least ~16K elements of work.
-static int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
-
+// A byte copy of table rows, so f32 embeddings and i32 block-table rows take the same path.
 void CpuBackend::embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) {
   const int64_t T = ids.numel(), H = table.dim(1);
-  float* o = out.ptr<float>();
-  const float* tab = table.ptr<float>();
-  threads_.parallel_for(T, grain_rows(H), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; t++) std::memcpy(o + t * H, tab + index_at(ids, t) * H, H * sizeof(float));
+  const size_t row = static_cast<size_t>(H) * dtype_size(table.dtype);
+  char* o = static_cast<char*>(out.data);
+  const char* tab = static_cast<const char*>(table.data);
+  threads_.parallel_for(T, cpu_grain_rows(H), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) std::memcpy(o + t * row, tab + cpu_index(ids, t) * row, row);
   });
+}
+
+// Serial, so with repeated indices the last write wins (the order the CUDA backend does not promise).
+void CpuBackend::scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) {
+  int32_t* d = dst.ptr<int32_t>();
+  const int32_t* s = src.ptr<int32_t>();
+  const int32_t* idx = indices.ptr<int32_t>();
+  for (int64_t i = 0, n = indices.numel(); i < n; i++) {
+    if (idx[i] >= 0) d[idx[i]] = s[i];
+  }
 }
 
 static float inv_rms(const float* x, int64_t H, float eps) {
@@ -80,7 +85,7 @@ static float inv_rms(const float* x, int64_t H, float eps) {
 void CpuBackend::rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) {
   const int64_t H = x.shape.back(), rows = H ? x.numel() / H : 0;
   const float* w = weight.ptr<float>();
-  threads_.parallel_for(rows, grain_rows(H), [&](int64_t b, int64_t e) {
+  threads_.parallel_for(rows, cpu_grain_rows(H), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       const float* xr = x.ptr<float>() + r * H;
       float* o = out.ptr<float>() + r * H;
@@ -93,7 +98,7 @@ void CpuBackend::rms_norm(const TensorRef& out, const TensorRef& x, const Tensor
 void CpuBackend::fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) {
   const int64_t H = x.shape.back(), rows = H ? x.numel() / H : 0;
   const float* w = weight.ptr<float>();
-  threads_.parallel_for(rows, grain_rows(H), [&](int64_t b, int64_t e) {
+  threads_.parallel_for(rows, cpu_grain_rows(H), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       float* xr = x.ptr<float>() + r * H;
       float* res = residual.ptr<float>() + r * H;
@@ -104,31 +109,9 @@ void CpuBackend::fused_add_rms_norm(const TensorRef& x, const TensorRef& residua
   });
 }
 
-static void rotate_rows(float* x, int64_t heads, int64_t D, const float* cs) {
-  const int64_t half = D / 2;
-  for (int64_t h = 0; h < heads; h++) {
-    float* v = x + h * D;
-    for (int64_t i = 0; i < half; i++) {
-      const float c = cs[i], s = cs[half + i];
-      const float x1 = v[i], x2 = v[half + i];
-      v[i] = x1 * c - x2 * s;
-      v[half + i] = x2 * c + x1 * s;
-    }
-  }
-}
-
 void CpuBackend::rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
                                   const TensorRef& cos_sin) {
-  const int64_t T = positions.numel();
-  if (T == 0) return;
-  const int64_t qh = q.numel() / T / head_dim, kh = k.numel() / T / head_dim;
-  threads_.parallel_for(T, grain_rows((qh + kh) * head_dim), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; t++) {
-      const float* cs = cos_sin.ptr<float>() + index_at(positions, t) * head_dim;
-      rotate_rows(q.ptr<float>() + t * qh * head_dim, qh, head_dim, cs);
-      rotate_rows(k.ptr<float>() + t * kh * head_dim, kh, head_dim, cs);
-    }
-  });
+  cpu_rotary_embedding(threads_, positions, q, k, head_dim, cos_sin);
 }
 
 void CpuBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) {
@@ -138,7 +121,7 @@ void CpuBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef&
 
 void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
   const int64_t T = out.dim(0), F = T ? out.numel() / T : 0;
-  threads_.parallel_for(T, grain_rows(F), [&](int64_t b, int64_t e) {
+  threads_.parallel_for(T, cpu_grain_rows(F), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; t++) {
       const float* g = x.ptr<float>() + t * 2 * F;
       const float* u = g + F;
@@ -156,11 +139,17 @@ void CpuBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, const
   char* kc = static_cast<char*>(k_cache.data);
   char* vc = static_cast<char*>(v_cache.data);
   for (int64_t t = 0; t < T; t++) {
-    const int64_t slot = index_at(slot_mapping, t);
+    const int64_t slot = cpu_index(slot_mapping, t);
     if (slot < 0) continue;
     std::memcpy(kc + slot * row, static_cast<const char*>(k.data) + t * row, row);
     std::memcpy(vc + slot * row, static_cast<const char*>(v.data) + t * row, row);
   }
+}
+
+void CpuBackend::split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                                        const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
+                                        const TensorRef& slot_mapping) {
+  cpu_split_qkv_rotary_cache(threads_, q, qkv, positions, cos_sin, k_cache, v_cache, slot_mapping);
 }
 
 void CpuBackend::copy_blocks(const std::vector<TensorRef>& caches, const TensorRef& pairs) {
@@ -169,7 +158,7 @@ void CpuBackend::copy_blocks(const std::vector<TensorRef>& caches, const TensorR
     const size_t block = static_cast<size_t>(c.numel() / c.dim(0)) * dtype_size(c.dtype);
     char* base = static_cast<char*>(c.data);
     for (int64_t p = 0; p < P; p++) {
-      std::memcpy(base + index_at(pairs, 2 * p + 1) * block, base + index_at(pairs, 2 * p) * block, block);
+      std::memcpy(base + cpu_index(pairs, 2 * p + 1) * block, base + cpu_index(pairs, 2 * p) * block, block);
     }
   }
 }
@@ -178,8 +167,8 @@ void CpuBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const T
   const int64_t P = pairs.numel() / 2;
   const size_t block = static_cast<size_t>(src.numel() / src.dim(0)) * dtype_size(src.dtype);
   for (int64_t p = 0; p < P; p++) {
-    std::memcpy(static_cast<char*>(dst.data) + index_at(pairs, 2 * p + 1) * block,
-                static_cast<const char*>(src.data) + index_at(pairs, 2 * p) * block, block);
+    std::memcpy(static_cast<char*>(dst.data) + cpu_index(pairs, 2 * p + 1) * block,
+                static_cast<const char*>(src.data) + cpu_index(pairs, 2 * p) * block, block);
   }
 }
 
@@ -187,7 +176,8 @@ void CpuBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const T
 
 void CpuBackend::paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                                         const TensorRef& v_cache, const TensorRef& block_tables,
-                                        const TensorRef& context_lens, float scale) {
+                                        const TensorRef& context_lens, float scale, int64_t) {
+  // max_context_len only sizes the CUDA split; the binding layer has checked every length against it here.
   cpu_paged_decode(threads_, out, q, k_cache, v_cache, block_tables, context_lens, scale);
 }
 

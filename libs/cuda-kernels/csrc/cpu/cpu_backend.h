@@ -1,6 +1,7 @@
 // The CPU backend: every op in f32 on a persistent thread pool, memory from a caching pool.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <unordered_map>
@@ -38,6 +39,7 @@ class CpuBackend final : public Backend {
   void destroy_graph(int graph) override;
 
   void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) override;
+  void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) override;
   void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) override;
   void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) override;
   void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
@@ -46,9 +48,12 @@ class CpuBackend final : public Backend {
   void silu_and_mul(const TensorRef& out, const TensorRef& x) override;
   void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache, const TensorRef& v_cache,
                          const TensorRef& slot_mapping) override;
+  void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                              const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
+                              const TensorRef& slot_mapping) override;
   void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                               const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
-                              float scale) override;
+                              float scale, int64_t max_context_len) override;
   void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,
                          const TensorRef& cu_seqlens_q, const TensorRef& block_tables, const TensorRef& context_lens,
                          float scale) override;
@@ -66,9 +71,24 @@ class CpuBackend final : public Backend {
   int next_event_ = 1;
 };
 
+// Element i of an index tensor (i32 or i64).
+inline int64_t cpu_index(const TensorRef& t, int64_t i) {
+  return t.dtype == DType::I64 ? t.ptr<int64_t>()[i] : static_cast<int64_t>(t.ptr<int32_t>()[i]);
+}
+// Rows per parallel task so a chunk is at least ~16K elements of work.
+inline int64_t cpu_grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+
 // Kernels, one file each, shared by the backend methods above.
 void cpu_gemm_f32(ThreadPool& pool, float* out, const float* a, const float* w, const float* bias, int64_t M,
                   int64_t N, int64_t K);
+// Neox rotation of `heads` rows of D floats in place by cs = cos[D/2] ++ sin[D/2]. The one copy of the formula
+// (out of line, so fused and unfused callers run the same instructions and agree bit for bit).
+void cpu_rotate_heads(float* x, int64_t heads, int64_t D, const float* cs);
+void cpu_rotary_embedding(ThreadPool& pool, const TensorRef& positions, const TensorRef& q, const TensorRef& k,
+                          int head_dim, const TensorRef& cos_sin);
+void cpu_split_qkv_rotary_cache(ThreadPool& pool, const TensorRef& q, const TensorRef& qkv,
+                                const TensorRef& positions, const TensorRef& cos_sin, const TensorRef& k_cache,
+                                const TensorRef& v_cache, const TensorRef& slot_mapping);
 void cpu_paged_decode(ThreadPool& pool, const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                       const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
                       float scale);

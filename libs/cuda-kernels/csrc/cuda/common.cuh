@@ -46,6 +46,14 @@ template <typename I> __device__ __forceinline__ int64_t load_index(const I* p, 
   return static_cast<int64_t>(p[i]);
 }
 
+// Neox rotation of the pair (x[j], x[j + D/2]) by the cos c and sin s of frequency j: the one formula that
+// rotary_embedding and split_qkv_rotary_cache share, so the fused op rounds exactly as the unfused one.
+__device__ __forceinline__ void rotate_pair(float& x1, float& x2, float c, float s) {
+  const float a = x1 * c - x2 * s, b = x2 * c + x1 * s;
+  x1 = a;
+  x2 = b;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -194,6 +194,11 @@ void CudaBackend::embedding(const TensorRef& out, const TensorRef& table, const 
   cuda::embedding(out, table, ids, stream_);
 }
 
+void CudaBackend::scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) {
+  activate();
+  cuda::scatter(dst, indices, src, stream_);
+}
+
 void CudaBackend::rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) {
   activate();
   cuda::rms_norm(out, x, weight, eps, stream_);
@@ -229,11 +234,19 @@ void CudaBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, cons
   cuda::reshape_and_cache(k, v, k_cache, v_cache, slot_mapping, stream_);
 }
 
+void CudaBackend::split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                                         const TensorRef& cos_sin, const TensorRef& k_cache,
+                                         const TensorRef& v_cache, const TensorRef& slot_mapping) {
+  activate();
+  cuda::split_qkv_rotary_cache(q, qkv, positions, cos_sin, k_cache, v_cache, slot_mapping, stream_);
+}
+
 void CudaBackend::paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                                          const TensorRef& v_cache, const TensorRef& block_tables,
-                                         const TensorRef& context_lens, float scale) {
+                                         const TensorRef& context_lens, float scale, int64_t max_context_len) {
   activate();
-  cuda::paged_attention_decode(out, q, k_cache, v_cache, block_tables, context_lens, scale, *scratch_, stream_);
+  cuda::paged_attention_decode(out, q, k_cache, v_cache, block_tables, context_lens, scale, max_context_len,
+                               *scratch_, stream_);
 }
 
 void CudaBackend::prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,

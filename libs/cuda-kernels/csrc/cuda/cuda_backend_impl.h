@@ -68,6 +68,7 @@ class CudaBackend : public Backend {
   void destroy_graph(int graph) override;
 
   void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) override;
+  void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) override;
   void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) override;
   void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) override;
   void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
@@ -76,9 +77,12 @@ class CudaBackend : public Backend {
   void silu_and_mul(const TensorRef& out, const TensorRef& x) override;
   void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache, const TensorRef& v_cache,
                          const TensorRef& slot_mapping) override;
+  void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                              const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
+                              const TensorRef& slot_mapping) override;
   void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                               const TensorRef& v_cache, const TensorRef& block_tables,
-                              const TensorRef& context_lens, float scale) override;
+                              const TensorRef& context_lens, float scale, int64_t max_context_len) override;
   void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,
                          const TensorRef& cu_seqlens_q, const TensorRef& block_tables, const TensorRef& context_lens,
                          float scale) override;

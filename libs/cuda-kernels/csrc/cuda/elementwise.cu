@@ -1,4 +1,4 @@
-// Row-wise and element-wise ops: embedding gather, RMSNorm (plain and fused with the residual add),
+// Row-wise and element-wise ops: embedding gather, i32 scatter, RMSNorm (plain and fused with the residual add),
 // neox rotary embedding, SiLU-and-mul and the GEMM bias epilogue. All accumulate in f32.
 #include <algorithm>
 
@@ -43,6 +43,16 @@ void launch_gather(void* out, const void* table, const I* ids, int64_t rows, int
   gather_rows_kernel<V, I><<<static_cast<unsigned>(rows), row_threads(vecs), 0, s>>>(
       static_cast<V*>(out), static_cast<const V*>(table), ids, vecs);
   SLUICE_LAUNCH_CHECK();
+}
+
+// ---- scatter: dst[indices[i]] = src[i]; indices outside [0, limit) are skipped.
+__global__ void scatter_kernel(int32_t* __restrict__ dst, const int32_t* __restrict__ indices,
+                               const int32_t* __restrict__ src, int64_t n, int64_t limit) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t at = indices[i];
+    if (at >= 0 && at < limit) dst[at] = src[i];
+  }
 }
 
 // ---- RMSNorm
@@ -145,10 +155,10 @@ __global__ void rotary_kernel(const I* __restrict__ positions, T* __restrict__ q
   for (int i = threadIdx.x; i < total; i += blockDim.x) {
     const int head = i / half, j = i - head * half;
     T* base = head < nq ? q + (t * nq + head) * D : k + (t * nk + head - nq) * D;
-    const float c = to_float(cs[j]), sn = to_float(cs[half + j]);
-    const float x1 = to_float(base[j]), x2 = to_float(base[j + half]);
-    base[j] = from_float<T>(x1 * c - x2 * sn);
-    base[j + half] = from_float<T>(x2 * c + x1 * sn);
+    float x1 = to_float(base[j]), x2 = to_float(base[j + half]);
+    rotate_pair(x1, x2, to_float(cs[j]), to_float(cs[half + j]));
+    base[j] = from_float<T>(x1);
+    base[j + half] = from_float<T>(x2);
   }
 }
 
@@ -190,6 +200,15 @@ void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& id
     else if (a4) launch_gather<uint32_t, I>(out.data, table.data, idp, rows, row_bytes, stream);
     else launch_gather<uint16_t, I>(out.data, table.data, idp, rows, row_bytes, stream);
   });
+}
+
+void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src, cudaStream_t stream) {
+  const int64_t n = indices.numel();
+  if (n == 0) return;
+  const unsigned grid = static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 65535));
+  scatter_kernel<<<grid, 256, 0, stream>>>(dst.ptr<int32_t>(), indices.ptr<const int32_t>(), src.ptr<const int32_t>(),
+                                           n, dst.numel());
+  SLUICE_LAUNCH_CHECK();
 }
 
 void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps, cudaStream_t stream) {

@@ -20,6 +20,9 @@ struct Workspace {
 
 // elementwise.cu
 void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids, cudaStream_t stream);
+// Indices outside [0, dst.numel) are skipped (negative ones by contract, too-large ones because the device
+// cannot report them).
+void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src, cudaStream_t stream);
 void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps, cudaStream_t stream);
 void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps,
                         cudaStream_t stream);
@@ -34,10 +37,15 @@ void reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& 
 // pairs: i32 [P, 2] in device memory.
 void copy_blocks(const TensorRef& cache, const TensorRef& pairs, cudaStream_t stream);
 
+// qkv_rotary_cache.cu
+void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
+                            const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
+                            const TensorRef& slot_mapping, cudaStream_t stream);
+
 // paged_attention.cu
 void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                             const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
-                            float scale, Workspace& ws, cudaStream_t stream);
+                            float scale, int64_t max_context_len, Workspace& ws, cudaStream_t stream);
 
 // prefill_attention.cu
 void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,

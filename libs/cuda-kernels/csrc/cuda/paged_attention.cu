@@ -2,6 +2,8 @@
 // One thread block serves the G query heads that share a KV head, so each K/V row is read from memory once,
 // in 16-byte vector loads. Long contexts are split into partitions of kPartition tokens processed by separate
 // blocks (split-K); a second kernel merges the partial softmax results. Scores live in shared memory only.
+// The partition count comes from the batch's maximum context length when the caller knows it (else from the
+// block tables' capacity); context lengths above that bound are clamped to it, i.e. later tokens are ignored.
 #include <algorithm>
 
 #include "check.h"
@@ -29,6 +31,7 @@ struct DecodeParams {
   float* max_logits;  // [B, nH, P], base-2 max score of each partition (split only)
   float* exp_sums;    // [B, nH, P]
   int num_heads, num_kv_heads, gqa, head_chunks, block_size, max_blocks, partitions;
+  int max_context;   // every context length is clamped to this, so no block reads past the partitions sized for it
   float scale_log2;  // softmax scale times log2(e): scores are kept in base 2 so exp2f applies directly
 };
 
@@ -51,7 +54,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
   const int kvh = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int head0 = kvh * p.gqa + chunk * G;
   const int heads_here = min(G, p.gqa - chunk * G);
-  const int ctx = p.context_lens[seq];
+  const int ctx = min(p.context_lens[seq], p.max_context);
   const int start = part * kPartition;
   const int n = min(ctx - start, kPartition);
   const bool split = p.partitions > 1;
@@ -223,7 +226,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_reduce_kernel(DecodePar
   __shared__ float scratch[33];
   const int head = blockIdx.x, seq = blockIdx.y;
   const int64_t row = static_cast<int64_t>(seq) * p.num_heads + head;
-  const int used = (p.context_lens[seq] + kPartition - 1) / kPartition;
+  const int used = (min(p.context_lens[seq], p.max_context) + kPartition - 1) / kPartition;
   const float* maxes = p.max_logits + row * p.partitions;
   const float* sums = p.exp_sums + row * p.partitions;
 
@@ -272,7 +275,7 @@ template <typename T, int D> void dispatch_group(DecodeParams p, int G, int batc
 
 void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                             const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
-                            float scale, Workspace& ws, cudaStream_t stream) {
+                            float scale, int64_t max_context_len, Workspace& ws, cudaStream_t stream) {
   const int batch = static_cast<int>(context_lens.numel());
   if (batch == 0) return;
   const int block_size = static_cast<int>(k_cache.dim(1));
@@ -292,9 +295,12 @@ void paged_attention_decode(const TensorRef& out, const TensorRef& q, const Tens
   p.gqa = num_heads / num_kv_heads;
   p.block_size = block_size;
   p.max_blocks = static_cast<int>(block_tables.dim(1));
-  // The block table bounds every context, so the split is known without reading context_lens on the host
-  // (which keeps the op free of host syncs and capturable in a CUDA graph).
-  p.partitions = std::max(1, ceil_div(static_cast<int64_t>(p.max_blocks) * block_size, kPartition));
+  // The split is known without reading context_lens on the host (no host sync; capturable in a CUDA graph): from
+  // the caller's maximum context length, else from the block tables' capacity, which bounds every context.
+  const int64_t capacity = static_cast<int64_t>(p.max_blocks) * block_size;
+  const int64_t bound = max_context_len == kNoMaxContextLen ? capacity : std::min(max_context_len, capacity);
+  p.max_context = static_cast<int>(std::min<int64_t>(bound, INT32_MAX));
+  p.partitions = std::max(1, ceil_div(bound, kPartition));
   p.scale_log2 = scale * kLog2e;
   const int G = std::min(8, next_pow2(p.gqa));
   p.head_chunks = ceil_div(p.gqa, G);

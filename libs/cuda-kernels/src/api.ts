@@ -41,8 +41,12 @@ export interface Backend {
   /** Writes host data into an existing tensor (no allocation); sizes must match. */
   copyFromHost(dst: Tensor, src: HostArray): void;
   toHost(src: Tensor): HostArray;
-  /** A view with a new shape over the same memory; numel must match. */
-  view(t: Tensor, shape: readonly number[]): Tensor;
+  /**
+   * A view with a new shape over the same memory; numel must match. With dtype, the same bytes read as
+   * another dtype of the same element size (f32 <-> i32, f16 <-> bf16; E_DTYPE otherwise), so one buffer can
+   * hold sampled ids and their logprobs and come back in one toHost.
+   */
+  view(t: Tensor, shape: readonly number[], dtype?: DType): Tensor;
   /** Rows [start, end) of the first dimension, as a view. */
   narrow(t: Tensor, start: number, end: number): Tensor;
   /** Tensors of a .safetensors file by name; CPU maps the file and widens bf16/f16 to f32 once. */
@@ -69,7 +73,14 @@ export interface Backend {
   destroyGraph(graph: number): void;
 
   // Ops
-  embedding(out: Tensor, table: Tensor, ids: Tensor): void; // out[T,H] = table[ids[T], H]
+  /** out[T,H] = table[ids[T], H]; an i32 table (out i32) is a plain row gather, e.g. block-table rows. */
+  embedding(out: Tensor, table: Tensor, ids: Tensor): void;
+  /**
+   * dst.flat[indices[i]] = src[i], all i32; indices and src [M], dst any shape. A negative index is skipped;
+   * one >= dst.numel is E_RANGE where host-readable (CPU) and skipped on CUDA. With repeated indices CPU keeps
+   * the last, CUDA an unspecified one.
+   */
+  scatter(dst: Tensor, indices: Tensor, src: Tensor): void;
   rmsNorm(out: Tensor, x: Tensor, weight: Tensor, eps: number): void;
   /** residual += x; x = rmsNorm(residual) * weight, in place (one pass over memory). */
   fusedAddRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps: number): void;
@@ -81,10 +92,26 @@ export interface Backend {
   siluAndMul(out: Tensor, x: Tensor): void;
   /** Writes k/v[T, nKv*D] into caches [numBlocks, blockSize, nKv, D] at slots (block*blockSize + offset); slot < 0 skips. */
   reshapeAndCache(k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, slotMapping: Tensor): void;
-  /** One query token per sequence over its paged context: out/q [B, nH*D], blockTables i32 [B, maxBlocks], contextLens i32 [B]. */
+  /**
+   * The attention input from one fused QKV GEMM: qkv [T, (nH + 2·nKv)·D] holds q, k, v columns in that order,
+   * D = cosSin.shape[1], nKv from the caches [numBlocks, blockSize, nKv, D]. Writes q [T, nH·D] rotated, and
+   * k rotated plus v into the caches at slotMapping (slot < 0: q only). Equals gemm ×3 → rotaryEmbedding →
+   * reshapeAndCache bit for bit. q must not overlap qkv.
+   */
+  splitQkvRotaryCache(
+    q: Tensor, qkv: Tensor, positions: Tensor, cosSin: Tensor,
+    kCache: Tensor, vCache: Tensor, slotMapping: Tensor,
+  ): void;
+  /**
+   * One query token per sequence over its paged context: out/q [B, nH*D], blockTables i32 [B, maxBlocks],
+   * contextLens i32 [B]. maxContextLen, the batch's longest context (known on the host), sizes CUDA's split-K
+   * partitions and workspace instead of the block tables' width; it must be <= maxBlocks·blockSize, and a
+   * host-readable contextLens above it is E_RANGE (CUDA clamps each length to it: later tokens are ignored).
+   * Under graph capture pass the bound the graph is captured for. Omitted: the block tables' capacity.
+   */
   pagedAttentionDecode(
     out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor,
-    blockTables: Tensor, contextLens: Tensor, scale: number,
+    blockTables: Tensor, contextLens: Tensor, scale: number, maxContextLen?: number,
   ): void;
   /**
    * Causal attention for packed variable-length queries (cuSeqlensQ i32 [B+1]) whose keys and values,

@@ -145,6 +145,59 @@ describe.each(devices())('attention on %s', (device) => {
     expect(relErr(b.toHost(dec) as Float32Array, ref)).toBeLessThan(F32_TOL);
   });
 
+  describe('pagedAttentionDecode with maxContextLen', () => {
+    // Block tables as wide as a long maxModelLen (256 blocks of 16: 4,096 tokens, 8 CUDA partitions) over
+    // contexts whose longest, 1,300, needs 3.
+    const c: Case = { blockSize: 16, headDim: 64, heads: 8, kvHeads: 2, seqs: [700, 1300, 3].map((ctx) => ({ qLen: 1, ctx })) };
+    const W = 256;
+    const B = c.seqs.length;
+    const width = c.heads * c.headDim;
+    const scale = 1 / 8;
+    const rng = new Rng(1300);
+    const cache = buildCache(b, rng, c);
+    const wide = new Int32Array(B * W).fill(1 << 30); // entries past a context are never read
+    for (let s = 0; s < B; s++) wide.set(cache.tablesHost.subarray(s * cache.maxBlocks, (s + 1) * cache.maxBlocks), s * W);
+    const tables = b.fromHost(wide, [B, W], 'i32');
+    const qHost = rng.floats(B * width);
+    const q = b.fromHost(qHost, [B, width], 'f32');
+    const lens = (l: number[]) => b.fromHost(Int32Array.from(l), [B], 'i32');
+    const decode = (maxContextLen?: number, contextLens = cache.contextLens) => {
+      const out = b.empty([B, width], 'f32');
+      b.pagedAttentionDecode(out, q, cache.kCache, cache.vCache, tables, contextLens, scale, maxContextLen);
+      return Array.from(new Uint32Array((b.toHost(out) as Float32Array).buffer));
+    };
+
+    it('gives the result it gives without it, bit for bit, and matches the float64 reference', () => {
+      const without = decode();
+      expect(decode(1300)).toEqual(without);
+      expect(decode(W * c.blockSize)).toEqual(without);
+      const floats = new Float32Array(Uint32Array.from(decode(1300)).buffer);
+      expect(relErr(floats, attentionRef(c, qHost, cache.keys, cache.values, scale))).toBeLessThan(F32_TOL);
+    });
+
+    it('sizes a short batch from it', () => {
+      const short: Case = { ...c, seqs: [{ qLen: 1, ctx: 30 }, { qLen: 1, ctx: 100 }, { qLen: 1, ctx: 2 }] }; // prefixes of the contexts
+      const out = b.empty([B, width], 'f32');
+      b.pagedAttentionDecode(out, q, cache.kCache, cache.vCache, tables, lens([30, 100, 2]), scale, 100);
+      expect(relErr(b.toHost(out) as Float32Array, attentionRef(short, qHost, cache.keys, cache.values, scale))).toBeLessThan(F32_TOL);
+    });
+
+    it('rejects a length above it where lengths are host-readable; the device clamps to it', () => {
+      if (device === 'cpu') {
+        expectKernelError(() => decode(1299), 'E_RANGE', 'pagedAttentionDecode', 'contextLens');
+      } else {
+        expect(decode(1299)).toEqual(decode(1299, lens([700, 1299, 3])));
+      }
+    });
+
+    it('must be an integer within the block tables\' capacity', () => {
+      expectKernelError(() => decode(W * c.blockSize + 1), 'E_RANGE', 'pagedAttentionDecode', 'maxContextLen');
+      expectKernelError(() => decode(-1), 'E_RANGE', 'pagedAttentionDecode', 'maxContextLen');
+      expectKernelError(() => decode(1300.5), 'E_ARG_TYPE', 'pagedAttentionDecode', 'maxContextLen');
+      expectKernelError(() => decode('1300' as never), 'E_ARG_TYPE', 'pagedAttentionDecode', 'maxContextLen');
+    });
+  });
+
   it('handles an empty batch', () => {
     const kc = b.fromHost(new Rng(1).floats(2 * 16 * 64), [2, 16, 1, 64], 'f32');
     const empty = b.empty([0, 64], 'f32');

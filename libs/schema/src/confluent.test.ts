@@ -88,13 +88,13 @@ describe('RecordCodec with a schema registry', () => {
 
   it('reports an id the registry does not know, and framed bytes with no registry configured', async () => {
     const codec = new RecordCodec(PromptJobSchemas, { registry: new SchemaRegistryClient({ url: registry.url }) });
-    await expect(codec.decode(frameConfluent(999, Buffer.from([1])))).rejects.toMatchObject({ code: 'UNKNOWN_SCHEMA_ID', message: expect.stringContaining('999') });
+    await expect(codec.decode(frameConfluent(999, Buffer.from([1])))).rejects.toMatchObject({ code: 'UNKNOWN_SCHEMA_ID', retriable: false, message: expect.stringContaining('999') });
     await expect(new RecordCodec(PromptJobSchemas).decode(frameConfluent(101, Buffer.from([1])))).rejects.toMatchObject({ code: 'REGISTRY_REQUIRED' });
   });
 
   it('names an unreachable registry and a bad URL', async () => {
     const closed = new SchemaRegistryClient({ url: 'http://127.0.0.1:1', timeoutMs: 2000 });
-    await expect(closed.schemaById(1)).rejects.toMatchObject({ code: 'REGISTRY_ERROR', message: expect.stringContaining('unreachable') });
+    await expect(closed.schemaById(1)).rejects.toMatchObject({ code: 'REGISTRY_ERROR', retriable: true, message: expect.stringContaining('unreachable') });
     expect(() => new SchemaRegistryClient({ url: 'ftp://x' })).toThrow(/must be http\(s\)/);
     await expect(new RecordCodec(PromptJobSchemas, { registry: closed }).encode(fullPromptJob())).rejects.toThrow(/needs a subject/);
   });

@@ -12,8 +12,29 @@ export type SchemaErrorCode =
   | 'INVALID_UTF8' // a string that is not valid UTF-8 (bytes) or not well-formed UTF-16 (lone surrogates); `field` names it
   | 'LIMIT_EXCEEDED'; // a size, length or count over a configured decode limit (DECODE_LIMITS); the message names field, value and limit
 
+/**
+ * Whether the same call, made again unchanged, may succeed (kafkajs's `retriable`). Only a registry that failed may:
+ * the bytes are fine and the registry may answer next time. Every other code is the record's (or the configuration's)
+ * own fault, so a worker dead-letters it instead of fetching it again.
+ */
+const RETRIABLE: Record<SchemaErrorCode, boolean> = {
+  BAD_FRAMING: false,
+  UNKNOWN_FINGERPRINT: false,
+  UNKNOWN_SCHEMA_ID: false, // the registry answered: it does not know the id
+  REGISTRY_REQUIRED: false, // configuration
+  REGISTRY_ERROR: true,
+  INCOMPATIBLE_SCHEMA: false,
+  BAD_AVRO: false,
+  BAD_JSON: false,
+  INVALID_FIELD: false,
+  INVALID_UTF8: false,
+  LIMIT_EXCEEDED: false,
+};
+
+/** The library's one error class: a stable `code` and whether a retry may succeed. */
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';
+  readonly retriable: boolean;
 
   constructor(
     readonly code: SchemaErrorCode,
@@ -23,6 +44,7 @@ export class SchemaError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.retriable = RETRIABLE[code];
   }
 }
 

@@ -22,7 +22,7 @@ describe('SchemaRegistryClient with credentials in its URL', () => {
   it('sends them as basic auth and never puts them in an error message', async () => {
     const client = new SchemaRegistryClient({ url: `http://svc:${SECRET}@127.0.0.1:${port}/` });
     const err = await client.schemaById(7).catch((e: Error) => e);
-    expect(err).toMatchObject({ code: 'REGISTRY_ERROR', message: expect.stringContaining('HTTP 500') });
+    expect(err).toMatchObject({ code: 'REGISTRY_ERROR', retriable: true, message: expect.stringContaining('HTTP 500') });
     expect(authorizations.at(-1)).toBe(`Basic ${Buffer.from(`svc:${SECRET}`).toString('base64')}`);
     expect(String((err as Error).message)).not.toContain(SECRET);
   });

@@ -394,7 +394,11 @@ Napi::Value NativeBackend::Embedding(const Napi::CallbackInfo& info) {
   c.same_dtype(out, "out", table, "table");
   c.rank(out, "out", 2);
   c.dim(out, "out", 0, ids.dim(0), "one row per id");
-  c.dim(out, "out", 1, table.dim(1), "the table's row width");
+  // A narrower out takes each row's first entries (a step's block tables at the width its contexts need).
+  if (out.dim(1) < 1 || out.dim(1) > table.dim(1)) {
+    c.fail("E_SHAPE", "out", "must have between 1 and " + std::to_string(table.dim(1)) + " columns (the table's row width), got " +
+                                 std::to_string(out.dim(1)));
+  }
   c.indices_in_range(ids, "ids", 0, table.dim(0), "rows of 'table'");
   guarded(info.Env(), "embedding", [&] { backend_->embedding(out, table, ids); });
   return info.Env().Undefined();

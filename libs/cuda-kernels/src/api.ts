@@ -73,7 +73,10 @@ export interface Backend {
   destroyGraph(graph: number): void;
 
   // Ops
-  /** out[T,H] = table[ids[T], H]; an i32 table (out i32) is a plain row gather, e.g. block-table rows. */
+  /**
+   * out[T,W] = table[ids[T], :W]: a row gather; W may be narrower than the table's rows (their first W entries).
+   * An i32 table (out i32) gathers integer rows, e.g. a step's block tables from a persistent store.
+   */
   embedding(out: Tensor, table: Tensor, ids: Tensor): void;
   /**
    * dst.flat[indices[i]] = src[i], all i32; indices and src [M], dst any shape. A negative index is skipped;

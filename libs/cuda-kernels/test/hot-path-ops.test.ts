@@ -115,6 +115,18 @@ describe.each(devices())('hot-path ops on %s', (device) => {
       expect(ints(out)).toEqual(rows.flatMap((r) => table.slice(r * W, (r + 1) * W)));
     });
 
+    it('gathers the first entries of each row into a narrower out, and rejects a wider or empty one', () => {
+      const [maxSeqs, W, width] = [5, 9, 3];
+      const rng = new Rng(9);
+      const table = Array.from({ length: maxSeqs * W }, () => rng.int(1000));
+      const rows = [2, 4, 0];
+      const out = b.empty([rows.length, width], 'i32');
+      b.embedding(out, i32(table, [maxSeqs, W]), i32(rows));
+      expect(ints(out)).toEqual(rows.flatMap((r) => table.slice(r * W, r * W + width)));
+      expectKernelError(() => b.embedding(b.empty([1, W + 1], 'i32'), i32(table, [maxSeqs, W]), i32([0])), 'E_SHAPE', 'embedding', 'out');
+      expectKernelError(() => b.embedding(b.empty([1, 0], 'i32'), i32(table, [maxSeqs, W]), i32([0])), 'E_SHAPE', 'embedding', 'out');
+    });
+
     it('keeps f32 gathers bit-exact and rejects mixed dtypes', () => {
       const rng = new Rng(8);
       const data = rng.floats(12);

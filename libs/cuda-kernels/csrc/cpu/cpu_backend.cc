@@ -57,14 +57,16 @@ void CpuBackend::destroy_graph(int) { throw BackendError("graphs are not support
 
 // ---- elementwise and data-movement ops ----
 
-// A byte copy of table rows, so f32 embeddings and i32 block-table rows take the same path.
+// A byte copy of table rows (or of their first out-width entries), so f32 embeddings and i32 block-table rows
+// take the same path.
 void CpuBackend::embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) {
-  const int64_t T = ids.numel(), H = table.dim(1);
-  const size_t row = static_cast<size_t>(H) * dtype_size(table.dtype);
+  const int64_t T = ids.numel(), W = out.dim(1);
+  const size_t row = static_cast<size_t>(W) * dtype_size(table.dtype);
+  const size_t stride = static_cast<size_t>(table.dim(1)) * dtype_size(table.dtype);
   char* o = static_cast<char*>(out.data);
   const char* tab = static_cast<const char*>(table.data);
-  threads_.parallel_for(T, cpu_grain_rows(H), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; t++) std::memcpy(o + t * row, tab + cpu_index(ids, t) * row, row);
+  threads_.parallel_for(T, cpu_grain_rows(W), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) std::memcpy(o + t * row, tab + cpu_index(ids, t) * stride, row);
   });
 }
 

@@ -28,20 +28,22 @@ int row_threads(int64_t work) {
 }
 
 // ---- embedding: a byte copy of table rows, in the widest access the row size and alignment allow.
+// out rows may be narrower than table rows (their first entries are taken): row_vecs is out's, stride_vecs table's.
 template <typename V, typename I>
 __global__ void gather_rows_kernel(V* __restrict__ out, const V* __restrict__ table, const I* __restrict__ ids,
-                                   int64_t row_vecs) {
+                                   int64_t row_vecs, int64_t stride_vecs) {
   const int64_t t = blockIdx.x;
-  const V* src = table + load_index(ids, t) * row_vecs;
+  const V* src = table + load_index(ids, t) * stride_vecs;
   V* dst = out + t * row_vecs;
   for (int64_t i = threadIdx.x; i < row_vecs; i += blockDim.x) dst[i] = src[i];
 }
 
 template <typename V, typename I>
-void launch_gather(void* out, const void* table, const I* ids, int64_t rows, int64_t row_bytes, cudaStream_t s) {
+void launch_gather(void* out, const void* table, const I* ids, int64_t rows, int64_t row_bytes, int64_t stride_bytes,
+                   cudaStream_t s) {
   const int64_t vecs = row_bytes / static_cast<int64_t>(sizeof(V));
   gather_rows_kernel<V, I><<<static_cast<unsigned>(rows), row_threads(vecs), 0, s>>>(
-      static_cast<V*>(out), static_cast<const V*>(table), ids, vecs);
+      static_cast<V*>(out), static_cast<const V*>(table), ids, vecs, stride_bytes / static_cast<int64_t>(sizeof(V)));
   SLUICE_LAUNCH_CHECK();
 }
 
@@ -191,14 +193,14 @@ __global__ void add_bias_kernel(T* __restrict__ out, const T* __restrict__ bias,
 void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids, cudaStream_t stream) {
   const int64_t rows = ids.numel();
   if (rows == 0) return;
-  const int64_t row_bytes = static_cast<int64_t>(table.dim(table.shape.size() - 1)) * dtype_size(table.dtype);
+  const int64_t row_bytes = static_cast<int64_t>(out.dim(out.shape.size() - 1)) * dtype_size(table.dtype);
+  const int64_t stride_bytes = static_cast<int64_t>(table.dim(table.shape.size() - 1)) * dtype_size(table.dtype);
   SLUICE_DISPATCH_INDEX("embedding", ids.dtype, I, {
     const I* idp = ids.ptr<const I>();
-    const bool a16 = row_bytes % 16 == 0 && aligned(out.data, 16) && aligned(table.data, 16);
-    const bool a4 = row_bytes % 4 == 0 && aligned(out.data, 4) && aligned(table.data, 4);
-    if (a16) launch_gather<uint4, I>(out.data, table.data, idp, rows, row_bytes, stream);
-    else if (a4) launch_gather<uint32_t, I>(out.data, table.data, idp, rows, row_bytes, stream);
-    else launch_gather<uint16_t, I>(out.data, table.data, idp, rows, row_bytes, stream);
+    const auto fits = [&](int64_t a) { return row_bytes % a == 0 && stride_bytes % a == 0 && aligned(out.data, a) && aligned(table.data, a); };
+    if (fits(16)) launch_gather<uint4, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
+    else if (fits(4)) launch_gather<uint32_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
+    else launch_gather<uint16_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
   });
 }
 

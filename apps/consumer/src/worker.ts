@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import type { Logger } from 'pino';
 import type { ConsumerConfig } from './config';
 import type { InferenceEngine } from './engine/inference-engine';
-import { EngineError, InvalidJobError } from './errors';
+import { EngineError, InvalidJobError, isRetriable } from './errors';
 import type { Exporter, ExportItem, StagedRange } from './export/exporter';
 import { BackpressureController, type FlowState } from './flow/backpressure';
 import { PartitionHealth, type PartitionPending } from './flow/partition-health';
@@ -383,7 +383,7 @@ export class Worker {
             log.warn({ ...ids, offset: String(offset), reason: err.message }, 'engine rejected the job');
             return { kind: 'completion', completion: errorCompletion(job, 'ENGINE_REJECTED', err.message, engine.model, origin), origin } as Outcome;
           }
-          if (err instanceof EngineError && (err.code === 'ABORTED' || err.code === 'SHUT_DOWN')) return undefined; // stays uncommitted
+          if (isRetriable(err)) return undefined; // stays uncommitted, so it is fetched and run again
           throw err;
         },
       )

@@ -1,16 +1,17 @@
 // The offset commit's metadata string: which export parts the committed range wrote, so the next owner of the
 // partition can list them in their manifests if the committer died between its commit and its manifest update.
 import { exportPartKey, type ExportFormat } from '@sluice/schema';
+import { ConsumerError } from '../errors';
 
 /** Kafka's offset.metadata.max.bytes defaults to 4096; a note stays under it with room to spare. */
 export const MAX_NOTE_BYTES = 4000;
 
 export type CommitNoteErrorCode = 'BAD_NOTE' | 'NOTE_TOO_LARGE' | 'PART_MISSING';
 
-export class CommitNoteError extends Error {
+export class CommitNoteError extends ConsumerError {
   override readonly name = 'CommitNoteError';
-  constructor(readonly code: CommitNoteErrorCode, message: string) {
-    super(message);
+  constructor(override readonly code: CommitNoteErrorCode, message: string) {
+    super(code, message);
   }
 }
 

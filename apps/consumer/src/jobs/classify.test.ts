@@ -102,4 +102,17 @@ describe('classify', () => {
     expect(deadLetterCodeOf(new SchemaError('REGISTRY_ERROR', 'down'))).toBeUndefined();
     await expect(classify(job({}), limits, () => Promise.reject(new SchemaError('REGISTRY_ERROR', 'registry down')))).rejects.toThrow('registry down');
   });
+
+  it("decides retry or dead letter from the error's retriable flag, not its code", () => {
+    const flagged = <E extends Error>(err: E, retriable: boolean): E => Object.defineProperty(err, 'retriable', { value: retriable });
+    expect(deadLetterCodeOf(flagged(new SchemaError('INVALID_FIELD', 'bad', 'prompt'), true))).toBeUndefined();
+    expect(deadLetterCodeOf(flagged(new DecodeThreadError('DECODE_TIMEOUT', 'slow'), true))).toBeUndefined();
+    expect(deadLetterCodeOf(flagged(new SchemaError('REGISTRY_ERROR', 'down'), false))).toBe('UNDECODABLE');
+    expect(deadLetterCodeOf(flagged(new DecodeThreadError('DECODE_UNAVAILABLE', 'closed'), false))).toBe('UNDECODABLE');
+  });
+
+  it('never retries an error from outside the schema library and the consumer, whatever flag it carries', () => {
+    const foreign = Object.assign(new Error('a decoder bug'), { retriable: true });
+    expect(deadLetterCodeOf(foreign)).toBe('UNDECODABLE');
+  });
 });

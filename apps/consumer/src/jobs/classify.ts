@@ -1,4 +1,5 @@
 import { DECODE_LIMITS } from '@sluice/schema';
+import { isRetriable } from '../errors';
 import { DecodeThreadError, RemoteDecodeError } from './decode-thread';
 import { SchemaError, type PromptJob } from './schema';
 
@@ -41,16 +42,15 @@ const PROMPT_FIELDS = new Set<string>(DECODE_LIMITS.find((l) => l.name === 'maxP
 const isPromptField = (field: string | undefined) => field !== undefined && PROMPT_FIELDS.has(field.replace(/\[\d+\]/g, ''));
 
 /**
- * Which dead-letter code a decode failure is; undefined for a transient failure that must be retried: the schema
- * registry (REGISTRY_ERROR) or the decode thread (DECODE_UNAVAILABLE) being down. Anything else a decoder throws is a
- * bug it hit on this record: UNDECODABLE, never thrown on.
+ * Which dead-letter code a decode failure is; undefined for a failure its error calls retriable, to be fetched again
+ * (the schema registry or the decode thread being down). Anything else a decoder throws is a bug it hit on this
+ * record: UNDECODABLE, never thrown on.
  */
 export function deadLetterCodeOf(err: unknown): DeadLetterCode | undefined {
-  if (err instanceof DecodeThreadError) return err.code === 'DECODE_UNAVAILABLE' ? undefined : err.code === 'DECODE_TIMEOUT' ? 'DECODE_TIMEOUT' : 'UNDECODABLE';
+  if (isRetriable(err)) return undefined;
+  if (err instanceof DecodeThreadError) return err.code === 'DECODE_TIMEOUT' ? 'DECODE_TIMEOUT' : 'UNDECODABLE';
   if (!(err instanceof SchemaError)) return 'UNDECODABLE';
   switch (err.code) {
-    case 'REGISTRY_ERROR':
-      return undefined;
     case 'INVALID_FIELD':
       return err.field?.startsWith('sampling') ? 'INVALID_SAMPLING' : 'SCHEMA_VIOLATION';
     case 'INCOMPATIBLE_SCHEMA':

@@ -1,6 +1,7 @@
 // Runs a synchronous decoder on a worker_thread under a time budget, so a decoder bug cannot hang the main thread.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { ConsumerError } from '../errors';
 
 /**
  * DECODE_TIMEOUT: the record took over the time budget; DECODE_CRASHED: the thread died on the record (e.g. out of
@@ -8,10 +9,10 @@ import type { Logger } from 'pino';
  */
 export type DecodeThreadErrorCode = 'DECODE_TIMEOUT' | 'DECODE_CRASHED' | 'DECODE_UNAVAILABLE';
 
-export class DecodeThreadError extends Error {
+export class DecodeThreadError extends ConsumerError {
   override readonly name = 'DecodeThreadError';
-  constructor(readonly code: DecodeThreadErrorCode, message: string) {
-    super(message);
+  constructor(override readonly code: DecodeThreadErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -19,8 +19,22 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** A CliError's stable code: the name of its exit code. */
+export type CliErrorCode = keyof typeof EXIT;
+
+const CODE_OF = new Map(Object.entries(EXIT).map(([name, exit]) => [exit, name as CliErrorCode]));
+
+/**
+ * Whether the same command, run again unchanged, may succeed (kafkajs's `retriable`): a service that failed may be
+ * back, an incomplete batch may be complete, an interrupted run was not at fault; bad input, usage or a model are not.
+ */
+const RETRIABLE: Record<CliErrorCode, boolean> = { OK: false, INPUT: false, USAGE: false, SERVICE: true, INCOMPLETE: true, ENGINE: false, INTERRUPTED: true };
+
+/** The root of the CLI's errors: the exit code the process ends with, its stable `code` name and whether a retry may succeed. */
 export class CliError extends Error {
   override readonly name = 'CliError';
+  readonly code: CliErrorCode;
+  readonly retriable: boolean;
 
   constructor(
     readonly exitCode: ExitCode,
@@ -28,6 +42,8 @@ export class CliError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = CODE_OF.get(exitCode) as CliErrorCode;
+    this.retriable = RETRIABLE[this.code];
   }
 }
 

@@ -36,8 +36,8 @@ export interface JobRow<T> {
 }
 
 function rowReason(err: unknown): string {
-  // A registry that cannot be reached says nothing about the row: a service failure, not a bad row.
-  if (err instanceof SchemaError && err.code === 'REGISTRY_ERROR') throw new CliError(EXIT.SERVICE, err.message, { cause: err });
+  // A failure a retry may cure (a registry that cannot be reached) says nothing about the row: a service failure, not a bad row.
+  if (err instanceof SchemaError && err.retriable) throw new CliError(EXIT.SERVICE, err.message, { cause: err });
   if (err instanceof RowError || err instanceof SchemaError) return err.message;
   throw err;
 }

@@ -58,7 +58,7 @@ function drain(engine, generated) {
 async function runMode(model, requests, mode) {
   // A short warm-up on its own engine, so the measured one starts with a cold prefix cache and clean stats.
   const warm = await LLMEngine.create({ model, device: 'cpu', maxNumSeqs: BATCH });
-  warm.addRequest('warm', { promptTokenIds: requests[1].input.promptTokenIds }, { maxTokens: 4, ignoreEos: true });
+  await warm.addRequest('warm', { promptTokenIds: requests[1].input.promptTokenIds }, { maxTokens: 4, ignoreEos: true });
   drain(warm, new Map());
   warm.close();
 
@@ -67,11 +67,11 @@ async function runMode(model, requests, mode) {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   if (mode === 'continuous') {
-    for (const r of requests) engine.addRequest(r.id, r.input, r.params);
+    for (const r of requests) await engine.addRequest(r.id, r.input, r.params);
     drain(engine, generated);
   } else {
     for (let i = 0; i < requests.length; i += BATCH) {
-      for (const r of requests.slice(i, i + BATCH)) engine.addRequest(r.id, r.input, r.params);
+      for (const r of requests.slice(i, i + BATCH)) await engine.addRequest(r.id, r.input, r.params);
       drain(engine, generated);
     }
   }

@@ -45,7 +45,7 @@ export function w2Requests(n, tokenBound) {
  */
 export async function runWasteCase(model, requests, c) {
   const engine = await LLMEngine.create({ model, device: 'cpu', blockSize: c.blockSize, kvCacheBytes: c.kvCacheBytes });
-  const { scheduler } = engine;
+  const { scheduler } = engine.core;
   const bm = scheduler.blockManager;
   const schedule = scheduler.schedule.bind(scheduler);
   const s = { peakUsage: 0, tailSlots: 0, emptySlots: 0, heldSlots: 0, seqSteps: 0, seqTokens: 0 };
@@ -64,7 +64,7 @@ export async function runWasteCase(model, requests, c) {
     return out;
   };
   const t0 = process.hrtime.bigint();
-  for (const r of requests) engine.addRequest(r.id, r.input, r.params);
+  for (const r of requests) await engine.addRequest(r.id, r.input, r.params);
   const generated = new Map();
   while (engine.hasUnfinishedRequests()) {
     for (const o of engine.step()) if (o.finished) generated.set(o.requestId, o.outputs[0].tokenIds.length);

@@ -3,7 +3,7 @@ import { EngineInvariantError, InvalidEngineOptionsError } from './errors';
 import { kvBudgetFromBlocks, kvBudgetFromBytes, kvBudgetFromDeviceMemory, type DeviceMemoryUse, type KvBudget } from './kv-budget';
 import type { ModelConfig } from './model/config';
 import { kvBlockBytes } from './models/kv-cache';
-import type { PreemptionMode } from './scheduler';
+import type { PreemptionMode } from './core/scheduler';
 
 /** How an engine is built: the model directory and the cache and batching limits. */
 export interface EngineOptions {
@@ -34,6 +34,12 @@ export interface EngineOptions {
   enablePrefixCaching?: boolean;
   /** Default 'recompute'. */
   preemptionMode?: PreemptionMode;
+  /**
+   * vLLM's async scheduling: step k + 1 is scheduled and launched while step k's kernels run, whenever no
+   * running request needs step k's tokens on the host first (beam search, penalties). Default: on for CUDA,
+   * off for CPU (whose ops run synchronously, so there is nothing to overlap).
+   */
+  asyncScheduling?: boolean;
 }
 
 /** EngineOptions with every default applied and the cache sized in blocks. */
@@ -48,6 +54,7 @@ export interface EngineConfig {
   maxModelLen: number;
   enablePrefixCaching: boolean;
   preemptionMode: PreemptionMode;
+  asyncScheduling: boolean;
   /** How numBlocks was derived and from which numbers. */
   kvBudget: KvBudget;
 }
@@ -61,7 +68,7 @@ export type MeasureDeviceMemory = (shape: StepShape) => DeviceMemoryUse;
 const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
-  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization',
+  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling',
 ]);
 
 function fail(option: string, message: string): never {
@@ -90,8 +97,8 @@ export function validateEngineOptions(o: EngineOptions): void {
   if (u !== undefined && (typeof u !== 'number' || !(u > 0 && u <= 1))) {
     fail('gpuMemoryUtilization', `must be a number in (0, 1], got ${JSON.stringify(u)}`);
   }
-  if (o.enablePrefixCaching !== undefined && typeof o.enablePrefixCaching !== 'boolean') {
-    fail('enablePrefixCaching', `must be true or false, got ${JSON.stringify(o.enablePrefixCaching)}`);
+  for (const k of ['enablePrefixCaching', 'asyncScheduling'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') fail(k, `must be true or false, got ${JSON.stringify(o[k])}`);
   }
   if (o.preemptionMode !== undefined && o.preemptionMode !== 'recompute' && o.preemptionMode !== 'swap') {
     fail('preemptionMode', `must be 'recompute' or 'swap', got ${JSON.stringify(o.preemptionMode)}`);
@@ -140,6 +147,7 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtyp
     numHostBlocks,
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     preemptionMode,
+    asyncScheduling: o.asyncScheduling ?? (o.device ?? 'cpu') === 'cuda',
     kvBudget,
   };
 }

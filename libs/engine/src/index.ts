@@ -1,13 +1,13 @@
 export * from './errors';
 export * from './outputs';
 export { SamplingParams, type SamplingParamsInit } from './sampling-params';
-export type { SchedulerStats, PreemptionMode } from './scheduler';
-export type { BlockManagerStats } from './block-manager';
+export type { SchedulerStats, PreemptionMode } from './core/scheduler';
+export type { BlockManagerStats } from './core/block-manager';
 export type { EngineOptions, EngineConfig } from './config';
 export type { KvBudget, DeviceMemoryUse } from './kv-budget';
-export type { ForwardProfile } from './model-runner';
+export type { ForwardProfile } from './core/forward-profile';
 export type { PromptInput } from './prompt-input';
-export { LLMEngine, MAX_LOGPROBS, type EngineStats } from './engine';
+export { LLMEngine, MAX_LOGPROBS, type EngineStats } from './frontend/llm-engine';
 export { LLM } from './llm';
 export type { ChatMessage } from './tokenizer/chat-template';
 export { TextTokenizer } from './tokenizer/text-tokenizer';

@@ -1,5 +1,5 @@
 import type { EngineOptions } from './config';
-import { LLMEngine } from './engine';
+import { LLMEngine } from './frontend/llm-engine';
 import { InvalidSamplingParamsError } from './errors';
 import type { RequestOutput } from './outputs';
 import type { PromptInput } from './prompt-input';
@@ -29,7 +29,8 @@ export class LLM {
     const ids = list.map((_, i) => `${batch}${i}`);
     const done = new Map<string, RequestOutput>();
     try {
-      list.forEach((input, i) => engine.addRequest(ids[i], input, Array.isArray(params) ? params[i] : params));
+      // One at a time, so requests arrive (and are served first come, first served) in input order.
+      for (const [i, input] of list.entries()) await engine.addRequest(ids[i], input, Array.isArray(params) ? params[i] : params);
       while (done.size < ids.length) {
         for (const out of engine.step()) if (out.finished) done.set(out.requestId, out);
       }

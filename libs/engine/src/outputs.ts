@@ -15,7 +15,8 @@ export interface CompletionOutput {
   /** Streaming only: the text that became final since the previous output of this request. */
   delta?: string;
   tokenIds: number[];
-  cumulativeLogprob: number;
+  /** Sum of the tokens' logprobs; null unless logprobs were asked for (or best_of > n ranked by it), as in vLLM. */
+  cumulativeLogprob: number | null;
   /** One entry per generated token when SamplingParams.logprobs is set. */
   logprobs?: TokenLogprob[];
   finishReason: FinishReason | null;

@@ -47,7 +47,7 @@ const result = (o: RequestOutput) => ({
 async function inProcess(options: EngineOptions, requests: AsyncRequest[]): Promise<Map<string, RequestOutput>> {
   const engine = await LLMEngine.create(options);
   try {
-    for (const r of requests) engine.addRequest(r.id, r.input, r.params ?? {}, { priority: r.priority });
+    for (const r of requests) await engine.addRequest(r.id, r.input, r.params ?? {}, { priority: r.priority });
     const done = new Map<string, RequestOutput>();
     while (engine.hasUnfinishedRequests()) for (const o of engine.step()) if (o.finished) done.set(o.requestId, o);
     return done;

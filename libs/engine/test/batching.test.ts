@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineOptions } from '../src/config';
-import { LLMEngine } from '../src/engine';
+import { LLMEngine } from '../src/frontend/llm-engine';
 import { InvalidSamplingParamsError, RequestRejectedError } from '../src/errors';
 import type { RequestOutput } from '../src/outputs';
 import type { PromptInput } from '../src/prompt-input';
@@ -34,16 +34,16 @@ function mixedRequests(): Req[] {
 }
 
 /** Adds the requests (the second half after a few steps, as arrivals), steps until all are done; final outputs by id. */
-function runAll(engine: LLMEngine, reqs: Req[], onStep?: () => void): Map<string, RequestOutput> {
+async function runAll(engine: LLMEngine, reqs: Req[], onStep?: () => void): Promise<Map<string, RequestOutput>> {
   const done = new Map<string, RequestOutput>();
   const step = () => {
     for (const o of engine.step()) if (o.finished) done.set(o.requestId, o);
     onStep?.();
   };
   const half = Math.ceil(reqs.length / 2);
-  for (const r of reqs.slice(0, half)) engine.addRequest(r.id, r.input, r.params);
+  for (const r of reqs.slice(0, half)) await engine.addRequest(r.id, r.input, r.params);
   for (let i = 0; i < 3; i++) step();
-  for (const r of reqs.slice(half)) engine.addRequest(r.id, r.input, r.params);
+  for (const r of reqs.slice(half)) await engine.addRequest(r.id, r.input, r.params);
   while (engine.hasUnfinishedRequests()) step();
   return done;
 }
@@ -62,7 +62,7 @@ describe('continuous batching', () => {
 
   beforeAll(async () => {
     const solo = await create({ enablePrefixCaching: false });
-    for (const r of reqs) alone.set(r.id, essence(runAll(solo, [r]).get(r.id)!));
+    for (const r of reqs) alone.set(r.id, essence((await runAll(solo, [r])).get(r.id)!));
   });
   afterAll(() => engines.forEach((e) => e.close()));
 
@@ -71,10 +71,12 @@ describe('continuous batching', () => {
     ['prefix caching off', { enablePrefixCaching: false }],
     ['a tiny cache forcing recompute preemption', { numBlocks: 24, preemptionMode: 'recompute', maxNumBatchedTokens: 96 }],
     ['a tiny cache forcing swap preemption', { numBlocks: 24, preemptionMode: 'swap', maxNumBatchedTokens: 96 }],
+    ['async scheduling (each step planned and launched before the previous one is read)', { asyncScheduling: true }],
+    ['async scheduling and a tiny cache', { asyncScheduling: true, numBlocks: 24, maxNumBatchedTokens: 96 }],
   ])('64 mixed requests together give each the output it gets alone, with %s', async (_name, options) => {
     const engine = await create(options);
     let minFreeHost = Infinity;
-    const together = runAll(engine, reqs, () => (minFreeHost = Math.min(minFreeHost, engine.stats().blocks.freeHostBlocks)));
+    const together = await runAll(engine, reqs, () => (minFreeHost = Math.min(minFreeHost, engine.stats().blocks.freeHostBlocks)));
     for (const r of reqs) expect({ id: r.id, out: essence(together.get(r.id)!) }).toEqual({ id: r.id, out: alone.get(r.id) });
     // The mix really exercises stop strings and eos, not only length limits.
     expect([...together.values()].some((o) => typeof o.outputs[0].stopReason === 'string')).toBe(true);
@@ -86,6 +88,8 @@ describe('continuous batching', () => {
       expect(s.blocks.freeHostBlocks).toBe(s.blocks.numHostBlocks);
     }
     if (options.enablePrefixCaching) expect(s.prefixCacheHitRate).toBeGreaterThan(0);
+    if (options.asyncScheduling) expect(s.stepsScheduledAhead).toBeGreaterThan(0);
+    else expect(s.stepsScheduledAhead).toBe(0);
     expect(s.freeBlocks).toBe(s.totalBlocks);
     expect(s.meanKvWaste).toBeGreaterThan(0);
     expect(s.meanKvWaste).toBeLessThan(1);
@@ -93,11 +97,25 @@ describe('continuous batching', () => {
     expect(s.generationTokensTotal).toBe([...together.values()].reduce((n, o) => n + o.usage.completionTokens, 0));
   });
 
+  it('async scheduling plans every step ahead unless a running request needs the tokens on the host first', async () => {
+    const engine = await create({ asyncScheduling: true });
+    const greedy = reqs.filter((r) => !r.params.repetitionPenalty).slice(0, 12);
+    const done = await runAll(engine, greedy);
+    for (const r of greedy) expect(essence(done.get(r.id)!)).toEqual(alone.get(r.id));
+    const s = engine.stats();
+    // Only the first step of each burst of arrivals, and steps that found too few free blocks, wait.
+    expect(s.stepsScheduledAhead).toBeGreaterThanOrEqual(s.stepCount - 3);
+    const before = s.stepsScheduledAhead;
+    await runAll(engine, [{ id: 'pen', input: 'The river', params: { temperature: 0, maxTokens: 8, repetitionPenalty: 1.3, ignoreEos: true } }]);
+    // Penalties count this step's tokens, so each step is read before the next is planned.
+    expect(engine.stats().stepsScheduledAhead).toBe(before);
+  });
+
   it('n > 1 with a seed is reproducible, and the n sequences share the prompt blocks', async () => {
     const engine = await create({});
     const params = { n: 4, temperature: 1, seed: 7, maxTokens: 12, ignoreEos: true };
     const prompt = CORPUS.slice(0, 300);
-    engine.addRequest('n4', prompt, params);
+    await engine.addRequest('n4', prompt, params);
     let sharedSeen = 0;
     let first: RequestOutput | undefined;
     while (engine.hasUnfinishedRequests()) {
@@ -110,23 +128,23 @@ describe('continuous batching', () => {
     expect(engine.stats().blocks.forkSharedBlocks).toBeGreaterThanOrEqual(3 * promptBlocks);
     expect(first!.outputs).toHaveLength(4);
     expect(new Set(first!.outputs.map((c) => c.tokenIds.join(','))).size).toBeGreaterThan(1);
-    const again = runAll(engine, [{ id: 'n4-again', input: prompt, params }]).get('n4-again')!;
+    const again = (await runAll(engine, [{ id: 'n4-again', input: prompt, params }])).get('n4-again')!;
     expect(essence(again)).toEqual(essence(first!));
   });
 
   it('bestOf > n returns the n sequences with the highest cumulative logprob', async () => {
     const engine = await create({});
-    const out = runAll(engine, [{ id: 'b', input: 'The river', params: { n: 2, bestOf: 5, temperature: 1, seed: 3, maxTokens: 6, ignoreEos: true } }]).get('b')!;
+    const out = (await runAll(engine, [{ id: 'b', input: 'The river', params: { n: 2, bestOf: 5, temperature: 1, seed: 3, maxTokens: 6, ignoreEos: true } }])).get('b')!;
     expect(out.outputs.map((c) => c.index)).toEqual([0, 1]);
-    expect(out.outputs[0].cumulativeLogprob).toBeGreaterThanOrEqual(out.outputs[1].cumulativeLogprob);
-    const all = runAll(engine, [{ id: 'all', input: 'The river', params: { n: 5, temperature: 1, seed: 3, maxTokens: 6, ignoreEos: true } }]).get('all')!;
-    const best = all.outputs.map((c) => c.cumulativeLogprob).sort((a, b) => b - a).slice(0, 2);
+    expect(out.outputs[0].cumulativeLogprob!).toBeGreaterThanOrEqual(out.outputs[1].cumulativeLogprob!);
+    const all = (await runAll(engine, [{ id: 'all', input: 'The river', params: { n: 5, temperature: 1, seed: 3, maxTokens: 6, ignoreEos: true, logprobs: 0 } }])).get('all')!;
+    const best = all.outputs.map((c) => c.cumulativeLogprob!).sort((a, b) => b - a).slice(0, 2);
     expect(out.outputs.map((c) => c.cumulativeLogprob)).toEqual(best);
   });
 
   it('abort mid-run frees the blocks at once and reports finishReason abort', async () => {
     const engine = await create({});
-    for (const r of reqs.slice(0, 6)) engine.addRequest(r.id, r.input, { ...r.params, maxTokens: 20 });
+    for (const r of reqs.slice(0, 6)) await engine.addRequest(r.id, r.input, { ...r.params, maxTokens: 20 });
     for (let i = 0; i < 3; i++) engine.step();
     const before = engine.stats().freeBlocks;
     const aborted = engine.abortRequest('r3')!;
@@ -143,51 +161,51 @@ describe('continuous batching', () => {
 
   it('rejects a request that can never run with RequestRejectedError and goes on with the others', async () => {
     const engine = await create({ maxModelLen: 256, numBlocks: 12 });
-    engine.addRequest('ok', 'The river', { temperature: 0, maxTokens: 5, ignoreEos: true });
-    const reject = (id: string, input: PromptInput, params: SamplingParamsInit) => {
+    await engine.addRequest('ok', 'The river', { temperature: 0, maxTokens: 5, ignoreEos: true });
+    const reject = async (id: string, input: PromptInput, params: SamplingParamsInit) => {
       try {
-        engine.addRequest(id, input, params);
+        await engine.addRequest(id, input, params);
       } catch (e) {
         return e;
       }
       return undefined;
     };
-    const tooLong = reject('long', CORPUS.slice(0, 200), { maxTokens: 240 });
+    const tooLong = await reject('long', CORPUS.slice(0, 200), { maxTokens: 240 });
     expect(tooLong).toBeInstanceOf(RequestRejectedError);
     expect(tooLong).toMatchObject({ code: 'REQUEST_REJECTED', reason: 'EXCEEDS_MAX_MODEL_LEN', requestId: 'long' });
-    const tooBig = reject('big', 'The river', { n: 8, maxTokens: 200, temperature: 1 });
+    const tooBig = await reject('big', 'The river', { n: 8, maxTokens: 200, temperature: 1 });
     expect(tooBig).toMatchObject({ reason: 'CANNOT_FIT_IN_CACHE' });
     expect(engine.stats().numRequests).toBe(1);
-    const out = runAll(engine, []).get('ok')!;
+    const out = (await runAll(engine, [])).get('ok')!;
     expect(out.outputs[0].tokenIds).toHaveLength(5);
     // The rejected ids were never taken: they can be added again with parameters that fit.
-    engine.addRequest('long', CORPUS.slice(0, 200), { maxTokens: 4 });
-    expect(runAll(engine, []).get('long')!.finished).toBe(true);
+    await engine.addRequest('long', CORPUS.slice(0, 200), { maxTokens: 4 });
+    expect((await runAll(engine, [])).get('long')!.finished).toBe(true);
   });
 
   it('rejects invalid requests with typed errors and leaves the engine unchanged', async () => {
     const engine = await create({});
-    engine.addRequest('x', 'The river', { temperature: 0, maxTokens: 2 });
-    expect(() => engine.addRequest('x', 'again', {})).toThrow(expect.objectContaining({ code: 'DUPLICATE_REQUEST' }));
-    expect(() => engine.addRequest('y', { promptTokenIds: [1, 100000] }, {})).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
-    expect(() => engine.addRequest('y', { promptTokenIds: [1.5] }, {})).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
-    expect(() => engine.addRequest('y', 'hi', { logprobs: 21 })).toThrow(InvalidSamplingParamsError);
-    expect(() => engine.addRequest('y', 'hi', { temperature: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_SAMPLING_PARAMS', param: 'temperature' }));
+    await engine.addRequest('x', 'The river', { temperature: 0, maxTokens: 2 });
+    await expect(engine.addRequest('x', 'again', {})).rejects.toThrow(expect.objectContaining({ code: 'DUPLICATE_REQUEST' }));
+    await expect(engine.addRequest('y', { promptTokenIds: [1, 100000] }, {})).rejects.toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    await expect(engine.addRequest('y', { promptTokenIds: [1.5] }, {})).rejects.toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    await expect(engine.addRequest('y', 'hi', { logprobs: 21 })).rejects.toThrow(InvalidSamplingParamsError);
+    await expect(engine.addRequest('y', 'hi', { temperature: -1 })).rejects.toThrow(expect.objectContaining({ code: 'INVALID_SAMPLING_PARAMS', param: 'temperature' }));
     expect(engine.stats().numRequests).toBe(1);
-    expect(runAll(engine, []).get('x')!.outputs[0].tokenIds).toHaveLength(2);
+    expect((await runAll(engine, [])).get('x')!.outputs[0].tokenIds).toHaveLength(2);
   });
 
   it('a request sharing a prefix reports cached prompt tokens and the same output', async () => {
     const engine = await create({ enablePrefixCaching: true });
     const prefix = CORPUS.slice(0, 500);
     const params = { temperature: 0, maxTokens: 8, ignoreEos: true };
-    const a = runAll(engine, [{ id: 'a', input: prefix + ' one', params }]).get('a')!;
+    const a = (await runAll(engine, [{ id: 'a', input: prefix + ' one', params }])).get('a')!;
     expect(a.usage.cachedPromptTokens).toBe(0);
-    const b = runAll(engine, [{ id: 'b', input: prefix + ' two', params }]).get('b')!;
+    const b = (await runAll(engine, [{ id: 'b', input: prefix + ' two', params }])).get('b')!;
     expect(b.usage.cachedPromptTokens).toBeGreaterThan(0);
     expect(b.usage.cachedPromptTokens % 16).toBe(0);
     const cold = await create({ enablePrefixCaching: false });
-    const bCold = runAll(cold, [{ id: 'b', input: prefix + ' two', params }]).get('b')!;
+    const bCold = (await runAll(cold, [{ id: 'b', input: prefix + ' two', params }])).get('b')!;
     expect(bCold.usage.cachedPromptTokens).toBe(0);
     expect(essence(b)).toEqual(essence(bCold));
   });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Allocation, BlockManager, BlockPair } from '../src/block-manager';
+import { Allocation, BlockManager, BlockPair } from '../src/core/block-manager';
 
 /**
  * Model-based test of the block manager as the scheduler drives it: batched allocations with prefix-cache

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { BlockManager, BlockPair } from '../src/block-manager';
+import { BlockManager, BlockPair } from '../src/core/block-manager';
 import { EngineInvariantError } from '../src/errors';
 
 /**

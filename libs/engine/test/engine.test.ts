@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveEngineConfig } from '../src/config';
-import { LLMEngine } from '../src/engine';
+import { LLMEngine } from '../src/frontend/llm-engine';
 import { InvalidEngineOptionsError } from '../src/errors';
 import { LLM } from '../src/llm';
 import { resolveModelFiles } from '../src/model/model-files';
@@ -92,7 +92,7 @@ describe('LLMEngine', () => {
   it('reports its model name and keeps the backend pool flat across decode steps', async () => {
     const engine = await llm.getEngine();
     expect(engine.modelName).toBe('tiny-llama');
-    engine.addRequest('m', 'The river', { temperature: 0.7, seed: 1, maxTokens: 30, ignoreEos: true, logprobs: 2 });
+    await engine.addRequest('m', 'The river', { temperature: 0.7, seed: 1, maxTokens: 30, ignoreEos: true, logprobs: 2 });
     for (let i = 0; i < 3; i++) engine.step();
     const before = getBackend('cpu').memoryStats().allocatedBytes;
     for (let i = 0; i < 10; i++) engine.step();
@@ -133,6 +133,6 @@ describe('LLMEngine', () => {
     const engine = await LLMEngine.create({ model: MODEL, numBlocks: 8 });
     engine.close();
     engine.close();
-    expect(() => engine.addRequest('x', 'hi')).toThrow(/closed/);
+    await expect(engine.addRequest('x', 'hi')).rejects.toThrow(/closed/);
   });
 });

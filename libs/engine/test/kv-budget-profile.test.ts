@@ -1,9 +1,9 @@
 import { getBackend } from '@sluice/cuda-kernels';
 import { resolveEngineConfig, type StepShape } from '../src/config';
-import { LLMEngine, MAX_LOGPROBS } from '../src/engine';
+import { LLMEngine, MAX_LOGPROBS } from '../src/frontend/llm-engine';
 import type { DeviceMemoryUse } from '../src/kv-budget';
 import { resolveModelFiles } from '../src/model/model-files';
-import { measureDeviceMemory } from '../src/model-runner';
+import { measureDeviceMemory } from '../src/core/forward-profile';
 import { freeLlamaWeights, loadLlamaWeights } from '../src/models/llama-weights';
 import type { RequestOutput } from '../src/outputs';
 import { tinyModel } from './helpers/tiny-models';
@@ -12,8 +12,8 @@ const MODEL = tinyModel('tiny-llama');
 const PROMPTS = ['The river', 'Once upon a time there was', 'A B C D E F G'];
 
 // Greedy completions with logprobs; profiles the forward pass after the first step when asked to.
-function generate(engine: LLMEngine, profileMidway: boolean): Map<string, RequestOutput> {
-  PROMPTS.forEach((p, i) => engine.addRequest(`r${i}`, p, { temperature: 0, maxTokens: 12, logprobs: 2, ignoreEos: true }));
+async function generate(engine: LLMEngine, profileMidway: boolean): Promise<Map<string, RequestOutput>> {
+  for (const [i, p] of PROMPTS.entries()) await engine.addRequest(`r${i}`, p, { temperature: 0, maxTokens: 12, logprobs: 2, ignoreEos: true });
   const done = new Map<string, RequestOutput>();
   let steps = 0;
   while (engine.hasUnfinishedRequests()) {
@@ -54,9 +54,9 @@ describe('profiled forward pass (run on the CPU backend: the CUDA sizing it feed
     const plain = await LLMEngine.create(opts);
     const profiled = await LLMEngine.create(opts);
     try {
-      const expected = completions(generate(plain, false));
+      const expected = completions(await generate(plain, false));
       expect(profiled.profileForwardPass().peakActivationBytes).toBeGreaterThan(0);
-      expect(completions(generate(profiled, true))).toEqual(expected);
+      expect(completions(await generate(profiled, true))).toEqual(expected);
       expect(profiled.stats()).toMatchObject({ freeBlocks: plain.stats().freeBlocks, totalBlocks: plain.stats().totalBlocks });
     } finally {
       plain.close();

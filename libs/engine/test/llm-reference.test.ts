@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LLMEngine } from '../src/engine';
+import { LLMEngine } from '../src/frontend/llm-engine';
 import { LLM } from '../src/llm';
 import type { RequestOutput } from '../src/outputs';
 import { argmax, referenceLogprobs, ReferenceLlama } from './helpers/reference-llama';
@@ -70,7 +70,7 @@ describe.each(MODELS)('%s matches the float64 reference', (name) => {
   it('the long prompt gives the same result when prefilled in small chunks over small blocks', async () => {
     const engine = await LLMEngine.create({ model: tinyModel(name), maxNumBatchedTokens: 64, maxNumSeqs: 8, numBlocks: 64, blockSize: 8 });
     try {
-      engine.addRequest('long', PROMPTS[3], params);
+      await engine.addRequest('long', PROMPTS[3], params);
       let final: RequestOutput | undefined;
       let steps = 0;
       while (engine.hasUnfinishedRequests()) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { InvalidEngineOptionsError, RequestRejectedError } from '../src/errors';
-import { SchedulerConfig } from '../src/scheduler';
+import { SchedulerConfig } from '../src/core/scheduler';
 import { FakeModelLoop, FakeRequest, runAlone } from './helpers/fake-model-loop';
 
 const base: SchedulerConfig = { blockSize: 4, numBlocks: 64, maxNumSeqs: 8, maxNumBatchedTokens: 32, maxModelLen: 256 };
@@ -37,9 +37,9 @@ describe('Scheduler', () => {
     let chunks = 0;
     for (let step = 2; long.seqs[0].numComputedTokens < 100; step++) {
       const out = loop.step(step);
-      const names = out.scheduled.map((s) => s.group.requestId);
+      const names = out.scheduled.map((s) => s.seq.group.requestId);
       expect(names).toContain('short');
-      const longChunk = out.scheduled.find((s) => s.group.requestId === 'long');
+      const longChunk = out.scheduled.find((s) => s.seq.group.requestId === 'long');
       expect(longChunk!.numTokens).toBeLessThanOrEqual(15);
       expect(out.numBatchedTokens).toBeLessThanOrEqual(16);
       chunks++;

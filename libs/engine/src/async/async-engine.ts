@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EngineOptions } from '../config';
-import type { EngineStats } from '../engine';
+import type { EngineStats } from '../frontend/llm-engine';
 import { EngineError, RequestAbortedError } from '../errors';
 import type { RequestOutput } from '../outputs';
 import type { PromptInput } from '../prompt-input';

@@ -1,6 +1,6 @@
 import type { EngineOptions } from '../config';
 import type { PromptInput } from '../prompt-input';
-import type { EngineStats } from '../engine';
+import type { EngineStats } from '../frontend/llm-engine';
 import type { RequestOutput } from '../outputs';
 import type { SamplingParamsInit } from '../sampling-params';
 import type { SerializedError } from './error-transfer';

@@ -1,5 +1,5 @@
 import { MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { LLMEngine } from '../engine';
+import { LLMEngine } from '../frontend/llm-engine';
 import { serializeError } from './error-transfer';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
@@ -50,19 +50,25 @@ function stop(): void {
   port.close();
 }
 
+// Tokenizing is asynchronous: steps of other requests go on meanwhile, and an abort that arrives first wins.
+async function add(e: LLMEngine, m: Extract<ToWorker, { type: 'add' }>): Promise<void> {
+  try {
+    await e.addRequest(m.id, m.input, m.params ?? {}, { priority: m.priority });
+  } catch (err) {
+    if (engine) post({ type: 'rejected', id: m.id, error: serializeError(err), stats: engine.stats() });
+    return;
+  }
+  if (!engine) return;
+  if (m.stream) streaming.add(m.id);
+  post({ type: 'accepted', id: m.id, stats: engine.stats() });
+  scheduleStep();
+}
+
 function onMessage(m: ToWorker): void {
   if (!engine) return;
   switch (m.type) {
     case 'add':
-      try {
-        engine.addRequest(m.id, m.input, m.params ?? {}, { priority: m.priority });
-      } catch (e) {
-        post({ type: 'rejected', id: m.id, error: serializeError(e), stats: engine.stats() });
-        return;
-      }
-      if (m.stream) streaming.add(m.id);
-      post({ type: 'accepted', id: m.id, stats: engine.stats() });
-      scheduleStep();
+      void add(engine, m);
       return;
     case 'abort':
       engine.abortRequest(m.id);

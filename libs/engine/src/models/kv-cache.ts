@@ -1,5 +1,5 @@
 import type { Backend, DType, Tensor } from '@sluice/cuda-kernels';
-import type { BlockPair } from '../block-manager';
+import type { BlockPair } from '../core/block-manager';
 
 export interface KvCacheShape {
   numLayers: number;

@@ -3,12 +3,9 @@ import type { ModelFiles } from '../model/model-files';
 
 export interface LayerWeights {
   inputNorm: Tensor;
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  qBias?: Tensor;
-  kBias?: Tensor;
-  vBias?: Tensor;
+  /** q_proj rows, then k_proj, then v_proj: one GEMM yields what splitQkvRotaryCache reads. */
+  qkv: Tensor;
+  qkvBias?: Tensor;
   o: Tensor;
   postNorm: Tensor;
   /** gate_proj rows then up_proj rows, so one GEMM yields what siluAndMul reads. */
@@ -24,14 +21,19 @@ export interface LlamaWeights {
   lmHead: Tensor;
 }
 
-// Rows of a then rows of b, in a's dtype; built on the host once at load.
-function concatRows(backend: Backend, a: Tensor, b: Tensor): Tensor {
-  const ha = backend.toHost(a);
-  const hb = backend.toHost(b);
-  const out = new (ha.constructor as new (n: number) => HostArray)(ha.length + hb.length);
-  (out as Float32Array).set(ha as Float32Array);
-  (out as Float32Array).set(hb as Float32Array, ha.length);
-  return backend.fromHost(out, [a.shape[0] + b.shape[0], ...a.shape.slice(1)], a.dtype);
+// The rows of each part in turn, in the first part's dtype; built on the host once at load, the parts freed.
+function concatRows(backend: Backend, parts: Tensor[]): Tensor {
+  const host = parts.map((t) => backend.toHost(t));
+  const out = new (host[0].constructor as new (n: number) => HostArray)(host.reduce((n, h) => n + h.length, 0));
+  let at = 0;
+  for (const h of host) {
+    (out as Float32Array).set(h as Float32Array, at);
+    at += h.length;
+  }
+  const rows = parts.reduce((n, t) => n + t.shape[0], 0);
+  const joined = backend.fromHost(out, [rows, ...parts[0].shape.slice(1)], parts[0].dtype);
+  for (const t of parts) t.free();
+  return joined;
 }
 
 /** Maps every shard (validated by resolveModelFiles) and arranges the tensors per layer. */
@@ -43,23 +45,16 @@ export function loadLlamaWeights(backend: Backend, files: ModelFiles): LlamaWeig
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}`;
-    const gate = get(`${p}.mlp.gate_proj.weight`);
-    const up = get(`${p}.mlp.up_proj.weight`);
+    const proj = (kind: 'weight' | 'bias') => ['q', 'k', 'v'].map((x) => get(`${p}.self_attn.${x}_proj.${kind}`));
     layers.push({
       inputNorm: get(`${p}.input_layernorm.weight`),
-      q: get(`${p}.self_attn.q_proj.weight`),
-      k: get(`${p}.self_attn.k_proj.weight`),
-      v: get(`${p}.self_attn.v_proj.weight`),
-      qBias: c.qkvBias ? get(`${p}.self_attn.q_proj.bias`) : undefined,
-      kBias: c.qkvBias ? get(`${p}.self_attn.k_proj.bias`) : undefined,
-      vBias: c.qkvBias ? get(`${p}.self_attn.v_proj.bias`) : undefined,
+      qkv: concatRows(backend, proj('weight')),
+      qkvBias: c.qkvBias ? concatRows(backend, proj('bias')) : undefined,
       o: get(`${p}.self_attn.o_proj.weight`),
       postNorm: get(`${p}.post_attention_layernorm.weight`),
-      gateUp: concatRows(backend, gate, up),
+      gateUp: concatRows(backend, [get(`${p}.mlp.gate_proj.weight`), get(`${p}.mlp.up_proj.weight`)]),
       down: get(`${p}.mlp.down_proj.weight`),
     });
-    gate.free();
-    up.free();
   }
   const embed = get('model.embed_tokens.weight');
   const lmHead = c.tieWordEmbeddings ? embed : get('lm_head.weight');

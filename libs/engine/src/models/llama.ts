@@ -1,34 +1,15 @@
 import type { Backend, DType, Tensor } from '@sluice/cuda-kernels';
 import type { ModelConfig } from '../model/config';
+import type { StepInputs } from '../core/input-batch';
 import type { KvCache } from './kv-cache';
 import type { LlamaWeights } from './llama-weights';
 import { ropeCosSin } from './rope';
 
-/** One step's tokens, laid out by the model runner: prefill-chunk rows first, then one row per decode. */
-export interface ForwardInput {
-  numTokens: number;
-  /** Rows [0, numPrefillTokens) are prefill chunks described by cuSeqlens; the rest are decodes. */
-  numPrefillTokens: number;
-  numPrefillSeqs: number;
-  numDecodeSeqs: number;
-  tokenIds: Int32Array;
-  positions: Int32Array;
-  slotMapping: Int32Array;
-  /** [numPrefillSeqs + 1] row offsets of each chunk. */
-  cuSeqlens: Int32Array;
-  /** [(numPrefillSeqs + numDecodeSeqs) * blockTableWidth], prefill sequences first. */
-  blockTables: Int32Array;
-  /** Tokens in the cache after this step, per sequence, prefill sequences first. */
-  contextLens: Int32Array;
-}
-
 export interface ModelLimits {
   maxTokens: number;
-  maxSeqs: number;
   /** Rows whose logits one call computes at most. */
   maxLogitRows: number;
   maxPositions: number;
-  blockTableWidth: number;
 }
 
 /**
@@ -38,19 +19,12 @@ export interface ModelLimits {
 export class LlamaModel {
   readonly dtype: DType;
   private readonly buffers: Tensor[] = [];
-  private readonly ids: Tensor;
-  private readonly positions: Tensor;
-  private readonly slots: Tensor;
-  private readonly cuSeqlens: Tensor;
-  private readonly blockTables: Tensor;
-  private readonly contextLens: Tensor;
   private readonly logitRows: Tensor;
   private readonly cosSin: Tensor;
   private readonly residual: Tensor;
   private readonly hidden: Tensor;
+  private readonly qkv: Tensor;
   private readonly q: Tensor;
-  private readonly k: Tensor;
-  private readonly v: Tensor;
   private readonly attn: Tensor;
   private readonly gateUp: Tensor;
   private readonly act: Tensor;
@@ -71,20 +45,13 @@ export class LlamaModel {
     this.dtype = weights.embed.dtype;
     const act = (shape: number[]) => this.alloc(shape, this.dtype);
     const i32 = (shape: number[]) => this.alloc(shape, 'i32');
-    this.ids = i32([T]);
-    this.positions = i32([T]);
-    this.slots = i32([T]);
-    this.cuSeqlens = i32([limits.maxSeqs + 1]);
-    this.blockTables = i32([limits.maxSeqs, limits.blockTableWidth]);
-    this.contextLens = i32([limits.maxSeqs]);
     this.logitRows = i32([limits.maxLogitRows]);
     this.cosSin = backend.fromHost(ropeCosSin(c.rope, c.headDim, limits.maxPositions), [limits.maxPositions, c.headDim], 'f32');
     this.buffers.push(this.cosSin);
     this.residual = act([T, c.hiddenSize]);
     this.hidden = act([T, c.hiddenSize]);
+    this.qkv = act([T, (c.numHeads + 2 * c.numKvHeads) * c.headDim]);
     this.q = act([T, c.numHeads * c.headDim]);
-    this.k = act([T, c.numKvHeads * c.headDim]);
-    this.v = act([T, c.numKvHeads * c.headDim]);
     this.attn = act([T, c.numHeads * c.headDim]);
     this.gateUp = act([T, 2 * c.intermediateSize]);
     this.act = act([T, c.intermediateSize]);
@@ -94,45 +61,35 @@ export class LlamaModel {
   }
 
   /** Runs every layer over the step's tokens and writes their K/V into the cache; logits() reads the result. */
-  forward(input: ForwardInput): void {
+  forward(x: StepInputs): void {
     const b = this.backend;
     const c = this.config;
-    const T = input.numTokens;
-    const Tp = input.numPrefillTokens;
-    const P = input.numPrefillSeqs;
-    const S = P + input.numDecodeSeqs;
-    const rows = (t: Tensor, n = T) => b.narrow(t, 0, n);
+    const T = x.numTokens;
+    const Tp = x.numPrefillTokens;
+    const P = x.numPrefillSeqs;
+    const S = P + x.numDecodeSeqs;
     this.numTokens = T;
-    const ids = this.stage(this.ids, input.tokenIds, T);
-    const positions = this.stage(this.positions, input.positions, T);
-    const slots = this.stage(this.slots, input.slotMapping, T);
-    const tables = this.stage(this.blockTables, input.blockTables, S);
-    const ctx = this.stage(this.contextLens, input.contextLens, S);
-    const cu = P > 0 ? this.stage(this.cuSeqlens, input.cuSeqlens, P + 1) : undefined;
-    const [residual, hidden, q, k, v, attn, gateUp, act] =
-      [this.residual, this.hidden, this.q, this.k, this.v, this.attn, this.gateUp, this.act].map((t) => rows(t));
+    // Every view a layer uses is made once per step, not per layer.
+    const [residual, hidden, qkv, q, attn, gateUp, act] =
+      [this.residual, this.hidden, this.qkv, this.q, this.attn, this.gateUp, this.act].map((t) => b.narrow(t, 0, T));
+    const prefill = P > 0 && {
+      out: b.narrow(attn, 0, Tp), q: b.narrow(q, 0, Tp), cu: b.narrow(x.cuSeqlens, 0, P + 1),
+      tables: b.narrow(x.blockTables, 0, P), ctx: b.narrow(x.contextLens, 0, P),
+    };
+    const decode = S > P && {
+      out: b.narrow(attn, Tp, T), q: b.narrow(q, Tp, T), tables: b.narrow(x.blockTables, P, S), ctx: b.narrow(x.contextLens, P, S),
+    };
 
-    b.embedding(residual, this.weights.embed, ids);
+    b.embedding(residual, this.weights.embed, x.tokenIds);
     this.weights.layers.forEach((w, l) => {
       // Layer 0 normalises the embeddings; later layers fold the previous MLP's residual add into their norm.
       if (l === 0) b.rmsNorm(hidden, residual, w.inputNorm, c.rmsNormEps);
       else b.fusedAddRmsNorm(hidden, residual, w.inputNorm, c.rmsNormEps);
-      b.gemm(q, hidden, w.q, w.qBias);
-      b.gemm(k, hidden, w.k, w.kBias);
-      b.gemm(v, hidden, w.v, w.vBias);
-      b.rotaryEmbedding(positions, q, k, c.headDim, this.cosSin);
-      b.reshapeAndCache(k, v, this.kv.k[l], this.kv.v[l], slots);
-      if (P > 0) {
-        b.prefillAttention(
-          b.narrow(attn, 0, Tp), b.narrow(q, 0, Tp), this.kv.k[l], this.kv.v[l],
-          cu!, b.narrow(tables, 0, P), b.narrow(ctx, 0, P), this.scale,
-        );
-      }
-      if (S > P) {
-        b.pagedAttentionDecode(
-          b.narrow(attn, Tp, T), b.narrow(q, Tp, T), this.kv.k[l], this.kv.v[l],
-          b.narrow(tables, P, S), b.narrow(ctx, P, S), this.scale,
-        );
+      b.gemm(qkv, hidden, w.qkv, w.qkvBias);
+      b.splitQkvRotaryCache(q, qkv, x.positions, this.cosSin, this.kv.k[l], this.kv.v[l], x.slotMapping);
+      if (prefill) b.prefillAttention(prefill.out, prefill.q, this.kv.k[l], this.kv.v[l], prefill.cu, prefill.tables, prefill.ctx, this.scale);
+      if (decode) {
+        b.pagedAttentionDecode(decode.out, decode.q, this.kv.k[l], this.kv.v[l], decode.tables, decode.ctx, this.scale, x.maxDecodeContext);
       }
       b.gemm(hidden, attn, w.o);
       b.fusedAddRmsNorm(hidden, residual, w.postNorm, c.rmsNormEps);

@@ -37,8 +37,11 @@ export class TextTokenizer {
   }
 
   async encode(text: string, addSpecialTokens: boolean): Promise<number[]> {
-    const enc = await this.tok.encode(text, null, { addSpecialTokens });
-    return enc.getIds();
+    try {
+      return (await this.tok.encode(text, null, { addSpecialTokens })).getIds();
+    } catch (e) {
+      throw new TokenizerError('TOKENIZER_INVALID', `tokenizer failed to encode a ${text.length}-character text (${(e as Error).message})`);
+    }
   }
 
   tokenId(token: string): number | undefined {

@@ -1,10 +1,10 @@
 // Drives a Scheduler the way LLMEngine does, with a fake model: the "KV cache" stores token ids, every
 // computed position is checked to read back through the block table, and the next token is a hash of the
 // whole sequence and its seed — so any scheduling mistake that would corrupt a real model's context shows.
-import type { BlockPair } from '../../src/block-manager';
+import type { BlockPair } from '../../src/core/block-manager';
 import { SamplingParams, SamplingParamsInit } from '../../src/sampling-params';
-import { Scheduler, SchedulerConfig, SchedulerOutput } from '../../src/scheduler';
-import { Sequence, SequenceGroup } from '../../src/sequence';
+import { Scheduler, SchedulerConfig, SchedulerOutput } from '../../src/core/scheduler';
+import { SequenceGroup } from '../../src/core/sequence';
 
 export const VOCAB = 50;
 
@@ -32,7 +32,6 @@ export class FakeModelLoop {
   private readonly device: Int32Array;
   private readonly host: Int32Array;
   private readonly groups = new Map<string, SequenceGroup>();
-  private readonly outs = new Map<Sequence, number[]>();
 
   constructor(readonly config: SchedulerConfig) {
     this.scheduler = new Scheduler(config);
@@ -44,7 +43,6 @@ export class FakeModelLoop {
     const group = new SequenceGroup(r.id, r.prompt, new SamplingParams(r.params ?? {}), r.priority ?? 0);
     this.scheduler.addSeqGroup(group);
     this.groups.set(r.id, group);
-    for (const s of group.seqs) this.outs.set(s, []);
     return group;
   }
 
@@ -77,19 +75,16 @@ export class FakeModelLoop {
         }
       }
     }
-    for (const { seq, group, numTokens, sampleFor } of out.scheduled) {
-      const context = seq.tokenIds.slice();
-      this.scheduler.markComputed(seq, numTokens);
-      for (const s of sampleFor) {
-        const index = group.seqs.indexOf(s);
-        const token = nextToken(context, (group.params.seed ?? 0) * 31 + index);
-        const generated = this.outs.get(s)!;
-        generated.push(token);
-        if (generated.length >= group.params.maxTokens) this.scheduler.finishSeq(s);
-        else this.scheduler.appendToken(s, token);
-      }
+    // The sampler: one token per sampling sequence, from the context before this step's update.
+    const sampled = out.scheduled.flatMap(({ seq, sampleFor }) =>
+      sampleFor.map((s) => ({ seq: s, result: { token: nextToken(seq.tokenIds, (s.group.params.seed ?? 0) * 31 + s.index), logprob: 0 } })),
+    );
+    this.scheduler.launched(out, sampled.map((s) => s.seq));
+    this.scheduler.update({ sampled, promptScores: [] });
+    for (const { seq } of out.scheduled) {
+      const group = seq.group;
       if (group.isFinished && !this.outputs.has(group.requestId)) {
-        this.outputs.set(group.requestId, group.seqs.map((s) => this.outs.get(s)!));
+        this.outputs.set(group.requestId, group.seqs.map((s) => s.outputTokens()));
         this.finishedAtStep.set(group.requestId, stepNo);
       }
     }

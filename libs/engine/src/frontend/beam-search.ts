@@ -1,5 +1,5 @@
-import type { FinishReason, TokenLogprob } from './outputs';
-import type { SamplingParams } from './sampling-params';
+import type { FinishReason, TokenLogprob } from '../outputs';
+import type { SamplingParams } from '../sampling-params';
 
 /** One hypothesis: the tokens it added after the prompt and their summed logprob. */
 export interface Beam {
@@ -7,6 +7,8 @@ export interface Beam {
   logprobs: number[];
   cumulativeLogprob: number;
   finish?: { reason: FinishReason; stopReason?: number };
+  /** Index, among the live beams before the last advance, of the beam this one extends. */
+  parent?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export class BeamSearch {
     const candidates: Beam[] = [];
     this.live.forEach((beam, i) => {
       for (const c of top[i]) {
-        candidates.push({ tokens: [...beam.tokens, c.token], logprobs: [...beam.logprobs, c.logprob], cumulativeLogprob: beam.cumulativeLogprob + c.logprob });
+        candidates.push({ tokens: [...beam.tokens, c.token], logprobs: [...beam.logprobs, c.logprob], cumulativeLogprob: beam.cumulativeLogprob + c.logprob, parent: i });
       }
     });
     candidates.sort((a, b) => b.cumulativeLogprob - a.cumulativeLogprob);

@@ -1,4 +1,4 @@
-import { EngineInvariantError } from './errors';
+import { EngineInvariantError } from '../errors';
 
 /** A block copy the model runner performs before the step's forward pass: (source, destination). */
 export type BlockPair = readonly [number, number];

@@ -1,6 +1,9 @@
-import { Allocation, BlockManager, BlockManagerStats, BlockPair } from './block-manager';
-import { EngineInvariantError, InvalidEngineOptionsError, RequestRejectedError } from './errors';
-import { Sequence, SequenceGroup } from './sequence';
+import { EngineInvariantError, InvalidEngineOptionsError, RequestRejectedError } from '../errors';
+import { Allocation, BlockManager, BlockManagerStats } from './block-manager';
+import type { FinishState, Sequence, SequenceGroup } from './sequence';
+import type { SampledToken, SchedulerOutput, StepResult } from './step';
+
+export type { ScheduledSeq, SchedulerOutput } from './step';
 
 export type PreemptionMode = 'recompute' | 'swap';
 
@@ -18,31 +21,16 @@ export interface SchedulerConfig {
   preemptionMode?: PreemptionMode;
   /** A waiting or running request gains one priority level per this many steps, so none starves. */
   agingSteps?: number;
+  /** Tokens that end a sequence unless its request sets ignoreEos. */
+  eosTokenIds?: readonly number[];
 }
 
-/** One sequence's share of a step. */
-export interface ScheduledSeq {
+/** What update() did to one sequence: the token it appended (or, client-driven, the candidates offered). */
+export interface SeqUpdate {
   seq: Sequence;
-  group: SequenceGroup;
-  /** Positions [seq.numComputedTokens, + numTokens) are computed this step. */
-  numTokens: number;
-  blockTable: readonly number[];
-  /**
-   * Sequences that sample from this chunk's last position: none while a prompt is still being chunked;
-   * the sequence itself once the chunk reaches its newest token; at the end of the first prompt of a
-   * request with bestOf > 1, also the siblings that markComputed forks from it.
-   */
-  sampleFor: Sequence[];
-}
-
-export interface SchedulerOutput {
-  scheduled: ScheduledSeq[];
-  numBatchedTokens: number;
-  /** Copies the model runner makes before the forward pass, in this order: swap out, swap in, copy. */
-  blocksToSwapOut: BlockPair[];
-  blocksToSwapIn: BlockPair[];
-  blocksToCopy: BlockPair[];
-  preempted: SequenceGroup[];
+  result: SampledToken['result'];
+  /** Set when this token ended the sequence. */
+  finished?: FinishState;
 }
 
 export interface SchedulerStats {
@@ -76,7 +64,6 @@ function positiveInt(option: string, v: number | undefined): number {
 export class Scheduler {
   readonly blockManager: BlockManager;
   private readonly cfg: Required<SchedulerConfig>;
-  private readonly groups = new Map<Sequence, SequenceGroup>();
   private waiting: SequenceGroup[] = [];
   private running: SequenceGroup[] = [];
   private swapped: SequenceGroup[] = [];
@@ -89,7 +76,7 @@ export class Scheduler {
 
   constructor(config: SchedulerConfig) {
     const c: Required<SchedulerConfig> = {
-      numHostBlocks: 0, enablePrefixCaching: true, preemptionMode: 'recompute', agingSteps: 256, ...config,
+      numHostBlocks: 0, enablePrefixCaching: true, preemptionMode: 'recompute', agingSteps: 256, eosTokenIds: [], ...config,
     };
     for (const k of ['blockSize', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'agingSteps'] as const) positiveInt(k, c[k]);
     if (!Number.isSafeInteger(c.numHostBlocks) || c.numHostBlocks < 0) {
@@ -114,10 +101,9 @@ export class Scheduler {
 
   /** Queues a request, or throws RequestRejectedError when it could never run; the scheduler is unchanged then. */
   addSeqGroup(group: SequenceGroup): void {
-    this.checkFits(group.requestId, group.promptTokenIds.length, group.params.maxTokens, group.seqs.length);
+    this.checkFits(group.requestId, group.promptTokenIds.length, group.params.maxTokens, group.maxNumRunningSeqs);
     group.arrivalStep = this.stepCount;
     group.arrival = ++this.arrivals;
-    for (const seq of group.seqs) this.groups.set(seq, group);
     this.waiting.push(group);
   }
 
@@ -152,14 +138,14 @@ export class Scheduler {
     let budget = this.cfg.maxNumBatchedTokens;
     let seqSlots = this.cfg.maxNumSeqs;
     // Budget kept back for decodes of running requests not yet visited, so no prefill chunk crowds them out.
-    let decodesAhead = this.running.reduce((n, g) => n + g.activeSeqs.filter((s) => s.numUncomputed === 1).length, 0);
+    let decodesAhead = this.running.reduce((n, g) => n + g.activeSeqs.filter((s) => this.isDecode(s)).length, 0);
 
     for (let gi = 0; gi < this.running.length; gi++) {
       const group = this.running[gi];
       const seqs = group.activeSeqs;
       for (const [si, seq] of seqs.entries()) {
-        const decode = seq.numUncomputed === 1;
-        if (decode) decodesAhead--;
+        if (!this.schedulable(seq)) continue;
+        if (seq.numUncomputed === 1) decodesAhead--;
         const room = budget - decodesAhead;
         if (room <= 0 || seqSlots === 0) continue;
         const n = Math.min(seq.numUncomputed, room);
@@ -167,12 +153,12 @@ export class Scheduler {
         // Out of blocks: preempt from the back of the queue (lowest priority) until this fits or this group goes.
         while (copies === null && this.running[this.running.length - 1] !== group) {
           const victim = this.running.pop()!;
-          decodesAhead -= victim.activeSeqs.filter((s) => s.numUncomputed === 1).length;
+          decodesAhead -= victim.activeSeqs.filter((s) => this.isDecode(s)).length;
           this.preempt(victim, out);
           copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
         }
         if (copies === null) {
-          decodesAhead -= seqs.slice(si + 1).filter((s) => s.numUncomputed === 1).length;
+          decodesAhead -= seqs.slice(si + 1).filter((s) => this.isDecode(s)).length;
           this.running.splice(gi, 1);
           for (const s of seqs) {
             const m = planned.get(s);
@@ -204,7 +190,7 @@ export class Scheduler {
         if (numTokens === undefined) continue;
         const reachesEnd = seq.numComputedTokens + numTokens === seq.tokenIds.length;
         const sampleFor = !reachesEnd ? [] : seq === group.seqs[0] ? [seq, ...group.pendingForks] : [seq];
-        out.scheduled.push({ seq, group, numTokens, blockTable: this.blockManager.blockTable(seq.seqId)!, sampleFor });
+        out.scheduled.push({ seq, numTokens, blockTable: this.blockManager.blockTable(seq.seqId)!, sampleFor });
         out.numBatchedTokens += numTokens;
       }
     }
@@ -214,6 +200,37 @@ export class Scheduler {
     return out;
   }
 
+  /**
+   * A planned step has been launched: its positions count as computed (the device computes them before any
+   * later step reads them), the siblings of a finished first prompt are forked, and each sequence the step
+   * samples for holds a place for its token, so the next step can be scheduled before this one is read.
+   */
+  launched(plan: SchedulerOutput, sampledFor: readonly Sequence[]): void {
+    for (const s of plan.scheduled) this.markComputed(s.seq, s.numTokens);
+    for (const seq of sampledFor) if (!seq.group.clientDriven && !seq.isFinished) seq.reserveToken();
+  }
+
+  /**
+   * The step's postprocess: appends each sampled token and ends the sequences it finishes (eos, stop token id,
+   * maxTokens, model length), freeing their blocks. A client-driven sequence appends nothing: its candidates
+   * are handed back. Tokens of sequences that ended meanwhile (abort, a stop string) are dropped.
+   */
+  update(result: StepResult): SeqUpdate[] {
+    const updates: SeqUpdate[] = [];
+    for (const { seq, result: r } of result.sampled) {
+      if (seq.isFinished) continue;
+      if (seq.group.clientDriven) {
+        updates.push({ seq, result: r });
+        continue;
+      }
+      seq.append(r);
+      const finished = this.stopOf(seq);
+      if (finished) this.finishSeq(seq, finished);
+      updates.push({ seq, result: r, finished });
+    }
+    return updates;
+  }
+
   /** Records that numTokens more positions of seq are cached; forks the siblings when seqs[0]'s prompt is done. */
   markComputed(seq: Sequence, numTokens: number): void {
     seq.numComputedTokens += numTokens;
@@ -221,7 +238,7 @@ export class Scheduler {
       throw new EngineInvariantError(`sequence ${seq.seqId} computed ${seq.numComputedTokens} of ${seq.tokenIds.length} tokens`);
     }
     this.blockManager.markComputed(seq.seqId, seq.tokenIds, seq.numComputedTokens);
-    const group = this.groupOf(seq);
+    const group = seq.group;
     if (!group.forked && seq === group.seqs[0] && seq.numUncomputed === 0) {
       for (const sibling of group.pendingForks) {
         this.blockManager.fork(seq.seqId, sibling.seqId);
@@ -232,17 +249,27 @@ export class Scheduler {
     }
   }
 
-  appendToken(seq: Sequence, token: number): void {
-    seq.appendToken(token);
+  /** A running sequence's copy that shares all its blocks (copy-on-write): what beam search grows from. */
+  fork(parent: Sequence): Sequence {
+    if (parent.status !== 'running') throw new EngineInvariantError(`fork of sequence ${parent.seqId}, which is ${parent.status}`);
+    const child = parent.group.fork(parent);
+    this.blockManager.fork(parent.seqId, child.seqId);
+    return child;
   }
 
   /** Ends one sequence and frees its blocks; a request leaves the scheduler with its last sequence. */
-  finishSeq(seq: Sequence): void {
-    const group = this.groupOf(seq);
+  finishSeq(seq: Sequence, finish: FinishState): void {
+    if (seq.isFinished) return;
+    const group = seq.group;
+    seq.dropPending();
     this.release(seq);
     seq.status = 'finished';
-    this.groups.delete(seq);
-    if (group.isFinished) this.running = this.running.filter((g) => g !== group);
+    seq.finish = finish;
+    if (group.isFinished) {
+      this.running = this.running.filter((g) => g !== group);
+      this.waiting = this.waiting.filter((g) => g !== group);
+      this.swapped = this.swapped.filter((g) => g !== group);
+    }
   }
 
   /** Removes a request wherever it is, freeing its blocks; false when it is unknown. */
@@ -252,9 +279,11 @@ export class Scheduler {
       if (!group) continue;
       this[queue] = this[queue].filter((g) => g !== group);
       for (const seq of group.seqs) {
+        if (seq.isFinished) continue;
+        seq.dropPending();
         this.release(seq);
         seq.status = 'finished';
-        this.groups.delete(seq);
+        seq.finish = { reason: 'abort' };
       }
       return true;
     }
@@ -283,10 +312,43 @@ export class Scheduler {
     return g.priority - Math.floor((this.stepCount - g.arrivalStep) / this.cfg.agingSteps);
   }
 
-  private groupOf(seq: Sequence): SequenceGroup {
-    const group = this.groups.get(seq);
-    if (!group) throw new EngineInvariantError(`sequence ${seq.seqId} belongs to no scheduled request`);
-    return group;
+  // vLLM's order: nothing ends before minTokens but length; then eos, a stop token id, maxTokens, the model's length.
+  private stopOf(seq: Sequence): FinishState | undefined {
+    const p = seq.group.params;
+    const len = seq.tokenIds.length - seq.numPending;
+    const n = len - seq.promptLen;
+    const last = seq.tokenIds[len - 1];
+    if (n >= p.minTokens) {
+      if (!p.ignoreEos && this.cfg.eosTokenIds.includes(last)) return { reason: 'stop' };
+      if (p.stopTokenIds.includes(last)) return { reason: 'stop', stopReason: last };
+    }
+    if (n >= p.maxTokens || len >= this.cfg.maxModelLen) return { reason: 'length' };
+    return undefined;
+  }
+
+  private isDecode(seq: Sequence): boolean {
+    return seq.numUncomputed === 1 && this.schedulable(seq);
+  }
+
+  // Whether seq has work this step: not waiting for a client's token, nor certain to end by length first.
+  private schedulable(seq: Sequence): boolean {
+    return seq.numUncomputed > 0 && seq.outputLen < seq.group.params.maxTokens && seq.tokenIds.length < this.cfg.maxModelLen;
+  }
+
+  /**
+   * Whether the next step can be scheduled before the one in flight is read: no running request needs this
+   * step's tokens on the host (beam search picks them; penalties count them), and the free blocks cover one
+   * more token for every running sequence, so scheduling cannot preempt a sequence whose step is in flight.
+   */
+  canScheduleAhead(): boolean {
+    const bm = this.blockManager;
+    let need = 0;
+    for (const g of this.running) {
+      const p = g.params;
+      if (g.clientDriven || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
+      for (const s of g.activeSeqs) need += bm.appendCost(s.seqId, Math.min(s.tokenIds.length + 1, this.cfg.maxModelLen));
+    }
+    return this.running.length > 0 && need + this.watermarkBlocks <= bm.numFreeBlocks;
   }
 
   private release(seq: Sequence): void {
@@ -330,6 +392,7 @@ export class Scheduler {
       this.running.push(group);
       for (const seq of seqs) {
         seq.status = 'running';
+        if (!this.schedulable(seq)) continue;
         const n = Math.min(seq.numUncomputed, budget - (seqs.length - 1 - seqs.indexOf(seq)));
         const copies = bm.appendSlots(seq.seqId, seq.numComputedTokens + n);
         // No room for this chunk yet: the sequence runs from the next step on, when it may preempt.

@@ -1,0 +1,194 @@
+import type { Backend, SamplingTensors, Tensor } from '@sluice/cuda-kernels';
+import type { TokenLogprob } from '../outputs';
+import type { SamplingParams } from '../sampling-params';
+
+/** One logits row to sample: its request's parameters and the RNG key (seed, step). */
+export interface SampleRow {
+  params: SamplingParams;
+  seed: bigint;
+  /** Tokens this sequence has sampled so far: with the seed it keys the draw, so batching cannot change it. */
+  step: number;
+  promptTokens: readonly number[];
+  outputTokens: readonly number[];
+  /** Top alternatives to report (0: none). */
+  topK: number;
+  /** Whether the sampled token's logprob is needed (asked for, or best-of / beam ranking). */
+  wantsLogprob: boolean;
+}
+
+/** A launched sampling pass: its rows are computed on the device until read() brings them back. */
+export interface SampledRows {
+  numRows: number;
+  /** Rows [0, numLogprobRows) carry the sampled token's logprob; rows [0, numTopRows) also carry top-k. */
+  numLogprobRows: number;
+  numTopRows: number;
+  k: number;
+  /** The sampled token ids, still on the device (the next step's decode inputs read them there). */
+  tokens: Tensor;
+  /** The buffer holding this pass's results. */
+  results: Tensor;
+  topK: readonly number[];
+}
+
+function hasPenalties(p: SamplingParams): boolean {
+  return p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
+}
+
+/**
+ * Logits → tokens and logprobs through the backend's sampling ops. Rows must come ordered: those wanting
+ * top-k first, then those wanting only their token's logprob, then the rest, so each pass covers a prefix of
+ * the logits and rows that asked for nothing cost no log-softmax. Every result lands in one flat buffer that
+ * read() brings back with a single device-to-host copy.
+ */
+export class Sampler {
+  private readonly t: SamplingTensors;
+  /** Two, used in turn: a launched step's results stay readable while the next step samples into the other. */
+  private readonly results: [Tensor, Tensor];
+  private turn = 0;
+  private readonly scoreTargets: Tensor;
+  private readonly scoreOut: Tensor;
+  private promptCap = 0;
+  private outputCap = 0;
+
+  constructor(private readonly backend: Backend, private readonly maxRows: number, private readonly maxTopK: number) {
+    const b = backend;
+    const f32 = () => b.empty([maxRows], 'f32');
+    this.t = {
+      temperature: f32(), topK: b.empty([maxRows], 'i32'), topP: f32(), minP: f32(), repetitionPenalty: f32(),
+      presencePenalty: f32(), frequencyPenalty: f32(),
+      promptTokens: b.empty([1], 'i32'), promptOffsets: b.empty([maxRows + 1], 'i32'),
+      outputTokens: b.empty([1], 'i32'), outputOffsets: b.empty([maxRows + 1], 'i32'),
+      seeds: b.empty([maxRows], 'i64'), steps: b.empty([maxRows], 'i64'),
+    };
+    // Token ids, logprobs, top values and top indices of a step, 4 bytes each, read back in one copy.
+    const resultBuffer = () => b.empty([maxRows * (2 + 2 * Math.max(1, maxTopK))], 'f32');
+    this.results = [resultBuffer(), resultBuffer()];
+    this.scoreTargets = b.empty([maxRows], 'i32');
+    this.scoreOut = b.empty([maxRows * (1 + 2 * Math.max(1, maxTopK))], 'f32');
+  }
+
+  /** Queues sampling of one token per row of logits [rows.length, V] and the logprobs the rows asked for. */
+  launch(logits: Tensor, rows: readonly SampleRow[]): SampledRows {
+    const b = this.backend;
+    const B = rows.length;
+    const L = rows.filter((r) => r.wantsLogprob || r.topK > 0).length;
+    const K = rows.filter((r) => r.topK > 0).length;
+    const k = Math.min(Math.max(0, ...rows.map((r) => r.topK)), this.maxTopK, logits.shape[1]);
+    const results = this.results[this.turn];
+    this.turn ^= 1;
+    const tokens = this.region(results, 0, B, 'i32');
+    b.sample(tokens, logits, this.params(rows));
+    this.logprobs(results, B, logits, tokens, L, K, k);
+    return { numRows: B, numLogprobRows: L, numTopRows: K, k, tokens, results, topK: rows.map((r) => r.topK) };
+  }
+
+  /** Waits for a launched pass and returns each row's token and the logprobs it asked for (NaN where none). */
+  read(s: SampledRows): TokenLogprob[] {
+    const total = s.numRows + s.numLogprobRows + 2 * s.numTopRows * s.k;
+    const host = this.backend.toHost(this.backend.narrow(s.results, 0, total)) as Float32Array;
+    const ids = new Int32Array(host.buffer, host.byteOffset, s.numRows);
+    return this.unpack(host, s.numRows, s.numLogprobRows, s.numTopRows, s.k, s.topK, (r) => ids[r]);
+  }
+
+  /** Logprob of the given token per row, with the top-k alternatives where k > 0 (prompt logprobs). */
+  score(logits: Tensor, tokens: Int32Array, topK: readonly number[]): TokenLogprob[] {
+    const b = this.backend;
+    const B = tokens.length;
+    if (B === 0) return [];
+    const k = Math.min(Math.max(0, ...topK), this.maxTopK, logits.shape[1]);
+    const K = k > 0 ? B : 0;
+    const targets = b.narrow(this.scoreTargets, 0, B);
+    b.copyFromHost(targets, tokens);
+    this.logprobs(this.scoreOut, 0, logits, targets, B, K, k);
+    const host = b.toHost(b.narrow(this.scoreOut, 0, B + 2 * K * k)) as Float32Array;
+    return this.unpack(host, 0, B, K, k, topK, (r) => tokens[r]);
+  }
+
+  free(): void {
+    for (const x of [...Object.values(this.t), ...this.results, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
+  }
+
+  // Into buf after `at` entries: the tokens' logprobs of the first L rows [L] f32, then top-k values [K, k] f32 and indices [K, k] i32.
+  private logprobs(buf: Tensor, at: number, logits: Tensor, tokens: Tensor, L: number, K: number, k: number): void {
+    const b = this.backend;
+    if (L > 0) b.gatherLogProbs(this.region(buf, at, L, 'f32'), b.narrow(logits, 0, L), b.narrow(tokens, 0, L));
+    if (K > 0 && k > 0) {
+      const values = b.view(this.region(buf, at + L, K * k, 'f32'), [K, k]);
+      const indices = b.view(this.region(buf, at + L + K * k, K * k, 'i32'), [K, k]);
+      b.logSoftmaxTopK(values, indices, b.narrow(logits, 0, K), k);
+    }
+  }
+
+  // Entries [start, start + n) of a flat 4-byte buffer, read as the given dtype.
+  private region(buf: Tensor, start: number, n: number, dtype: 'f32' | 'i32'): Tensor {
+    const v = this.backend.narrow(buf, start, start + n);
+    return dtype === 'f32' ? v : this.backend.view(v, [n], 'i32');
+  }
+
+  private unpack(host: Float32Array, B: number, L: number, K: number, k: number, topK: readonly number[], tokenOf: (r: number) => number): TokenLogprob[] {
+    const ints = new Int32Array(host.buffer, host.byteOffset, host.length);
+    const n = Math.max(B, L);
+    return Array.from({ length: n }, (_, r) => {
+      const entry: TokenLogprob = { token: tokenOf(r), logprob: r < L ? host[B + r] : Number.NaN };
+      if (r < K && topK[r] > 0) {
+        const m = Math.min(topK[r], k);
+        const base = B + L;
+        entry.top = Array.from({ length: m }, (_, j) => ({ token: ints[base + K * k + r * k + j], logprob: host[base + r * k + j] }));
+      }
+      return entry;
+    });
+  }
+
+  // Uploads the rows' sampling controls (host work and bytes proportional to the batch, except penalty token lists).
+  private params(rows: readonly SampleRow[]): SamplingTensors {
+    const b = this.backend;
+    const B = rows.length;
+    const t = this.t;
+    const put = (dst: Tensor, data: Float32Array | Int32Array | BigInt64Array) => {
+      const view = b.narrow(dst, 0, B);
+      b.copyFromHost(view, data);
+      return view;
+    };
+    const params = rows.map((r) => r.params);
+    const prompt = this.packed('prompt', rows.map((r) => (hasPenalties(r.params) ? r.promptTokens : [])));
+    const output = this.packed('output', rows.map((r) => (hasPenalties(r.params) ? r.outputTokens : [])));
+    return {
+      temperature: put(t.temperature, Float32Array.from(params, (p) => p.temperature)),
+      topK: put(t.topK, Int32Array.from(params, (p) => p.topK)),
+      topP: put(t.topP, Float32Array.from(params, (p) => p.topP)),
+      minP: put(t.minP, Float32Array.from(params, (p) => p.minP)),
+      repetitionPenalty: put(t.repetitionPenalty, Float32Array.from(params, (p) => p.repetitionPenalty)),
+      presencePenalty: put(t.presencePenalty, Float32Array.from(params, (p) => p.presencePenalty)),
+      frequencyPenalty: put(t.frequencyPenalty, Float32Array.from(params, (p) => p.frequencyPenalty)),
+      promptTokens: prompt.tokens,
+      promptOffsets: prompt.offsets,
+      outputTokens: output.tokens,
+      outputOffsets: output.offsets,
+      seeds: put(t.seeds, BigInt64Array.from(rows, (r) => r.seed)),
+      steps: put(t.steps, BigInt64Array.from(rows, (r) => BigInt(r.step))),
+    };
+  }
+
+  // Packs per-row token lists into the tokens/offsets pair, growing the token buffer when it is too small.
+  private packed(kind: 'prompt' | 'output', lists: ReadonlyArray<readonly number[]>): { tokens: Tensor; offsets: Tensor } {
+    const b = this.backend;
+    const offsets = new Int32Array(lists.length + 1);
+    lists.forEach((l, i) => (offsets[i + 1] = offsets[i] + l.length));
+    const total = offsets[lists.length];
+    const tokKey = kind === 'prompt' ? 'promptTokens' : 'outputTokens';
+    const offKey = kind === 'prompt' ? 'promptOffsets' : 'outputOffsets';
+    const cap = kind === 'prompt' ? this.promptCap : this.outputCap;
+    if (total > cap) {
+      const grown = Math.max(total, 2 * cap, 1024);
+      this.t[tokKey].free();
+      this.t[tokKey] = b.empty([grown], 'i32');
+      if (kind === 'prompt') this.promptCap = grown;
+      else this.outputCap = grown;
+    }
+    const tokens = b.narrow(this.t[tokKey], 0, total);
+    if (total > 0) b.copyFromHost(tokens, Int32Array.from(lists.flat()));
+    const off = b.narrow(this.t[offKey], 0, lists.length + 1);
+    b.copyFromHost(off, offsets);
+    return { tokens, offsets: off };
+  }
+}

@@ -1,7 +1,8 @@
-// The sampling parameters as the PromptJob schema declares them, so flags and columns follow the schema, not a copy.
-import { PromptJobSchemas, type AvroSchemaJson, type SamplingParams } from '@sluice/schema';
+// The sampling parameters as @sluice/schema's one table lists them (and the schema declares them: a test there checks),
+// with each one's doc from the PromptJob schema, so flags and columns follow the schema, not a copy.
+import { PromptJobSchemas, SAMPLING_PARAMETERS, type SamplingKind, type SamplingParams } from '@sluice/schema';
 
-export type SamplingKind = 'int' | 'long' | 'double' | 'boolean' | 'string[]' | 'int[]' | 'early_stopping';
+export type { SamplingKind };
 
 export interface SamplingField {
   name: keyof SamplingParams;
@@ -9,37 +10,16 @@ export interface SamplingField {
   doc: string;
 }
 
-interface FieldJson {
-  name: string;
-  type: AvroSchemaJson;
-  doc?: string;
+function samplingDocs(): Map<string, string> {
+  const job = PromptJobSchemas.latest.json as { fields: Array<{ name: string; type: unknown }> };
+  const sampling = job.fields.find((f) => f.name === 'sampling')?.type as unknown[];
+  const record = sampling.find((b) => typeof b === 'object' && b !== null) as { fields: Array<{ name: string; doc?: string }> };
+  return new Map(record.fields.map((f) => [f.name, f.doc ?? '']));
 }
 
-function kindOf(type: AvroSchemaJson, name: string): SamplingKind {
-  const branches = (Array.isArray(type) ? type : [type]).filter((b) => b !== 'null');
-  if (branches.length > 1) return name === 'early_stopping' ? 'early_stopping' : fail(name);
-  const [branch] = branches;
-  if (branch === 'int' || branch === 'long' || branch === 'double' || branch === 'boolean') return branch;
-  if (typeof branch === 'object' && !Array.isArray(branch) && branch.type === 'array') return branch.items === 'int' ? 'int[]' : 'string[]';
-  return fail(name);
-}
+const DOCS = samplingDocs();
 
-function fail(name: string): never {
-  throw new Error(`sampling field ${name} has a type the CLI does not map`);
-}
-
-function samplingRecord(): { fields: FieldJson[] } {
-  const job = PromptJobSchemas.latest.json as { fields: FieldJson[] };
-  const sampling = job.fields.find((f) => f.name === 'sampling');
-  const record = (sampling?.type as AvroSchemaJson[]).find((b) => typeof b === 'object' && !Array.isArray(b));
-  return record as unknown as { fields: FieldJson[] };
-}
-
-export const SAMPLING_FIELDS: readonly SamplingField[] = samplingRecord().fields.map((f) => ({
-  name: f.name as keyof SamplingParams,
-  kind: kindOf(f.type, f.name),
-  doc: f.doc ?? '',
-}));
+export const SAMPLING_FIELDS: readonly SamplingField[] = SAMPLING_PARAMETERS.map((p) => ({ name: p.wire, kind: p.kind, doc: DOCS.get(p.wire) ?? '' }));
 
 const BY_NAME = new Map(SAMPLING_FIELDS.map((f) => [f.name as string, f]));
 

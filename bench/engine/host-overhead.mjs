@@ -312,7 +312,8 @@ function labelBody(o, summaries, load, date) {
   const big = summaries.reduce((a, b) => (b.batch * b.context > a.batch * a.context ? b : a));
   return [
     `Measured ${date} on ${machineLine()}, engine at commit ${gitDescribe()}, with \`node bench/engine/host-overhead.mjs `
-      + `${process.argv.slice(2).filter((a) => a !== '--write').join(' ')}\` (${summaries[0].runs} round(s) × `
+      + `${process.argv.slice(2).filter((a) => a !== '--write').map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}\` `
+      + `(${summaries[0].runs} round(s) × `
       + `${summaries[0].steps / summaries[0].runs} timed steps per configuration); load average ${load[0].toFixed(2)} at `
       + `start, ${load[1].toFixed(2)} at end on the shared cores, so wall times are upper bounds.`,
     table(summaries),

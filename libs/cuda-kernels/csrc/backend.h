@@ -87,6 +87,8 @@ class Backend {
   // Ops (semantics documented in src/api.ts).
   virtual void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) = 0;
   virtual void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) = 0;
+  // Same dtype and numel; either side may be device or pinned host memory; queued in stream order.
+  virtual void copy(const TensorRef& dst, const TensorRef& src) = 0;
   virtual void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) = 0;
   virtual void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight,
                                   float eps) = 0;

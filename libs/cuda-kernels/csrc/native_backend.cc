@@ -126,6 +126,7 @@ Napi::Function NativeBackend::Define(Napi::Env env) {
           InstanceMethod<&NativeBackend::DestroyGraph>("destroyGraph"),
           InstanceMethod<&NativeBackend::Embedding>("embedding"),
           InstanceMethod<&NativeBackend::Scatter>("scatter"),
+          InstanceMethod<&NativeBackend::Copy>("copy"),
           InstanceMethod<&NativeBackend::RmsNorm>("rmsNorm"),
           InstanceMethod<&NativeBackend::FusedAddRmsNorm>("fusedAddRmsNorm"),
           InstanceMethod<&NativeBackend::RotaryEmbedding>("rotaryEmbedding"),
@@ -416,6 +417,17 @@ Napi::Value NativeBackend::Scatter(const Napi::CallbackInfo& info) {
   c.dim(src, "src", 0, indices.dim(0), "one value per index");
   c.indices_in_range(indices, "indices", 0, dst.numel(), "elements of 'dst', addressed flat", true);
   guarded(info.Env(), "scatter", [&] { backend_->scatter(dst, indices, src); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeBackend::Copy(const Napi::CallbackInfo& info) {
+  OpCheck c(info.Env(), "copy", *backend_);
+  const TensorRef dst = c.tensor(info[0], "dst", true), src = c.tensor(info[1], "src", true);
+  c.same_dtype(dst, "dst", src, "src");
+  if (dst.numel() != src.numel()) {
+    c.fail("E_SHAPE", "dst", "must hold as many elements as 'src' (" + std::to_string(src.numel()) + "), got " + std::to_string(dst.numel()));
+  }
+  guarded(info.Env(), "copy", [&] { backend_->copy(dst, src); });
   return info.Env().Undefined();
 }
 

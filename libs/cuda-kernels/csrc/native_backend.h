@@ -43,6 +43,7 @@ class NativeBackend : public Napi::ObjectWrap<NativeBackend> {
 
   Napi::Value Embedding(const Napi::CallbackInfo& info);
   Napi::Value Scatter(const Napi::CallbackInfo& info);
+  Napi::Value Copy(const Napi::CallbackInfo& info);
   Napi::Value RmsNorm(const Napi::CallbackInfo& info);
   Napi::Value FusedAddRmsNorm(const Napi::CallbackInfo& info);
   Napi::Value RotaryEmbedding(const Napi::CallbackInfo& info);

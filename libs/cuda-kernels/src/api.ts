@@ -84,6 +84,12 @@ export interface Backend {
    * the last, CUDA an unspecified one.
    */
   scatter(dst: Tensor, indices: Tensor, src: Tensor): void;
+  /**
+   * dst = src (same dtype and numel), queued in stream order; either may be on the device or in pinned host
+   * memory (emptyPinned). Into pinned memory it does not wait: record an event after it and waitEvent before
+   * reading dst with toHost, so a step's results can be read while later steps run.
+   */
+  copy(dst: Tensor, src: Tensor): void;
   rmsNorm(out: Tensor, x: Tensor, weight: Tensor, eps: number): void;
   /** residual += x; x = rmsNorm(residual) * weight, in place (one pass over memory). */
   fusedAddRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps: number): void;

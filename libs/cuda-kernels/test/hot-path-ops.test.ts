@@ -214,6 +214,28 @@ describe.each(devices())('hot-path ops on %s', (device) => {
     });
   });
 
+  describe('copy', () => {
+    it('copies a device tensor into pinned host memory in stream order; an event marks when it can be read', () => {
+      const src = b.fromHost(Int32Array.from([5, -7, 9, 11]), [4], 'i32');
+      const pinned = b.emptyPinned([4], 'i32');
+      b.copy(pinned, src);
+      const ev = b.createEvent();
+      b.recordEvent(ev);
+      b.waitEvent(ev);
+      b.destroyEvent(ev);
+      expect(ints(pinned)).toEqual([5, -7, 9, 11]);
+      const back = b.empty([2, 2], 'i32');
+      b.copy(back, pinned);
+      expect(ints(back)).toEqual([5, -7, 9, 11]);
+    });
+
+    it('rejects a different dtype or element count', () => {
+      const src = b.fromHost(Int32Array.from([1, 2]), [2], 'i32');
+      expectKernelError(() => b.copy(b.empty([2], 'f32'), src), 'E_DTYPE', 'copy', 'dst');
+      expectKernelError(() => b.copy(b.empty([3], 'i32'), src), 'E_SHAPE', 'copy', 'dst');
+    });
+  });
+
   describe('view with a dtype', () => {
     it('reinterprets the same bytes: f32 written through one view reads back as its i32 bits', () => {
       const buf = b.empty([8], 'i32');

@@ -70,6 +70,10 @@ void CpuBackend::embedding(const TensorRef& out, const TensorRef& table, const T
   });
 }
 
+void CpuBackend::copy(const TensorRef& dst, const TensorRef& src) {
+  std::memmove(dst.data, src.data, static_cast<size_t>(src.numel()) * dtype_size(src.dtype));
+}
+
 // Serial, so with repeated indices the last write wins (the order the CUDA backend does not promise).
 void CpuBackend::scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) {
   int32_t* d = dst.ptr<int32_t>();

@@ -40,6 +40,7 @@ class CpuBackend final : public Backend {
 
   void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) override;
   void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) override;
+  void copy(const TensorRef& dst, const TensorRef& src) override;
   void rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) override;
   void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const TensorRef& weight, float eps) override;
   void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,

@@ -194,6 +194,14 @@ void CudaBackend::embedding(const TensorRef& out, const TensorRef& table, const 
   cuda::embedding(out, table, ids, stream_);
 }
 
+// Asynchronous even into pinned host memory: a reader waits on an event recorded after it, not on the stream.
+void CudaBackend::copy(const TensorRef& dst, const TensorRef& src) {
+  const size_t bytes = static_cast<size_t>(src.numel()) * dtype_size(src.dtype);
+  if (bytes == 0) return;
+  activate();
+  SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDefault, stream_));
+}
+
 void CudaBackend::scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) {
   activate();
   cuda::scatter(dst, indices, src, stream_);

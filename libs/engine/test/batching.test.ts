@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineOptions } from '../src/config';
 import { LLMEngine } from '../src/frontend/llm-engine';
-import { InvalidSamplingParamsError, RequestRejectedError } from '../src/errors';
+import { InvalidSamplingParamsError, RequestAbortedError, RequestRejectedError } from '../src/errors';
 import type { RequestOutput } from '../src/outputs';
 import type { PromptInput } from '../src/prompt-input';
 import type { SamplingParamsInit } from '../src/sampling-params';
@@ -157,6 +157,21 @@ describe('continuous batching', () => {
     expect(engine.hasUnfinishedRequests()).toBe(false);
     expect(engine.stats().freeBlocks).toBe(engine.stats().totalBlocks);
     expect(engine.step()).toEqual([]);
+  });
+
+  it('tokenizes prompts side by side but admits them in the order they were added; an abort while tokenizing wins', async () => {
+    const engine = await create({ maxNumSeqs: 1 });
+    const long = CORPUS.repeat(3);
+    const first = engine.addRequest('first', long.slice(0, 1500), { temperature: 0, maxTokens: 3, ignoreEos: true });
+    const second = engine.addRequest('second', { promptTokenIds: [5, 6, 7] }, { temperature: 0, maxTokens: 3, ignoreEos: true });
+    const gone = engine.addRequest('gone', long, { maxTokens: 3 });
+    expect(engine.abortRequest('gone')).toBeUndefined();
+    await expect(gone).rejects.toBeInstanceOf(RequestAbortedError);
+    await Promise.all([first, second]);
+    const order: string[] = [];
+    while (engine.hasUnfinishedRequests()) for (const o of engine.step()) if (o.finished) order.push(o.requestId);
+    expect(order).toEqual(['first', 'second']);
+    expect(engine.stats()).toMatchObject({ numRequests: 0, freeBlocks: engine.stats().totalBlocks });
   });
 
   it('rejects a request that can never run with RequestRejectedError and goes on with the others', async () => {

@@ -25,8 +25,8 @@ export interface SampledRows {
   k: number;
   /** The sampled token ids, still on the device (the next step's decode inputs read them there). */
   tokens: Tensor;
-  /** The buffer holding this pass's results. */
-  results: Tensor;
+  /** Which of the sampler's two result slots holds this pass. */
+  slot: number;
   topK: readonly number[];
 }
 
@@ -42,8 +42,13 @@ function hasPenalties(p: SamplingParams): boolean {
  */
 export class Sampler {
   private readonly t: SamplingTensors;
-  /** Two, used in turn: a launched step's results stay readable while the next step samples into the other. */
-  private readonly results: [Tensor, Tensor];
+  /**
+   * Two slots, used in turn, so a launched step's results stay readable while the next step samples into the
+   * other: each a device buffer, its pinned host twin the results are copied to, and an event marking the copy.
+   */
+  private readonly results: Tensor[];
+  private readonly pinned: Tensor[];
+  private readonly copied: number[];
   private turn = 0;
   private readonly scoreTargets: Tensor;
   private readonly scoreOut: Tensor;
@@ -61,8 +66,10 @@ export class Sampler {
       seeds: b.empty([maxRows], 'i64'), steps: b.empty([maxRows], 'i64'),
     };
     // Token ids, logprobs, top values and top indices of a step, 4 bytes each, read back in one copy.
-    const resultBuffer = () => b.empty([maxRows * (2 + 2 * Math.max(1, maxTopK))], 'f32');
-    this.results = [resultBuffer(), resultBuffer()];
+    const size = maxRows * (2 + 2 * Math.max(1, maxTopK));
+    this.results = [b.empty([size], 'f32'), b.empty([size], 'f32')];
+    this.pinned = [b.emptyPinned([size], 'f32'), b.emptyPinned([size], 'f32')];
+    this.copied = [b.createEvent(), b.createEvent()];
     this.scoreTargets = b.empty([maxRows], 'i32');
     this.scoreOut = b.empty([maxRows * (1 + 2 * Math.max(1, maxTopK))], 'f32');
   }
@@ -74,18 +81,24 @@ export class Sampler {
     const L = rows.filter((r) => r.wantsLogprob || r.topK > 0).length;
     const K = rows.filter((r) => r.topK > 0).length;
     const k = Math.min(Math.max(0, ...rows.map((r) => r.topK)), this.maxTopK, logits.shape[1]);
-    const results = this.results[this.turn];
+    const slot = this.turn;
     this.turn ^= 1;
+    const results = this.results[slot];
     const tokens = this.region(results, 0, B, 'i32');
     b.sample(tokens, logits, this.params(rows));
     this.logprobs(results, B, logits, tokens, L, K, k);
-    return { numRows: B, numLogprobRows: L, numTopRows: K, k, tokens, results, topK: rows.map((r) => r.topK) };
+    // Queued behind the sampling ops: the host waits for this copy alone, not for steps launched after it.
+    const total = B + L + 2 * K * k;
+    b.copy(b.narrow(this.pinned[slot], 0, total), b.narrow(results, 0, total));
+    b.recordEvent(this.copied[slot]);
+    return { numRows: B, numLogprobRows: L, numTopRows: K, k, tokens, slot, topK: rows.map((r) => r.topK) };
   }
 
   /** Waits for a launched pass and returns each row's token and the logprobs it asked for (NaN where none). */
   read(s: SampledRows): TokenLogprob[] {
     const total = s.numRows + s.numLogprobRows + 2 * s.numTopRows * s.k;
-    const host = this.backend.toHost(this.backend.narrow(s.results, 0, total)) as Float32Array;
+    this.backend.waitEvent(this.copied[s.slot]);
+    const host = this.backend.toHost(this.backend.narrow(this.pinned[s.slot], 0, total)) as Float32Array;
     const ids = new Int32Array(host.buffer, host.byteOffset, s.numRows);
     return this.unpack(host, s.numRows, s.numLogprobRows, s.numTopRows, s.k, s.topK, (r) => ids[r]);
   }
@@ -105,7 +118,8 @@ export class Sampler {
   }
 
   free(): void {
-    for (const x of [...Object.values(this.t), ...this.results, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
+    for (const x of [...Object.values(this.t), ...this.results, ...this.pinned, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
+    for (const e of this.copied) this.backend.destroyEvent(e);
   }
 
   // Into buf after `at` entries: the tokens' logprobs of the first L rows [L] f32, then top-k values [K, k] f32 and indices [K, k] i32.

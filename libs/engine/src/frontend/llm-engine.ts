@@ -42,6 +42,8 @@ export class LLMEngine {
   private readonly tokenizing = new Map<string, { aborted: boolean }>();
   private readonly beams: BeamClient;
   private readonly input: InputProcessor;
+  /** Settles when the last added request has reached the core: requests enter it in the order they were added. */
+  private lastAdd: Promise<unknown> = Promise.resolve();
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private stepCount = 0;
@@ -97,10 +99,18 @@ export class LLMEngine {
     if (!Number.isFinite(priority)) throw new EngineError('INVALID_REQUEST', `request ${requestId}: priority must be a finite number, got ${priority}`);
     const mark = { aborted: false };
     this.tokenizing.set(requestId, mark);
+    // Prompts tokenize side by side, but enter the core in the order they were added (first come, first served).
+    const entered = this.enter(requestId, this.input.process(requestId, input), this.lastAdd, mark, sp, priority);
+    this.lastAdd = entered.catch(() => undefined);
+    return entered;
+  }
+
+  private async enter(requestId: string, tokenized: Promise<ProcessedPrompt>, before: Promise<unknown>, mark: { aborted: boolean }, sp: SamplingParams, priority: number): Promise<void> {
     let prompt: ProcessedPrompt;
     try {
-      prompt = await this.input.process(requestId, input);
+      prompt = await tokenized;
     } finally {
+      await before;
       this.tokenizing.delete(requestId);
     }
     if (mark.aborted || this.closed) throw new RequestAbortedError(requestId);

@@ -1,6 +1,6 @@
 export * from './errors';
 export * from './outputs';
-export { SamplingParams, type SamplingParamsInit } from './sampling-params';
+export { SamplingParams, type CheckedSamplingParams, type SamplingParamsInit } from './sampling-params';
 export type { SchedulerStats, PreemptionMode } from './core/scheduler';
 export type { BlockManagerStats } from './core/block-manager';
 export type { EngineOptions, EngineConfig } from './config';

@@ -89,6 +89,9 @@ function normalize(init: object): Partial<Record<Key, unknown>> {
 }
 
 /** Validated sampling parameters with vLLM's semantics; the constructor throws InvalidSamplingParamsError naming the parameter. */
+/** The fields of a built SamplingParams. */
+export type CheckedSamplingParams = Omit<{ [K in keyof SamplingParams]: SamplingParams[K] }, 'beamWidth' | 'toChecked'>;
+
 export class SamplingParams {
   readonly n: number;
   readonly bestOf: number;
@@ -184,6 +187,19 @@ export class SamplingParams {
   }
 
   /** The beam width when useBeamSearch is set. */
+  /** The checked values, as plain data that crosses a thread boundary (what revive() takes back). */
+  toChecked(): CheckedSamplingParams {
+    return { ...this };
+  }
+
+  /**
+   * The SamplingParams whose toChecked() gave these values, without checking them again: for values that were
+   * built and checked once, in this process, and crossed to the engine's thread.
+   */
+  static revive(checked: CheckedSamplingParams): SamplingParams {
+    return Object.assign(Object.create(SamplingParams.prototype) as SamplingParams, checked);
+  }
+
   get beamWidth(): number {
     return this.bestOf;
   }

@@ -4,6 +4,8 @@ import { InvalidSamplingParamsError } from './errors';
 import type { FinishReason, RequestOutput } from './outputs';
 import { SamplingParams, type SamplingParamsInit } from './sampling-params';
 
+export { SamplingParams };
+
 /**
  * Sampling parameters under vLLM's names; null or absent means the engine's default. The shape derives from the one
  * table of sampling parameters: beam_width is the number of beams (this engine's bestOf under beam search), and
@@ -46,7 +48,7 @@ const WIRE_NAME = new Map<string, string>(SAMPLING_API_NAMES.map(([wire, engine]
  * The parameters under the engine's names, checked by the engine's rules. Throws InvalidSamplingParamsError whose
  * `param` is the wire name (UnsupportedSamplingParamError for vLLM values this engine lacks, early_stopping "never").
  */
-export function samplingParamsFromWire(wire: WireSamplingParams | null | undefined): SamplingParamsInit {
+export function samplingParamsFromWire(wire: WireSamplingParams | null | undefined): SamplingParams {
   const s = wire ?? {};
   const params: Record<string, unknown> = {};
   for (const [name, engine] of ENGINE_NAME) {
@@ -63,13 +65,12 @@ export function samplingParamsFromWire(wire: WireSamplingParams | null | undefin
   }
   if (s.early_stopping === 'never') throw new UnsupportedSamplingParamError('early_stopping', '"never" is not supported by this engine (true or false are)');
   try {
-    new SamplingParams(params);
+    return new SamplingParams(params);
   } catch (err) {
     if (!(err instanceof InvalidSamplingParamsError)) throw err;
     const name = err.param === 'bestOf' && width !== null && width !== undefined ? 'beam_width' : (WIRE_NAME.get(err.param) ?? err.param);
     throw new InvalidSamplingParamsError(name, err.message.replace(`sampling parameter ${err.param}: `, ''));
   }
-  return params as SamplingParamsInit;
 }
 
 /** A request's outputs and token counts under vLLM's names. */

@@ -11,6 +11,7 @@ import {
   ModelLoadError,
   RequestAbortedError,
   RequestRejectedError,
+  samplingParamsFromWire,
   type AsyncRequest,
   type EngineOptions,
   type RequestOutput,
@@ -83,6 +84,8 @@ describe('AsyncEngine', () => {
     const requests: AsyncRequest[] = PROMPTS.map((input, i) => ({ id: `r${i}`, input, params: { ...GREEDY, maxTokens: 8 + 7 * i } }));
     requests.push({ id: 'ids', input: { promptTokenIds: [896, 40, 41, 42, 43] }, params: { ...GREEDY, maxTokens: 12 } });
     requests.push({ id: 'chat', input: { messages: [{ role: 'user', content: 'Where does the boat go?' }] }, params: { ...GREEDY, maxTokens: 20 } });
+    // Parameters built (and checked) on this side cross as their values and are not built again in the worker.
+    requests.push({ id: 'built', input: PROMPTS[1], params: samplingParamsFromWire({ temperature: 0, max_tokens: 9, stop: ['zz'] }) });
     const expected = await inProcess({ model, maxModelLen: 512 }, requests);
     expect(engine.modelName).toBe('tiny-llama');
     const got = await Promise.all(requests.map((r) => engine.add(r)));

@@ -82,6 +82,14 @@ describe('SamplingParams', () => {
     expect(p).toMatchObject({ temperature: 0, beamWidth: 4, lengthPenalty: 0.8, earlyStopping: true });
   });
 
+  it('crosses a thread boundary as checked values and comes back whole, without checking again', () => {
+    const sp = new SamplingParams({ n: 2, bestOf: 3, temperature: 0.5, stop: 'x', logprobs: 1 });
+    const back = SamplingParams.revive(structuredClone(sp.toChecked()));
+    expect(back).toBeInstanceOf(SamplingParams);
+    expect(back).toEqual(sp);
+    expect(back.beamWidth).toBe(3);
+  });
+
   it('rejects a non-object', () => {
     expect(() => new SamplingParams(null as unknown as SamplingParamsInit)).toThrow(InvalidSamplingParamsError);
   });

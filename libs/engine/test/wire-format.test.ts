@@ -20,25 +20,25 @@ describe('samplingParamsFromWire', () => {
       repetition_penalty: 1.1, stop: ['\n\n'], stop_token_ids: [2], include_stop_str_in_output: true, ignore_eos: false, max_tokens: 64,
       min_tokens: 1, logprobs: 2, prompt_logprobs: 1, skip_special_tokens: true,
     });
-    expect(init).toEqual({
+    expect(init).toBeInstanceOf(SamplingParams);
+    expect(init).toEqual(new SamplingParams({
       n: 2, bestOf: 3, temperature: 0.7, topP: 0.9, topK: 40, minP: 0.05, seed: 7, presencePenalty: 0.1, frequencyPenalty: 0.2,
       repetitionPenalty: 1.1, stop: ['\n\n'], stopTokenIds: [2], includeStopStrInOutput: true, ignoreEos: false, maxTokens: 64,
       minTokens: 1, logprobs: 2, promptLogprobs: 1, skipSpecialTokens: true,
-    });
-    expect(() => new SamplingParams(init)).not.toThrow();
+    }));
   });
 
   it('leaves null and absent parameters to the engine defaults', () => {
-    expect(samplingParamsFromWire({ temperature: null, top_k: null, max_tokens: 8 })).toEqual({ maxTokens: 8 });
-    expect(samplingParamsFromWire({})).toEqual({});
-    expect(samplingParamsFromWire(null)).toEqual({});
-    expect(samplingParamsFromWire(undefined)).toEqual({});
+    expect(samplingParamsFromWire({ temperature: null, top_k: null, max_tokens: 8 })).toEqual(new SamplingParams({ maxTokens: 8 }));
+    expect(samplingParamsFromWire({})).toEqual(new SamplingParams({}));
+    expect(samplingParamsFromWire(null)).toEqual(new SamplingParams({}));
+    expect(samplingParamsFromWire(undefined)).toEqual(new SamplingParams({}));
   });
 
   it('takes beam_width as the beam count (bestOf) and early_stopping true/false as it is', () => {
     const init = samplingParamsFromWire({ use_beam_search: true, beam_width: 4, early_stopping: true, length_penalty: 0.8, temperature: 0 });
-    expect(init).toEqual({ useBeamSearch: true, bestOf: 4, earlyStopping: true, lengthPenalty: 0.8, temperature: 0 });
-    expect(samplingParamsFromWire({ use_beam_search: true, beam_width: 3, best_of: 3, temperature: 0 })).toEqual({ useBeamSearch: true, bestOf: 3, temperature: 0 });
+    expect(init).toEqual(new SamplingParams({ useBeamSearch: true, bestOf: 4, earlyStopping: true, lengthPenalty: 0.8, temperature: 0 }));
+    expect(samplingParamsFromWire({ use_beam_search: true, beam_width: 3, best_of: 3, temperature: 0 })).toEqual(new SamplingParams({ useBeamSearch: true, bestOf: 3, temperature: 0 }));
   });
 
   it.each([

@@ -1,5 +1,5 @@
 import {
-  EngineError as LibEngineError, InvalidSamplingParamsError, RequestAbortedError, RequestRejectedError, TokenizerError, UnsupportedSamplingParamError, resultToWire,
+  EngineError as LibEngineError, InvalidSamplingParamsError, RequestAbortedError, RequestRejectedError, TokenizerError, SamplingParams, UnsupportedSamplingParamError, resultToWire,
   type AsyncEngineStats, type RequestOutput,
 } from '@sluice/engine';
 import { EngineError } from '../errors';
@@ -8,14 +8,14 @@ import { engineError, engineLoad, engineRequest, engineResult } from './llm-mapp
 describe('engineRequest', () => {
   it('carries the job id, the prompt or the chat messages (without names), the sampling under engine names, and the priority', () => {
     expect(engineRequest({ id: 'j1', prompt: 'hi', sampling: { max_tokens: 3, top_p: 0.5, temperature: null }, priority: -2 })).toEqual({
-      id: 'j1', input: { prompt: 'hi' }, params: { maxTokens: 3, topP: 0.5 }, priority: -2,
+      id: 'j1', input: { prompt: 'hi' }, params: new SamplingParams({ maxTokens: 3, topP: 0.5 }), priority: -2,
     });
     expect(engineRequest({ id: 'j2', messages: [{ role: 'user', content: 'hey', name: 'ann' }], sampling: {} })).toEqual({
-      id: 'j2', input: { messages: [{ role: 'user', content: 'hey' }] }, params: {}, priority: undefined,
+      id: 'j2', input: { messages: [{ role: 'user', content: 'hey' }] }, params: new SamplingParams({}), priority: undefined,
     });
-    expect(engineRequest({ id: 'j3', prompt: 'hi', sampling: { use_beam_search: true, beam_width: 4, early_stopping: true, temperature: 0 } }).params).toEqual({
-      useBeamSearch: true, bestOf: 4, earlyStopping: true, temperature: 0,
-    });
+    expect(engineRequest({ id: 'j3', prompt: 'hi', sampling: { use_beam_search: true, beam_width: 4, early_stopping: true, temperature: 0 } }).params).toEqual(
+      new SamplingParams({ useBeamSearch: true, bestOf: 4, earlyStopping: true, temperature: 0 }),
+    );
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { SamplingParams } from '@sluice/engine/wire-format';
 import type { PromptJob } from '@sluice/schema';
 import { engineRequest } from './engine-request';
 import { RowError } from '../produce/row-error';
@@ -6,14 +7,14 @@ const job = (over: Partial<PromptJob>): PromptJob => ({ job_id: 'j', batch_id: '
 
 describe('engine requests from jobs', () => {
   it('gives the engine the sampling under its names, nulls left to its defaults', () => {
-    expect(engineRequest(job({ sampling: { max_tokens: 4, top_p: 0.5, top_k: null, stop: ['x'], seed: 3 } })).params).toEqual({ maxTokens: 4, topP: 0.5, stop: ['x'], seed: 3 });
-    expect(engineRequest(job({ sampling: { use_beam_search: true, beam_width: 4, temperature: 0, early_stopping: true } })).params).toEqual({ useBeamSearch: true, bestOf: 4, temperature: 0, earlyStopping: true });
-    expect(engineRequest(job({ sampling: null })).params).toEqual({});
+    expect(engineRequest(job({ sampling: { max_tokens: 4, top_p: 0.5, top_k: null, stop: ['x'], seed: 3 } })).params).toEqual(new SamplingParams({ maxTokens: 4, topP: 0.5, stop: ['x'], seed: 3 }));
+    expect(engineRequest(job({ sampling: { use_beam_search: true, beam_width: 4, temperature: 0, early_stopping: true } })).params).toEqual(new SamplingParams({ useBeamSearch: true, bestOf: 4, temperature: 0, earlyStopping: true }));
+    expect(engineRequest(job({ sampling: null })).params).toEqual(new SamplingParams({}));
   });
 
   it('builds a text or chat input with the priority', () => {
-    expect(engineRequest(job({ prompt: 'hello', priority: 2, sampling: { max_tokens: 3 } }))).toEqual({ input: { prompt: 'hello' }, params: { maxTokens: 3 }, priority: 2 });
-    expect(engineRequest(job({ prompt: null, messages: [{ role: 'user', content: 'q', name: null }] }))).toEqual({ input: { messages: [{ role: 'user', content: 'q' }] }, params: {} });
+    expect(engineRequest(job({ prompt: 'hello', priority: 2, sampling: { max_tokens: 3 } }))).toEqual({ input: { prompt: 'hello' }, params: new SamplingParams({ maxTokens: 3 }), priority: 2 });
+    expect(engineRequest(job({ prompt: null, messages: [{ role: 'user', content: 'q', name: null }] }))).toEqual({ input: { messages: [{ role: 'user', content: 'q' }] }, params: new SamplingParams({}) });
   });
 
   it.each([

@@ -1,5 +1,5 @@
 // The one place a PromptJob becomes an engine request: the engine takes the job's sampling under its wire (vLLM) names.
-import type { ChatMessage, SamplingParamsInit, WireCompletionOutput, WireSamplingParams, WireUsage } from '@sluice/engine';
+import type { ChatMessage, SamplingParams as EngineSamplingParams, WireCompletionOutput, WireSamplingParams, WireUsage } from '@sluice/engine';
 import type { CompletionOutput, PromptJob, SamplingParams, Usage } from '@sluice/schema';
 import { engineSampling } from '../produce/engine-sampling';
 
@@ -13,13 +13,14 @@ export type EngineInput = { prompt: string } | { messages: ChatMessage[] };
 
 export interface EngineRequest {
   input: EngineInput;
-  params: SamplingParamsInit;
+  /** Built and checked once here; the engine's thread takes it as it is. */
+  params: EngineSamplingParams;
   priority?: number;
 }
 
 /** The job as an engine request, its parameters checked by the engine's own rules so a bad row fails before any compute. */
 export function engineRequest(job: PromptJob): EngineRequest {
-  const params: SamplingParamsInit = engineSampling(job.sampling);
+  const params = engineSampling(job.sampling);
   const input: EngineInput = job.messages ? { messages: job.messages.map(({ role, content }) => ({ role, content })) } : { prompt: job.prompt as string };
   return { input, params, ...(job.priority === null || job.priority === undefined ? {} : { priority: job.priority }) };
 }

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelLoadError, RequestRejectedError, type RequestOutput } from '@sluice/engine';
+import { ModelLoadError, RequestRejectedError, SamplingParams, type RequestOutput } from '@sluice/engine';
 import { generate, type GenerateEngine, type GenerateOptions } from './generate';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-generate-'));
@@ -72,7 +72,7 @@ describe('generate', () => {
       metadata: { 'sluice.seq': '3', 'sluice.kind': 'text' },
     });
     expect(lines[9]).toMatchObject({ outputs: [], error: { code: 'REQUEST_REJECTED', message: 'request gen-9 rejected: prompt is longer than max_model_len' } });
-    expect(engine.seen[1]).toEqual({ id: 'gen-1', params: { maxTokens: 8 }, priority: 1 });
+    expect(engine.seen[1]).toEqual({ id: 'gen-1', params: new SamplingParams({ maxTokens: 8 }), priority: 1 });
     expect(engine.closed).toBe(true);
   });
 

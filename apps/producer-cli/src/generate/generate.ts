@@ -1,6 +1,6 @@
 // `sluice generate`: offline batch inference from a file with a local model, no Kafka; lines in input order.
 import { hostname } from 'node:os';
-import { EngineError, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParamsInit } from '@sluice/engine';
+import { EngineError, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
 import type { PromptJob } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
@@ -18,7 +18,7 @@ import { InOrder } from './in-order';
 /** What generate needs of an engine: @sluice/engine's AsyncEngine has this shape. */
 export interface GenerateEngine {
   readonly modelName: string;
-  add(request: { id: string; input: EngineInput; params?: SamplingParamsInit; priority?: number }): Promise<RequestOutput>;
+  add(request: { id: string; input: EngineInput; params?: SamplingParams | SamplingParamsInit; priority?: number }): Promise<RequestOutput>;
   shutdown(): Promise<void>;
 }
 

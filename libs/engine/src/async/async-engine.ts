@@ -5,14 +5,15 @@ import type { EngineStats } from '../frontend/llm-engine';
 import { EngineError, RequestAbortedError } from '../errors';
 import type { RequestOutput } from '../outputs';
 import type { PromptInput } from '../prompt-input';
-import type { SamplingParamsInit } from '../sampling-params';
+import { SamplingParams, type SamplingParamsInit } from '../sampling-params';
 import { reviveError } from './error-transfer';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
 export interface AsyncRequest {
   id: string;
   input: PromptInput;
-  params?: SamplingParamsInit;
+  /** Built SamplingParams cross to the engine's thread as their checked values and are not built again there. */
+  params?: SamplingParams | SamplingParamsInit;
   priority?: number;
 }
 
@@ -144,7 +145,8 @@ export class AsyncEngine {
     if (this.failure) return p.onError(new EngineError('INTERNAL', `request ${id}: ${this.failure.message}`));
     if (this.closing) return p.onError(new RequestAbortedError(id));
     if (this.pending.has(id)) return p.onError(new EngineError('DUPLICATE_REQUEST', `request ${id} is already in flight`));
-    const message: ToWorker = { type: 'add', id, input: request.input, params: request.params, priority: request.priority, stream };
+    const params = request.params instanceof SamplingParams ? { checked: request.params.toChecked() } : { params: request.params };
+    const message: ToWorker = { type: 'add', id, input: request.input, ...params, priority: request.priority, stream };
     try {
       this.worker.postMessage(message);
     } catch (e) {

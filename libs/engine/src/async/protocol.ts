@@ -2,7 +2,7 @@ import type { EngineOptions } from '../config';
 import type { PromptInput } from '../prompt-input';
 import type { EngineStats } from '../frontend/llm-engine';
 import type { RequestOutput } from '../outputs';
-import type { SamplingParamsInit } from '../sampling-params';
+import type { CheckedSamplingParams, SamplingParamsInit } from '../sampling-params';
 import type { SerializedError } from './error-transfer';
 
 /** What the worker is started with (its workerData). */
@@ -17,6 +17,8 @@ export type ToWorker =
       id: string;
       input: PromptInput;
       params?: SamplingParamsInit;
+      /** Parameters built and checked on the caller's side (instead of params). */
+      checked?: CheckedSamplingParams;
       priority?: number;
       /** Whether every step's output is wanted, or only the final one. */
       stream: boolean;

@@ -1,5 +1,6 @@
 import { MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { LLMEngine } from '../frontend/llm-engine';
+import { SamplingParams } from '../sampling-params';
 import { serializeError } from './error-transfer';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
@@ -53,7 +54,7 @@ function stop(): void {
 // Tokenizing is asynchronous: steps of other requests go on meanwhile, and an abort that arrives first wins.
 async function add(e: LLMEngine, m: Extract<ToWorker, { type: 'add' }>): Promise<void> {
   try {
-    await e.addRequest(m.id, m.input, m.params ?? {}, { priority: m.priority });
+    await e.addRequest(m.id, m.input, m.checked ? SamplingParams.revive(m.checked) : (m.params ?? {}), { priority: m.priority });
   } catch (err) {
     if (engine) post({ type: 'rejected', id: m.id, error: serializeError(err), stats: engine.stats() });
     return;

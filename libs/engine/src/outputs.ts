@@ -41,7 +41,8 @@ export interface RequestTimings {
 export interface RequestOutput {
   requestId: string;
   prompt?: string;
-  promptTokenIds: number[];
+  /** The request's own prompt ids, shared by all its outputs (not copied per step): do not modify. */
+  promptTokenIds: readonly number[];
   /** Entry j scores prompt token j; entry 0 is null (nothing precedes it). */
   promptLogprobs?: Array<TokenLogprob | null>;
   outputs: CompletionOutput[];

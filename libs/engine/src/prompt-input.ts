@@ -2,7 +2,7 @@ import { EngineError } from './errors';
 import type { ChatMessage } from './tokenizer/chat-template';
 
 /** A prompt as text, as token ids, or as a chat conversation rendered by the model's template. */
-export type PromptInput = string | { prompt: string } | { promptTokenIds: number[] } | { messages: ChatMessage[] };
+export type PromptInput = string | { prompt: string } | { promptTokenIds: readonly number[] } | { messages: ChatMessage[] };
 
 export type NormalizedPrompt = { kind: 'text'; text: string } | { kind: 'tokens'; ids: number[] } | { kind: 'chat'; messages: ChatMessage[] };
 

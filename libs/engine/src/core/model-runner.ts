@@ -5,7 +5,7 @@ import { LlamaModel } from '../models/llama';
 import type { KvCache } from '../models/kv-cache';
 import type { LlamaWeights } from '../models/llama-weights';
 import { InputBatch } from './input-batch';
-import { Sampler, type SampledRows, type SampleRow } from './sampler';
+import { hasPenalties, Sampler, type SampledRows, type SampleRow } from './sampler';
 import type { Sequence, SequenceGroup } from './sequence';
 import type { PromptTokenScore, ScheduledSeq, SchedulerOutput, StepResult } from './step';
 
@@ -145,7 +145,8 @@ function sampleRows(ordered: readonly ScheduledSeq[], lastRow: readonly number[]
       const wantsLogprob = p.logprobs !== undefined || p.bestOf > p.n || seq.group.clientDriven;
       rows.push({
         seq, row: lastRow[i], params: p, seed: seq.seed, step: seq.outputLen, topK, wantsLogprob,
-        promptTokens: seq.group.promptTokenIds, outputTokens: seq.outputTokens(),
+        // Only penalties read the token lists, so the output list is not copied for other rows.
+        promptTokens: seq.group.promptTokenIds, outputTokens: hasPenalties(p) ? seq.outputTokens() : [],
       });
     }
   });

@@ -30,7 +30,7 @@ export interface SampledRows {
   topK: readonly number[];
 }
 
-function hasPenalties(p: SamplingParams): boolean {
+export function hasPenalties(p: SamplingParams): boolean {
   return p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
 }
 

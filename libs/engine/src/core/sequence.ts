@@ -118,6 +118,8 @@ export class SequenceGroup {
     readonly clientDriven = false,
   ) {
     const n = clientDriven ? 1 : params.bestOf;
+    // Shared, unchanged, by every output of the request.
+    Object.freeze(promptTokenIds);
     this.seqs = Array.from({ length: n }, (_, i) => new Sequence(this, i, sequenceSeed(params, i)));
     this.forked = this.seqs.length === 1;
   }

@@ -113,7 +113,7 @@ function beamOutput(r: BeamRequest, beams: readonly Beam[], aborted: boolean, co
     if (params.logprobs !== undefined) c.logprobs = b.tokens.map((token, i) => ({ token, logprob: b.logprobs[i] }));
     return c;
   });
-  const promptTokenIds = [...r.group.promptTokenIds];
+  const promptTokenIds = r.group.promptTokenIds;
   const out: RequestOutput = {
     requestId: r.group.requestId,
     promptTokenIds,

@@ -47,7 +47,7 @@ export class RequestState {
     });
     const out: RequestOutput = {
       requestId: this.group.requestId,
-      promptTokenIds: [...this.group.promptTokenIds],
+      promptTokenIds: this.group.promptTokenIds,
       outputs,
       finished,
       usage: {

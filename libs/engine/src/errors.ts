@@ -1,6 +1,17 @@
 /** Typed errors of the engine's control plane: every one names what is wrong and where. */
-import type { ModelLoadErrorCode } from './model/model-load-error';
-import type { TokenizerErrorCode } from './tokenizer/tokenizer-error';
+
+/** Why a model directory could not be loaded (ModelLoadError). */
+export type ModelLoadErrorCode =
+  | 'MODEL_FILE_MISSING'
+  | 'MODEL_FILE_INVALID'
+  | 'MODEL_ARCH_UNSUPPORTED'
+  | 'MODEL_CONFIG_INVALID'
+  | 'MODEL_TENSOR_MISSING'
+  | 'MODEL_TENSOR_SHAPE'
+  | 'MODEL_TENSOR_DTYPE';
+
+/** Why the tokenizer or chat template failed (TokenizerError). */
+export type TokenizerErrorCode = 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE_MISSING' | 'CHAT_TEMPLATE_FAILED' | 'TOKEN_ID_INVALID';
 
 export type EngineErrorCode =
   | 'INVALID_SAMPLING_PARAMS'

@@ -1,16 +1,8 @@
-import { EngineError } from '../errors';
+import { EngineError, type ModelLoadErrorCode } from '../errors';
 
-/** Why a model directory could not be loaded; `file` and `tensor` say where, when known. */
-export type ModelLoadErrorCode =
-  | 'MODEL_FILE_MISSING'
-  | 'MODEL_FILE_INVALID'
-  | 'MODEL_ARCH_UNSUPPORTED'
-  | 'MODEL_CONFIG_INVALID'
-  | 'MODEL_TENSOR_MISSING'
-  | 'MODEL_TENSOR_SHAPE'
-  | 'MODEL_TENSOR_DTYPE';
+export type { ModelLoadErrorCode };
 
-/** An EngineError (see errors.ts for which codes are retriable: none). */
+/** Why a model directory could not be loaded; `file` and `tensor` say where, when known. An EngineError (see errors.ts for which codes are retriable: none). */
 export class ModelLoadError extends EngineError {
   override readonly name = 'ModelLoadError';
   constructor(

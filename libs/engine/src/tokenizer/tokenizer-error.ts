@@ -1,6 +1,6 @@
-import { EngineError } from '../errors';
+import { EngineError, type TokenizerErrorCode } from '../errors';
 
-export type TokenizerErrorCode = 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE_MISSING' | 'CHAT_TEMPLATE_FAILED' | 'TOKEN_ID_INVALID';
+export type { TokenizerErrorCode };
 
 /** The tokenizer or chat template failed; an EngineError (see errors.ts for which codes are retriable: none). */
 export class TokenizerError extends EngineError {

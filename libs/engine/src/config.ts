@@ -3,7 +3,9 @@ import { EngineInvariantError, InvalidEngineOptionsError } from './errors';
 import { kvBudgetFromBlocks, kvBudgetFromBytes, kvBudgetFromDeviceMemory, type DeviceMemoryUse, type KvBudget } from './kv-budget';
 import type { ModelConfig } from './model/config';
 import { kvBlockBytes } from './models/kv-cache';
-import type { PreemptionMode } from './core/scheduler';
+
+/** recompute: drop a preempted sequence's KV and prefill it again later; swap: move its KV to host blocks. */
+export type PreemptionMode = 'recompute' | 'swap';
 
 /** How an engine is built: the model directory and the cache and batching limits. */
 export interface EngineOptions {

@@ -1,4 +1,5 @@
 import type { Backend, Tensor } from '@sluice/cuda-kernels';
+import type { StepInputs } from '../models/llama';
 import type { Sequence } from './sequence';
 import type { ScheduledSeq } from './step';
 
@@ -8,25 +9,6 @@ export interface InputBatchLimits {
   maxNumBatchedTokens: number;
   /** Block-table entries a sequence of maxModelLen tokens needs. */
   blockTableWidth: number;
-}
-
-/** One step's model inputs on the device; prefill sequences come first, then one row per decode. */
-export interface StepInputs {
-  numTokens: number;
-  numPrefillTokens: number;
-  numPrefillSeqs: number;
-  numDecodeSeqs: number;
-  tokenIds: Tensor;
-  positions: Tensor;
-  slotMapping: Tensor;
-  /** [numPrefillSeqs + 1] row offsets of each prefill chunk. */
-  cuSeqlens: Tensor;
-  /** [numSeqs, width]: width covers the longest context of the step, not maxModelLen. */
-  blockTables: Tensor;
-  /** Tokens in the cache after this step, per sequence. */
-  contextLens: Tensor;
-  /** The longest context among the decodes (what sizes decode attention's split-K). */
-  maxDecodeContext: number;
 }
 
 // Grows a device i32 buffer (and its host twin) to at least n entries.

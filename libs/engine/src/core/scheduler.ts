@@ -1,3 +1,4 @@
+import type { PreemptionMode } from '../config';
 import { EngineInvariantError, InvalidEngineOptionsError, RequestRejectedError } from '../errors';
 import { Allocation, BlockManager, BlockManagerStats } from './block-manager';
 import type { FinishState, Sequence, SequenceGroup } from './sequence';
@@ -5,7 +6,7 @@ import type { SampledToken, SchedulerOutput, StepResult } from './step';
 
 export type { ScheduledSeq, SchedulerOutput } from './step';
 
-export type PreemptionMode = 'recompute' | 'swap';
+export type { PreemptionMode };
 
 export interface SchedulerConfig {
   blockSize: number;

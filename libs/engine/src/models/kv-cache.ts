@@ -1,5 +1,6 @@
 import type { Backend, DType, Tensor } from '@sluice/cuda-kernels';
-import type { BlockPair } from '../core/block-manager';
+/** A block move (source, destination), as the block manager hands them out. */
+type BlockPair = readonly [number, number];
 
 export interface KvCacheShape {
   numLayers: number;

@@ -1,9 +1,27 @@
 import type { Backend, DType, Tensor } from '@sluice/cuda-kernels';
 import type { ModelConfig } from '../model/config';
-import type { StepInputs } from '../core/input-batch';
 import type { KvCache } from './kv-cache';
 import type { LlamaWeights } from './llama-weights';
 import { ropeCosSin } from './rope';
+
+/** One step's model inputs on the device; prefill sequences come first, then one row per decode. */
+export interface StepInputs {
+  numTokens: number;
+  numPrefillTokens: number;
+  numPrefillSeqs: number;
+  numDecodeSeqs: number;
+  tokenIds: Tensor;
+  positions: Tensor;
+  slotMapping: Tensor;
+  /** [numPrefillSeqs + 1] row offsets of each prefill chunk. */
+  cuSeqlens: Tensor;
+  /** [numSeqs, width]: width covers the longest context of the step, not maxModelLen. */
+  blockTables: Tensor;
+  /** Tokens in the cache after this step, per sequence. */
+  contextLens: Tensor;
+  /** The longest context among the decodes (what sizes decode attention's split-K). */
+  maxDecodeContext: number;
+}
 
 export interface ModelLimits {
   maxTokens: number;

@@ -26,6 +26,13 @@ export interface SchedulerConfig {
   eosTokenIds?: readonly number[];
 }
 
+/** The step being planned: each sequence's chunk, and the token budget and sequence slots still free. */
+interface StepPlan {
+  planned: Map<Sequence, number>;
+  tokens: number;
+  seqs: number;
+}
+
 /** What update() did to one sequence: the token it appended (or, client-driven, the candidates offered). */
 export interface SeqUpdate {
   seq: Sequence;
@@ -133,61 +140,17 @@ export class Scheduler {
   schedule(): SchedulerOutput {
     this.stepCount++;
     const out: SchedulerOutput = { scheduled: [], numBatchedTokens: 0, blocksToSwapOut: [], blocksToSwapIn: [], blocksToCopy: [], preempted: [] };
-    const planned = new Map<Sequence, number>();
+    const plan: StepPlan = { planned: new Map(), tokens: this.cfg.maxNumBatchedTokens, seqs: this.cfg.maxNumSeqs };
     const byKey = (a: SequenceGroup, b: SequenceGroup) => this.rank(a) - this.rank(b) || a.arrival - b.arrival;
     this.running.sort(byKey);
-    let budget = this.cfg.maxNumBatchedTokens;
-    let seqSlots = this.cfg.maxNumSeqs;
-    // Budget kept back for decodes of running requests not yet visited, so no prefill chunk crowds them out.
-    let decodesAhead = this.running.reduce((n, g) => n + g.activeSeqs.filter((s) => this.isDecode(s)).length, 0);
-
-    for (let gi = 0; gi < this.running.length; gi++) {
-      const group = this.running[gi];
-      const seqs = group.activeSeqs;
-      for (const [si, seq] of seqs.entries()) {
-        if (!this.schedulable(seq)) continue;
-        if (seq.numUncomputed === 1) decodesAhead--;
-        const room = budget - decodesAhead;
-        if (room <= 0 || seqSlots === 0) continue;
-        const n = Math.min(seq.numUncomputed, room);
-        let copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
-        // Out of blocks: preempt from the back of the queue (lowest priority) until this fits or this group goes.
-        while (copies === null && this.running[this.running.length - 1] !== group) {
-          const victim = this.running.pop()!;
-          decodesAhead -= victim.activeSeqs.filter((s) => this.isDecode(s)).length;
-          this.preempt(victim, out);
-          copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
-        }
-        if (copies === null) {
-          decodesAhead -= seqs.slice(si + 1).filter((s) => this.isDecode(s)).length;
-          this.running.splice(gi, 1);
-          for (const s of seqs) {
-            const m = planned.get(s);
-            if (m !== undefined) {
-              budget += m;
-              seqSlots++;
-              planned.delete(s);
-            }
-          }
-          this.preempt(group, out);
-          gi--;
-          break;
-        }
-        out.blocksToCopy.push(...copies);
-        planned.set(seq, n);
-        budget -= n;
-        seqSlots--;
-      }
-    }
-
+    this.scheduleRunning(plan, out);
     if (out.preempted.length === 0) {
-      [budget, seqSlots] = this.swapIn(planned, budget, seqSlots, out);
-      this.admit(planned, budget, seqSlots, byKey);
+      this.swapIn(plan, out);
+      this.admit(plan, byKey);
     }
-
     for (const group of this.running) {
       for (const seq of group.activeSeqs) {
-        const numTokens = planned.get(seq);
+        const numTokens = plan.planned.get(seq);
         if (numTokens === undefined) continue;
         const reachesEnd = seq.numComputedTokens + numTokens === seq.tokenIds.length;
         const sampleFor = !reachesEnd ? [] : seq === group.seqs[0] ? [seq, ...group.pendingForks] : [seq];
@@ -199,6 +162,57 @@ export class Scheduler {
     this.heldSlots += slots;
     this.wasteSlots += this.blockManager.waste * slots;
     return out;
+  }
+
+  // Running sequences first, in priority order; when blocks run out, the lowest-priority running requests are preempted.
+  private scheduleRunning(plan: StepPlan, out: SchedulerOutput): void {
+    // Budget kept back for decodes of running requests not yet visited, so no prefill chunk crowds them out.
+    let decodesAhead = this.running.reduce((n, g) => n + g.activeSeqs.filter((s) => this.isDecode(s)).length, 0);
+    for (let gi = 0; gi < this.running.length; gi++) {
+      const group = this.running[gi];
+      const seqs = group.activeSeqs;
+      for (const [si, seq] of seqs.entries()) {
+        if (!this.schedulable(seq)) continue;
+        if (seq.numUncomputed === 1) decodesAhead--;
+        const room = plan.tokens - decodesAhead;
+        if (room <= 0 || plan.seqs === 0) continue;
+        const n = Math.min(seq.numUncomputed, room);
+        let copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
+        // Out of blocks: preempt from the back of the queue (lowest priority) until this fits or this group goes.
+        while (copies === null && this.running[this.running.length - 1] !== group) {
+          const victim = this.running.pop()!;
+          decodesAhead -= victim.activeSeqs.filter((s) => this.isDecode(s)).length;
+          this.preempt(victim, out);
+          copies = this.blockManager.appendSlots(seq.seqId, seq.numComputedTokens + n);
+        }
+        if (copies === null) {
+          decodesAhead -= seqs.slice(si + 1).filter((s) => this.isDecode(s)).length;
+          this.running.splice(gi--, 1);
+          this.unplan(plan, seqs);
+          this.preempt(group, out);
+          break;
+        }
+        out.blocksToCopy.push(...copies);
+        this.planChunk(plan, seq, n);
+      }
+    }
+  }
+
+  private planChunk(plan: StepPlan, seq: Sequence, n: number): void {
+    plan.planned.set(seq, n);
+    plan.tokens -= n;
+    plan.seqs--;
+  }
+
+  // Gives back what the sequences of a group that is being preempted had planned this step.
+  private unplan(plan: StepPlan, seqs: readonly Sequence[]): void {
+    for (const s of seqs) {
+      const m = plan.planned.get(s);
+      if (m === undefined) continue;
+      plan.tokens += m;
+      plan.seqs++;
+      plan.planned.delete(s);
+    }
   }
 
   /**
@@ -378,7 +392,7 @@ export class Scheduler {
     this.waiting.push(group);
   }
 
-  private swapIn(planned: Map<Sequence, number>, budget: number, seqSlots: number, out: SchedulerOutput): [number, number] {
+  private swapIn(plan: StepPlan, out: SchedulerOutput): void {
     const bm = this.blockManager;
     this.swapped.sort((a, b) => this.rank(a) - this.rank(b) || a.arrival - b.arrival);
     while (this.swapped.length > 0) {
@@ -387,60 +401,57 @@ export class Scheduler {
       const ids = seqs.map((s) => s.seqId);
       // Each sequence may need one more block for its next position.
       if (bm.swapInCost(ids) + seqs.length + this.watermarkBlocks > bm.numFreeBlocks) break;
-      if (seqs.length > seqSlots || seqs.length > budget || this.runningSeqs() + seqs.length > this.cfg.maxNumSeqs) break;
+      if (seqs.length > plan.seqs || seqs.length > plan.tokens || this.runningSeqs() + seqs.length > this.cfg.maxNumSeqs) break;
       out.blocksToSwapIn.push(...bm.swapIn(ids));
       this.swapped.shift();
       this.running.push(group);
       for (const seq of seqs) {
         seq.status = 'running';
         if (!this.schedulable(seq)) continue;
-        const n = Math.min(seq.numUncomputed, budget - (seqs.length - 1 - seqs.indexOf(seq)));
+        const n = Math.min(seq.numUncomputed, plan.tokens - (seqs.length - 1 - seqs.indexOf(seq)));
         const copies = bm.appendSlots(seq.seqId, seq.numComputedTokens + n);
         // No room for this chunk yet: the sequence runs from the next step on, when it may preempt.
         if (copies === null) continue;
         out.blocksToCopy.push(...copies);
-        planned.set(seq, n);
-        budget -= n;
-        seqSlots--;
+        this.planChunk(plan, seq, n);
       }
     }
-    return [budget, seqSlots];
   }
 
-  private admit(planned: Map<Sequence, number>, budget: number, seqSlots: number, byKey: (a: SequenceGroup, b: SequenceGroup) => number): void {
+  private admit(plan: StepPlan, byKey: (a: SequenceGroup, b: SequenceGroup) => number): void {
     const bm = this.blockManager;
     this.waiting.sort(byKey);
     while (this.waiting.length > 0) {
       const group = this.waiting[0];
       const seqs = group.activeSeqs;
-      if (seqs.length > seqSlots || this.runningSeqs() + group.maxNumRunningSeqs > this.cfg.maxNumSeqs) break;
-      const plan: Allocation[] = [];
+      if (seqs.length > plan.seqs || this.runningSeqs() + group.maxNumRunningSeqs > this.cfg.maxNumSeqs) break;
+      const allocs: Allocation[] = [];
       const chunks: number[] = [];
-      let left = budget;
+      let left = plan.tokens;
       for (const seq of seqs) {
         // Prompt logprobs need every prompt position's logits, so such requests skip the prefix cache.
         const prefix = group.params.promptLogprobs !== undefined ? { blocks: [], entries: [] } : bm.lookupPrefix(seq.tokenIds);
         const cached = prefix.blocks.length * this.cfg.blockSize;
-        const n = Math.min(seq.tokenIds.length - cached, left - (seqs.length - 1 - plan.length));
+        const n = Math.min(seq.tokenIds.length - cached, left - (seqs.length - 1 - allocs.length));
         if (n <= 0) break;
-        plan.push({ seqId: seq.seqId, prefix, numTokens: cached + n, queriedTokens: seq.tokenIds.length });
+        allocs.push({ seqId: seq.seqId, prefix, numTokens: cached + n, queriedTokens: seq.tokenIds.length });
         chunks.push(n);
         left -= n;
       }
-      if (plan.length < seqs.length) break;
+      if (allocs.length < seqs.length) break;
       // With nothing running, the whole cache is free: the watermark must not block the only request.
       const watermark = this.running.length > 0 ? this.watermarkBlocks : 0;
-      if (bm.allocationCost(plan) + watermark > bm.numFreeBlocks || !bm.allocate(plan)) break;
+      if (bm.allocationCost(allocs) + watermark > bm.numFreeBlocks || !bm.allocate(allocs)) break;
       this.waiting.shift();
       this.running.push(group);
       seqs.forEach((seq, i) => {
-        seq.numComputedTokens = plan[i].numTokens - chunks[i];
+        seq.numComputedTokens = allocs[i].numTokens - chunks[i];
         seq.status = 'running';
-        planned.set(seq, chunks[i]);
+        plan.planned.set(seq, chunks[i]);
         if (seq === group.seqs[0] && seq.outputLen === 0) group.numCachedPromptTokens = seq.numComputedTokens;
       });
-      budget = left;
-      seqSlots -= seqs.length;
+      plan.tokens = left;
+      plan.seqs -= seqs.length;
     }
   }
 

@@ -77,20 +77,22 @@ function statusCommand(io: Io): Command {
     .argument('<batch>', 'batch id')
     .addOption(new Option('--watch [seconds]', 'refresh every N seconds (on a terminal, in place) until nothing is pending').argParser(positiveSeconds).preset(2))
     .addOption(timeoutOption())
+    .option('--failures', 'also list every failed and dead-lettered job: job id, code, reason')
     .option('--json', 'one JSON object per refresh on stdout');
   addKafkaFlags(cmd);
   return cmd.action(async (batch: string, flags: Record<string, unknown>) => {
     const settings = resolveKafkaSettings(flags);
-    await status(settings, { batchId: checkBatchId(batch, '<batch>'), json: flags.json === true, watchSeconds: flags.watch as number | undefined, timeoutMs: (flags.timeout as number) * 1000, redraw: flags.json !== true && process.stdout.isTTY === true, signal: io.signal }, io.out);
+    await status(settings, { batchId: checkBatchId(batch, '<batch>'), json: flags.json === true, watchSeconds: flags.watch as number | undefined, timeoutMs: (flags.timeout as number) * 1000, redraw: flags.json !== true && process.stdout.isTTY === true, failures: flags.failures === true, signal: io.signal }, io.out);
   });
 }
 
 function collectCommand(io: Io): Command {
   const cmd = new Command('collect')
-    .description('Write a batch\'s completions in input order, from the results topic (read_committed) or an export.')
+    .description('Write one line per job of a batch in input order (completions, error records for failed and dead-lettered jobs), from the results topic (read_committed) or an export.')
     .argument('<batch>', 'batch id')
     .requiredOption('-o, --output <file>', 'output JSONL file, or - for stdout')
-    .option('--from <uri>', 'read the export instead of Kafka: s3://bucket/prefix or file:///dir')
+    .option('--errors-file <file>', 'write error records (failed and dead-lettered jobs) here instead of --output')
+    .option('--from <uri>', 'read completions from the export instead of the results topic: s3://bucket/prefix or file:///dir (the job count and dead letters still come from Kafka)')
     .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
     .option('--partial', 'write what there is even if jobs are still pending')
     .addOption(timeoutOption())
@@ -102,6 +104,7 @@ function collectCommand(io: Io): Command {
     const summary = await collect(settings, {
       batchId: checkBatchId(batch, '<batch>'),
       output: String(flags.output),
+      errorsFile: flags.errorsFile as string | undefined,
       from: flags.from as string | undefined,
       openaiFormat: flags.openaiFormat === true,
       partial: flags.partial === true,
@@ -110,9 +113,11 @@ function collectCommand(io: Io): Command {
     });
     if (flags.json) return io.err(JSON.stringify(summary));
     const pending = summary.pending ? `, ${summary.pending} pending` : '';
-    const dead = summary.dead_lettered ? `, ${summary.dead_lettered} dead-lettered` : '';
+    const dead = summary.dead_lettered ? `, ${summary.dead_lettered} of them dead-lettered` : '';
     const orphans = summary.orphans_ignored ? `; ${summary.orphans_ignored} uncommitted part objects ignored` : '';
-    io.err(`batch ${summary.batch_id}: wrote ${summary.written} completions (${summary.failed} with errors${dead}${pending}) from ${summary.source} to ${summary.output}${orphans}`);
+    const to = summary.errors_file ? `${summary.output}, errors to ${summary.errors_file}` : summary.output;
+    const tokens = `${summary.usage.prompt_tokens} prompt + ${summary.usage.completion_tokens} output tokens`;
+    io.err(`batch ${summary.batch_id}: wrote ${summary.written} lines (${summary.written - summary.failed} completed, ${summary.failed} failed${dead}${pending}; ${tokens}) from ${summary.source} to ${to}${orphans}`);
   });
 }
 

@@ -51,22 +51,35 @@ describe('sluice collect from the results topic', () => {
 
   it('writes the whole batch, then the OpenAI Batch API output format, once every job is accounted for', async () => {
     await writeTransaction(topics.results, CompletionSchemas, [{ key: id(1), value: completion(id(1), batch, 1) }]);
-    await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: id(3), value: deadLetter(id(3), batch, 3) }]);
+    await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: id(3), value: deadLetter(id(3), batch, 3, 3) }]);
     const out = join(dir, 'all.jsonl');
     const run = await sluice(['collect', batch, '-o', out], env);
     expect(run).toMatchObject({ code: 0, stdout: '' });
-    expect(run.stderr.trim()).toBe(`batch ${batch}: wrote 5 completions (0 with errors, 1 dead-lettered) from ${topics.results} to ${out}`);
+    expect(run.stderr.trim()).toBe(`batch ${batch}: wrote 6 lines (5 completed, 1 failed, 1 of them dead-lettered; 15 prompt + 10 output tokens) from ${topics.results} to ${out}`);
     const got = lines(out);
-    expect(got.map((c) => c.job_id)).toEqual([id(0), id(1), id(2), id(4), id(5)]);
+    // One line per input row: the dead-lettered job is an error record in its input place.
+    expect(got.map((c) => c.job_id)).toEqual([id(0), id(1), id(2), id(3), id(4), id(5)]);
+    expect(got[3]).toMatchObject({ job_id: id(3), batch_id: batch, outputs: [], error: { code: 'UNDECODABLE', message: 'test dead letter' } });
     // Each line is the Completion record's JSON, as the export writes it.
     expect(readFileSync(out, 'utf8')).toBe(got.map((c) => `${recordToJson(c)}\n`).join(''));
 
     const openai = join(dir, 'openai.jsonl');
     expect((await sluice(['collect', batch, '-o', openai, '--openai-format'], env)).code).toBe(0);
     const rows = lines(openai);
-    expect(rows.map((r) => r.custom_id)).toEqual([id(0), id(1), id(2), id(4), id(5)]);
+    expect(rows.map((r) => r.custom_id)).toEqual([id(0), id(1), id(2), id(3), id(4), id(5)]);
     expect(rows[0]).toMatchObject({ error: null, response: { status_code: 200, body: { object: 'text_completion', model: 'tiny', choices: [{ index: 0, text: `answer ${id(0)}`, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } } } });
-    expect(rows[4]).toMatchObject({ response: { body: { object: 'chat.completion', choices: [{ message: { role: 'assistant', content: `answer ${id(5)}` } }] } } });
+    expect(rows[3]).toEqual({ id: `batch_req_${id(3)}`, custom_id: id(3), response: null, error: { code: 'UNDECODABLE', message: 'test dead letter' } });
+    expect(rows[5]).toMatchObject({ response: { body: { object: 'chat.completion', choices: [{ message: { role: 'assistant', content: `answer ${id(5)}` } }] } } });
+  });
+
+  it('writes error records to --errors-file, completions to --output', async () => {
+    const out = join(dir, 'ok.jsonl');
+    const errors = join(dir, 'errors.jsonl');
+    const run = await sluice(['collect', batch, '-o', out, '--errors-file', errors, '--openai-format', '--json'], env);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stderr)).toMatchObject({ written: 6, failed: 1, dead_lettered: 1, errors_file: errors, usage: { prompt_tokens: 15, completion_tokens: 10, total_tokens: 25 } });
+    expect(lines(out).map((r) => r.custom_id)).toEqual([id(0), id(1), id(2), id(4), id(5)]);
+    expect(lines(errors)).toEqual([{ id: `batch_req_${id(3)}`, custom_id: id(3), response: null, error: { code: 'UNDECODABLE', message: 'test dead letter' } }]);
   });
 
   it('names a batch it has never seen', async () => {
@@ -90,9 +103,18 @@ describe('sluice collect from an S3 export', () => {
   };
   const body = (cs: Completion[]) => Buffer.from(cs.map((c) => `${recordToJson(c)}\n`).join(''));
   const put = (key: string, bytes: Buffer) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+  // The job count comes from the batch's manifest on Kafka, which produce writes; the dead letters from the DLQ.
+  const { topics, env: topicEnv } = freshTopics('collect-s3');
+  const env = { ...s3Env, ...topicEnv };
+  const produceRows = async (batchId: string, n: number) => {
+    const file = writeText(dir, `${batchId}.jsonl`, jsonl(Array.from({ length: n }, (_, i) => ({ prompt: `p${i}` }))));
+    expect((await sluice(['produce', file, '--batch-id', batchId], topicEnv)).code).toBe(0);
+  };
 
   beforeAll(async () => {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await createTopics(topics, 2);
+    await produceRows(batch, 5);
     const c = (i: number, error?: string) => completion(`${batch}-${i}`, batch, i, error);
     // Two partitions' parts; the second part of partition 0 overlaps the first after a replay.
     const parts = [
@@ -114,7 +136,7 @@ describe('sluice collect from an S3 export', () => {
 
   it('reads the parts in input order, one line per job, and writes OpenAI output from them too', async () => {
     const out = join(dir, 's3.jsonl');
-    const run = await sluice(['collect', batch, '-o', out, '--from', `s3://${bucket}/${prefix}`, '--json'], s3Env);
+    const run = await sluice(['collect', batch, '-o', out, '--from', `s3://${bucket}/${prefix}`, '--json'], env);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, failed: 1, jobs: 5, pending: 0, orphans_ignored: 1, source: `s3://${bucket}/${prefix}` });
     const got = lines(out);
@@ -124,8 +146,46 @@ describe('sluice collect from an S3 export', () => {
     expect(got[3]).toMatchObject({ outputs: [{ text: `answer ${batch}-3` }] });
 
     const openai = join(dir, 's3-openai.jsonl');
-    expect((await sluice(['collect', batch, '-o', openai, '--from', `s3://${bucket}/${prefix}`, '--openai-format'], s3Env)).code).toBe(0);
+    expect((await sluice(['collect', batch, '-o', openai, '--from', `s3://${bucket}/${prefix}`, '--openai-format'], env)).code).toBe(0);
     expect(lines(openai)[1]).toEqual({ id: `batch_req_${batch}-1`, custom_id: `${batch}-1`, response: null, error: { code: 'DEADLINE_EXCEEDED', message: 'failed with DEADLINE_EXCEEDED' } });
+  });
+
+  it('refuses a batch that is still running, as the Kafka path does, and writes one line per job once it is done', async () => {
+    const running = 'b-s3-run';
+    await produceRows(running, 4);
+    const c = (i: number) => completion(`${running}-${i}`, running, i);
+    const from = `s3://${bucket}/${prefix}`;
+    const exportParts = async (parts: Completion[][]) => {
+      const manifest: ExportManifest = { batch_id: running, format: 'jsonl', completions: 0, errors: 0, parts: [], updated_at: new Date().toISOString() };
+      for (const [i, cs] of parts.entries()) {
+        const part = { partition: i, firstOffset: 0, lastOffset: cs.length - 1, format: 'jsonl' as const };
+        const key = exportPartKey(prefix, running, part);
+        const bytes = body(cs);
+        await put(key, bytes);
+        manifest.completions += cs.length;
+        manifest.parts.push({ key, partition: i, first_offset: 0, last_offset: cs.length - 1, records: cs.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      }
+      await put(exportManifestKey(prefix, running), Buffer.from(JSON.stringify(manifest)));
+    };
+    // Two of four jobs exported so far, and the export's own manifest agrees with its parts.
+    await exportParts([[c(0), c(1)]]);
+    const out = join(dir, 's3-run.jsonl');
+    const refused = await sluice(['collect', running, '-o', out, '--from', from], env);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr.trim().split('\n').pop()).toBe(`sluice: 2 of 4 jobs of batch ${running} are still pending; nothing written (--partial writes what there is)`);
+    const partial = await sluice(['collect', running, '-o', out, '--from', from, '--partial', '--json'], env);
+    expect(partial.code).toBe(0);
+    expect(JSON.parse(partial.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 2, jobs: 4, pending: 2 });
+
+    // Job 2 is dead-lettered, job 3 exported: every job is accounted for, and the dead letter has its line.
+    await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: `${running}-2`, value: deadLetter(`${running}-2`, running, 2, 2) }]);
+    await exportParts([[c(0), c(1)], [c(3)]]);
+    const done = await sluice(['collect', running, '-o', out, '--from', from, '--json'], env);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 4, failed: 1, dead_lettered: 1, jobs: 4, pending: 0 });
+    expect(lines(out).map((l) => [l.job_id, (l.error as { code: string } | null)?.code ?? null])).toEqual([
+      [`${running}-0`, null], [`${running}-1`, null], [`${running}-2`, 'UNDECODABLE'], [`${running}-3`, null],
+    ]);
   });
 
   it('refuses a part whose bytes differ from the manifest', async () => {
@@ -135,7 +195,8 @@ describe('sluice collect from an S3 export', () => {
     await put(key, body([completion(`${other}-0`, other, 0)]));
     const manifest: ExportManifest = { batch_id: other, format: 'jsonl', completions: 1, errors: 0, parts: [{ key, partition: 0, first_offset: 0, last_offset: 0, records: 1, bytes: 1, sha256: '0'.repeat(64) }], updated_at: new Date().toISOString() };
     await put(exportManifestKey(prefix, other), Buffer.from(JSON.stringify(manifest)));
-    const run = await sluice(['collect', other, '-o', join(dir, 'corrupt.jsonl'), '--from', `s3://${bucket}/${prefix}`], s3Env);
+    await produceRows(other, 1);
+    const run = await sluice(['collect', other, '-o', join(dir, 'corrupt.jsonl'), '--from', `s3://${bucket}/${prefix}`], env);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain(`sluice: s3://${bucket}/${prefix}/batch_id=${other}/part-00000-0000000000000000000-0000000000000000000.jsonl: SHA-256 differs from manifest.json`);
   });

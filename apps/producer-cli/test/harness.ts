@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localS3Config, suiteConfig, type LocalConfig } from '@sluice/infra';
-import { METADATA_SEQ, RecordCodec, type Completion, type DeadLetter, type SchemaFamily } from '@sluice/schema';
+import { HEADERS, METADATA_SEQ, RecordCodec, type Completion, type DeadLetter, type SchemaFamily } from '@sluice/schema';
 import { Kafka, logLevel } from 'kafkajs';
 import { readTopicToEnd } from '../src/kafka/read-topic';
 import { resolveKafkaSettings, type KafkaSettings } from '../src/kafka/settings';
@@ -113,11 +113,12 @@ export function completion(jobId: string, batchId: string, seq: number | undefin
   };
 }
 
-export function deadLetter(jobId: string, batchId: string, offset: number): DeadLetter {
+/** A dead letter as a worker writes it: the original headers copied, `seq` among them as produce set it. */
+export function deadLetter(jobId: string, batchId: string, offset: number, seq?: number): DeadLetter {
   return {
     key: Buffer.from(jobId),
     value: Buffer.from('not a job'),
-    headers: {},
+    headers: seq === undefined ? {} : { [HEADERS.seq]: Buffer.from(String(seq)) },
     source_topic: 'jobs',
     source_partition: 0,
     source_offset: offset,

@@ -10,7 +10,7 @@ async function jobsOf(topic: string): Promise<PromptJob[]> {
   for (const r of records) {
     // Keyed by job_id, so every copy of a job lands on one partition and a consumer keeps the last.
     expect(r.key).toBe(r.value.job_id);
-    expect(r.headers).toEqual({ [HEADERS.batchId]: r.value.batch_id, [HEADERS.jobId]: r.value.job_id });
+    expect(r.headers).toEqual({ [HEADERS.batchId]: r.value.batch_id, [HEADERS.jobId]: r.value.job_id, [HEADERS.seq]: r.value.metadata[METADATA_SEQ] });
   }
   return records.map((r) => r.value).sort((a, b) => Number(a.metadata[METADATA_SEQ]) - Number(b.metadata[METADATA_SEQ]));
 }

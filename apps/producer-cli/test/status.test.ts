@@ -24,11 +24,12 @@ describe('sluice status', () => {
     await writeTransaction(topics.results, CompletionSchemas, [{ key: id(5), value: completion(id(5), 'b-st', 5) }]);
     // An aborted transaction is invisible to read_committed readers.
     await writeTransaction(topics.results, CompletionSchemas, [{ key: id(6), value: completion(id(6), 'b-st', 6) }], false);
-    await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: id(7), value: deadLetter(id(7), 'b-st', 7) }, { key: id(8), value: deadLetter(id(8), 'b-st', 8) }]);
+    await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: id(8), value: deadLetter(id(8), 'b-st', 8, 8) }, { key: id(7), value: deadLetter(id(7), 'b-st', 7, 7) }]);
 
     const json = await sluice(['status', 'b-st', '--json'], env);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ batch_id: 'b-st', jobs: 10, done: 5, failed: 1, dead_lettered: 2, pending: 2, unreadable: 0 });
+    const usage = { prompt_tokens: 6 * 3, completion_tokens: 5 * 2, total_tokens: 28 };
+    expect(JSON.parse(json.stdout)).toEqual({ batch_id: 'b-st', jobs: 10, done: 5, failed: 1, dead_lettered: 2, pending: 2, unreadable: 0, usage });
 
     const text = await sluice(['status', 'b-st'], env);
     expect(text.stdout.split('\n').map((l) => l.trim().split(/\s+/))).toEqual([
@@ -38,7 +39,24 @@ describe('sluice status', () => {
       ['failed', '1'],
       ['dead-lettered', '2'],
       ['pending', '2'],
+      ['prompt', 'tokens', '18'],
+      ['output', 'tokens', '10'],
       [''],
+    ]);
+
+    // Every failed and dead-lettered job, in input order, with its code and reason.
+    const failures = await sluice(['status', 'b-st', '--failures', '--json'], env);
+    expect(JSON.parse(failures.stdout).failures).toEqual([
+      { job_id: id(4), code: 'DEADLINE_EXCEEDED', message: 'failed with DEADLINE_EXCEEDED', dead_lettered: false },
+      { job_id: id(7), code: 'UNDECODABLE', message: 'test dead letter', dead_lettered: true },
+      { job_id: id(8), code: 'UNDECODABLE', message: 'test dead letter', dead_lettered: true },
+    ]);
+    const listed = (await sluice(['status', 'b-st', '--failures'], env)).stdout.trim().split('\n').slice(-4);
+    expect(listed.map((l) => l.split(/\s{2,}/))).toEqual([
+      ['job_id', 'code', 'reason'],
+      [id(4), 'DEADLINE_EXCEEDED', 'failed with DEADLINE_EXCEEDED'],
+      [id(7), 'UNDECODABLE (DLQ)', 'test dead letter'],
+      [id(8), 'UNDECODABLE (DLQ)', 'test dead letter'],
     ]);
   });
 

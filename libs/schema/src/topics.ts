@@ -16,6 +16,8 @@ export const DEFAULT_TOPICS = {
 export const HEADERS = {
   batchId: 'sluice-batch-id',
   jobId: 'sluice-job-id',
+  /** The job's 0-based input position (as METADATA_SEQ), so collect can place a dead letter whose value is unreadable. */
+  seq: 'sluice-seq',
 } as const;
 
 /** Metadata key `sluice produce` sets to the job's 0-based position in its input file; collect orders by it. */

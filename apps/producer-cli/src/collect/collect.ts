@@ -1,9 +1,10 @@
-// `sluice collect`: a batch's completions in input order, from the results topic or an export, to a JSONL file.
+// `sluice collect`: one line per job of a batch, in input order, from the results topic or an export, to a JSONL file.
 import type { Completion } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
-import { scanBatch } from '../status/batch-scan';
+import { scanBatch, type BatchScan } from '../status/batch-scan';
+import { deadLetterRecord } from './dead-letter-record';
 import { readExport } from './export-source';
 import { inInputOrder } from './input-order';
 import { completionLine } from '../output/completion-line';
@@ -13,6 +14,8 @@ export interface CollectOptions {
   batchId: string;
   /** A file path, or `-` for stdout. */
   output: string;
+  /** Error records (failed and dead-lettered jobs) go here instead of `output` when set. */
+  errorsFile?: string;
   /** `s3://bucket/prefix` or `file:///dir`; the results topic when absent. */
   from?: string;
   openaiFormat: boolean;
@@ -26,57 +29,92 @@ export interface CollectSummary {
   batch_id: string;
   source: string;
   output: string;
+  errors_file: string | null;
+  /** Lines written: one per job, completions and error records (dead-lettered jobs included). */
   written: number;
+  /** Error records among them: failed jobs and dead-lettered ones. */
   failed: number;
-  /** Jobs the batch has, when known: the batch manifest's count (Kafka), or the distinct jobs an export with a manifest holds. */
+  /** Jobs the batch has, from its manifest on the batches topic; null when it has none. */
   jobs: number | null;
-  dead_lettered: number | null;
-  /** Kafka: jobs not yet accounted for; export: completion records manifest.json counts that its parts lack. */
+  dead_lettered: number;
+  /** Jobs in the batch's manifest with neither a completion nor a dead letter yet; null without a manifest. */
   pending: number | null;
   /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
   orphans_ignored: number | null;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
-async function writeLines(output: string, completions: Completion[], openai: boolean): Promise<void> {
+async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean): Promise<void> {
   const file = new LineFile(output);
+  const errors = errorsFile ? new LineFile(errorsFile) : file;
   try {
-    for (const c of completions) await file.write(completionLine(c, openai));
+    for (const c of records) await (c.error ? errors : file).write(completionLine(c, openai));
   } catch (err) {
     await file.discard();
+    if (errors !== file) await errors.discard();
     throw err;
   }
   await file.commit();
+  if (errors !== file) await errors.commit();
+}
+
+// The batch's manifest and dead letters always come from Kafka; its completions too unless an export is read.
+async function scan(settings: KafkaSettings, options: CollectOptions): Promise<BatchScan> {
+  try {
+    return await scanBatch(createKafka(settings), settings, options.batchId, { ...options, results: !options.from });
+  } catch (err) {
+    throw serviceError(`reading batch ${options.batchId}`, settings, err);
+  }
+}
+
+interface Gathered {
+  completions: Map<string, Completion>;
+  source: string;
+  orphans: number | null;
+  /** Why the export alone is not trustworthy yet, beside the job count check. */
+  exportGap?: string;
+}
+
+async function gather(settings: KafkaSettings, options: CollectOptions, kafkaScan: BatchScan): Promise<Gathered> {
+  if (!options.from) return { completions: kafkaScan.completions, source: settings.topics.results, orphans: null };
+  const read = await readExport(options.from, options.batchId);
+  // manifest.json counts records, a re-run job's repeats included; jobs are the distinct ones the rule kept.
+  const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
+  const missing = exported === null ? 0 : Math.max(exported - read.records, 0);
+  let exportGap: string | undefined;
+  if (!read.manifest) exportGap = `the export of batch ${options.batchId} has no manifest.json yet, so it may be incomplete (every part was read, committed or not)`;
+  else if (missing) exportGap = `the export manifest counts ${exported} completion records but the parts hold ${read.records}`;
+  return { completions: read.completions, source: options.from, orphans: read.manifest ? read.orphans.length : null, exportGap };
 }
 
 export async function collect(settings: KafkaSettings, options: CollectOptions): Promise<CollectSummary> {
   const { batchId } = options;
-  let completions: Map<string, Completion>;
-  let summary: Omit<CollectSummary, 'written' | 'failed' | 'output'>;
+  const kafkaScan = await scan(settings, options);
+  const { completions, source, orphans, exportGap } = await gather(settings, options, kafkaScan);
+  // A job retried after dead-lettering that then completed is written once, as completed.
+  const dead = [...kafkaScan.deadLetters].filter(([id]) => !completions.has(id)).map(([, d]) => deadLetterRecord(batchId, d));
+  const jobs = kafkaScan.status.jobs;
+  const pending = jobs === null ? null : Math.max(jobs - completions.size - dead.length, 0);
   let incomplete: string | undefined;
-  if (options.from) {
-    const read = await readExport(options.from, batchId);
-    completions = read.completions;
-    // manifest.json counts records, a re-run job's repeats included; jobs are the distinct ones the rule kept.
-    const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
-    const missing = exported === null ? null : Math.max(exported - read.records, 0);
-    summary = { batch_id: batchId, source: options.from, jobs: read.manifest ? completions.size : null, dead_lettered: null, pending: missing, orphans_ignored: read.manifest ? read.orphans.length : null };
-    if (!read.manifest) incomplete = `the export of batch ${batchId} has no manifest.json yet, so it may be incomplete (every part was read, committed or not)`;
-    else if (missing) incomplete = `the export manifest counts ${exported} completion records but the parts hold ${read.records}`;
-  } else {
-    let scan;
-    try {
-      scan = await scanBatch(createKafka(settings), settings, batchId, options);
-    } catch (err) {
-      throw serviceError(`reading batch ${batchId}`, settings, err);
-    }
-    completions = scan.completions;
-    const { jobs, dead_lettered, pending } = scan.status;
-    summary = { batch_id: batchId, source: settings.topics.results, jobs, dead_lettered, pending, orphans_ignored: null };
-    if (jobs === null) incomplete = `batch ${batchId} has no manifest in ${settings.topics.batches} (unknown batch, or produce has not finished)`;
-    else if ((pending ?? 0) > 0) incomplete = `${pending} of ${jobs} jobs of batch ${batchId} are still pending`;
-  }
+  if (jobs === null) incomplete = `batch ${batchId} has no manifest in ${settings.topics.batches} (unknown batch, or produce has not finished)`;
+  else if (pending) incomplete = `${pending} of ${jobs} jobs of batch ${batchId} are still pending`;
+  else incomplete = exportGap;
   if (incomplete && !options.partial) throw new CliError(EXIT.INCOMPLETE, `${incomplete}; nothing written (--partial writes what there is)`);
-  const ordered = inInputOrder(completions.values());
-  await writeLines(options.output, ordered, options.openaiFormat);
-  return { ...summary, output: options.output, written: ordered.length, failed: ordered.filter((c) => c.error).length };
+  const ordered = inInputOrder([...completions.values(), ...dead]);
+  await writeLines(options.output, options.errorsFile, ordered, options.openaiFormat);
+  const prompt = ordered.reduce((n, c) => n + c.usage.prompt_tokens, 0);
+  const completion = ordered.reduce((n, c) => n + c.usage.completion_tokens, 0);
+  return {
+    batch_id: batchId,
+    source,
+    output: options.output,
+    errors_file: options.errorsFile ?? null,
+    written: ordered.length,
+    failed: ordered.filter((c) => c.error).length,
+    jobs,
+    dead_lettered: dead.length,
+    pending,
+    orphans_ignored: orphans,
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+  };
 }

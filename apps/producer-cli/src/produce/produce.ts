@@ -1,5 +1,5 @@
 // `sluice produce`: rows of a file become PromptJobs on the jobs topic, then a BatchManifest says how many there are.
-import { BatchManifestSchemas, HEADERS, PromptJobSchemas, type PromptJob } from '@sluice/schema';
+import { BatchManifestSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type PromptJob } from '@sluice/schema';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import { BadRowError, CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
@@ -113,7 +113,7 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
       if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted after ${jobs} jobs of batch ${options.batchId}; no manifest was written`);
       bar.update(progress, summary());
       jobs += 1;
-      chunk.push({ key: job.job_id, value, headers: { [HEADERS.batchId]: options.batchId, [HEADERS.jobId]: job.job_id } });
+      chunk.push({ key: job.job_id, value, headers: { [HEADERS.batchId]: options.batchId, [HEADERS.jobId]: job.job_id, [HEADERS.seq]: job.metadata[METADATA_SEQ] ?? '' } });
       chunkBytes += value.length;
       if (chunk.length >= CHUNK_MESSAGES || chunkBytes >= CHUNK_BYTES) await flush();
     }

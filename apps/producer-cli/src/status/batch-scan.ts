@@ -1,5 +1,5 @@
 // Counts a batch's jobs by reading the batches, results and dead-letter topics (read_committed) to their current ends.
-import { CompletionSchemas, DeadLetterSchemas, HEADERS, type BatchManifest, type Completion } from '@sluice/schema';
+import { CompletionSchemas, DeadLetterSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type BatchManifest, type Completion, type DeadLetter } from '@sluice/schema';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { codecFor } from '../kafka/client';
 import { readTopicToEnd, type ReadOptions } from '../kafka/read-topic';
@@ -19,6 +19,8 @@ export interface BatchStatus {
   pending: number | null;
   /** Records of this batch that could not be decoded (logged). */
   unreadable: number;
+  /** Tokens over the batch's kept completions so far. */
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   manifest: BatchManifest | null;
 }
 
@@ -26,6 +28,21 @@ export interface BatchScan {
   status: BatchStatus;
   /** One completion per job (keepOnePerJob): the first committed success, else the first committed error. */
   completions: Map<string, Completion>;
+  /** Dead-lettered jobs of the batch with no completion, by job id: the first dead letter of each. */
+  deadLetters: Map<string, DeadLetteredJob>;
+}
+
+export interface DeadLetteredJob {
+  letter: DeadLetter;
+  /** The job's input position: the sluice-seq header, else the decoded job's metadata; undefined when neither is readable. */
+  seq?: number;
+  /** The job as produced, when its value still decodes (not cut, not garbage). */
+  metadata?: Record<string, string>;
+}
+
+export interface ScanOptions extends ReadOptions {
+  /** Read the results topic too (false: the completions come from an export; only the manifest and DLQ are read). */
+  results?: boolean;
 }
 
 function headerText(message: KafkaMessage, name: string): string | undefined {
@@ -34,7 +51,22 @@ function headerText(message: KafkaMessage, name: string): string | undefined {
   return first === undefined ? undefined : first.toString();
 }
 
-export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: string, options: ReadOptions): Promise<BatchScan> {
+const seqNumber = (raw: string | undefined) => (raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined);
+
+/** The dead letter's job as far as it can be read: its metadata from the value, its position from a header or that metadata. */
+async function deadLetteredJob(letter: DeadLetter, jobs: { decode(v: Buffer): Promise<{ metadata: Record<string, string> }> }): Promise<DeadLetteredJob> {
+  let metadata: Record<string, string> | undefined;
+  if (letter.value && !letter.value_truncated) metadata = await jobs.decode(letter.value).then((j) => j.metadata, () => undefined);
+  return { letter, seq: seqNumber(letter.headers[HEADERS.seq]?.toString()) ?? seqNumber(metadata?.[METADATA_SEQ]), metadata };
+}
+
+function usageOf(completions: Completion[]): BatchStatus['usage'] {
+  const prompt = completions.reduce((n, c) => n + c.usage.prompt_tokens, 0);
+  const completion = completions.reduce((n, c) => n + c.usage.completion_tokens, 0);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: string, options: ScanOptions): Promise<BatchScan> {
   const { topics } = settings;
   // Avro and JSON both hold the batch id's UTF-8 bytes verbatim: records without them are skipped undecoded.
   const needle = Buffer.from(batchId, 'utf8');
@@ -48,7 +80,7 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
 
   const completions = new Map<string, Completion>();
   const results = codecFor(settings, CompletionSchemas, topics.results);
-  await readTopicToEnd(kafka, topics.results, async ({ message }) => {
+  if (options.results !== false) await readTopicToEnd(kafka, topics.results, async ({ message }) => {
     if (!message.value?.includes(needle)) return;
     let completion: Completion;
     try {
@@ -59,16 +91,17 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
     keepOnePerJob(completions, batchId, completion);
   }, options);
 
-  const dead = new Set<string>();
+  const dead = new Map<string, DeadLetteredJob>();
   const letters = codecFor(settings, DeadLetterSchemas, topics.dlq);
+  const jobs = codecFor(settings, PromptJobSchemas, topics.jobs);
   await readTopicToEnd(kafka, topics.dlq, async ({ partition, message }) => {
     if (!message.value?.includes(needle)) return;
     try {
       const letter = await letters.decode(message.value);
       const batch = letter.batch_id ?? letter.headers[HEADERS.batchId]?.toString() ?? headerText(message, HEADERS.batchId);
       if (batch !== batchId) return;
-      const jobId = letter.job_id ?? letter.headers[HEADERS.jobId]?.toString();
-      dead.add(jobId ?? `${letter.source_topic}/${letter.source_partition}/${letter.source_offset}`);
+      const jobId = letter.job_id ?? letter.headers[HEADERS.jobId]?.toString() ?? `${letter.source_topic}/${letter.source_partition}/${letter.source_offset}`;
+      if (!dead.has(jobId)) dead.set(jobId, await deadLetteredJob({ ...letter, job_id: jobId }, jobs));
     } catch (err) {
       warn(`${topics.dlq}[${partition}]`, message.offset, err);
     }
@@ -80,18 +113,20 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
   const done = all.filter((c) => !c.error).length;
   const failed = all.length - done;
   const m: BatchManifest | null = manifest;
-  const jobs = m ? m.job_count : null;
+  const count = m ? m.job_count : null;
   return {
     status: {
       batch_id: batchId,
-      jobs,
+      jobs: count,
       done,
       failed,
       dead_lettered: dead.size,
-      pending: jobs === null ? null : Math.max(jobs - done - failed - dead.size, 0),
+      pending: count === null ? null : Math.max(count - done - failed - dead.size, 0),
       unreadable,
+      usage: usageOf(all),
       manifest: m,
     },
     completions,
+    deadLetters: dead,
   };
 }

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
 import { scanBatch, type BatchStatus } from './batch-scan';
+import { failuresOf, formatFailures } from './failures';
 
 export interface StatusOptions {
   batchId: string;
@@ -12,6 +13,8 @@ export interface StatusOptions {
   timeoutMs: number;
   /** Redraw each refresh over the previous one (a terminal, text output) instead of printing below it. */
   redraw?: boolean;
+  /** Also list every failed and dead-lettered job (job id, code, reason). */
+  failures?: boolean;
   signal?: AbortSignal;
 }
 
@@ -28,6 +31,7 @@ export function formatStatus(s: BatchStatus): string {
     ['pending', s.pending ?? 'unknown'],
   ];
   if (s.unreadable) rows.push(['unreadable', s.unreadable]);
+  rows.push(['prompt tokens', s.usage.prompt_tokens], ['output tokens', s.usage.completion_tokens]);
   const source = s.manifest ? ` (from ${s.manifest.source})` : '';
   return [`batch ${s.batch_id}${source}`, ...rows.map(([k, v]) => `  ${k.padEnd(14)}${String(v).padStart(10)}`)].join('\n');
 }
@@ -37,12 +41,16 @@ export async function status(settings: KafkaSettings, options: StatusOptions, pr
   let shown = 0;
   for (;;) {
     let current: BatchStatus;
+    let failures;
     try {
-      current = (await scanBatch(kafka, settings, options.batchId, options)).status;
+      const scan = await scanBatch(kafka, settings, options.batchId, options);
+      current = scan.status;
+      if (options.failures) failures = failuresOf(options.batchId, scan);
     } catch (err) {
       throw serviceError(`reading batch ${options.batchId}`, settings, err);
     }
-    const text = options.json ? JSON.stringify({ ...current, manifest: undefined }) : formatStatus(current);
+    const listed = failures ? `\n${formatFailures(failures)}` : '';
+    const text = options.json ? JSON.stringify({ ...current, manifest: undefined, failures }) : `${formatStatus(current)}${listed}`;
     print(options.redraw && shown ? `${overwrite(shown)}${text}` : text);
     shown = text.split('\n').length;
     if (options.watchSeconds === undefined || current.pending === 0 || options.signal?.aborted) return current;

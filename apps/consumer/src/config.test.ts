@@ -25,6 +25,13 @@ describe('resolveConfig', () => {
     expect(c.sasl).toBeUndefined();
   });
 
+  it('takes --model to mean the llm engine, and refuses a model with --engine echo', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-'));
+    expect(resolveConfig(['--model', dir], {})).toMatchObject({ engine: 'llm', model: dir });
+    expect(resolveConfig([], { SLUICE_MODEL: dir })).toMatchObject({ engine: 'llm', model: dir });
+    expect(() => resolveConfig(['--model', dir, '--engine', 'echo'], {})).toThrow('--model (SLUICE_MODEL): applies only with --engine llm (the echo engine runs no model)');
+  });
+
   it('reads SLUICE_* variables, and a flag wins over its variable', () => {
     const env = { SLUICE_KAFKA_BROKERS: 'k1:9092,k2:9092', SLUICE_S3_BUCKET: 'results', SLUICE_S3_ENDPOINT: 'http://minio:9000', SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_MAX_IN_FLIGHT: '8' };
     const c = resolveConfig(['--max-in-flight', '16', '--delivery', 'at-least-once'], env);

@@ -96,7 +96,7 @@ const SETTINGS: Setting[] = [
   { key: 'delivery', flags: '--delivery <mode>', env: 'SLUICE_DELIVERY', help: 'exactly-once (Kafka transactions) or at-least-once (no transactions)', default: 'exactly-once', choices: ['exactly-once', 'at-least-once'] },
   { key: 'transactionalIdPrefix', flags: '--transactional-id-prefix <prefix>', env: 'SLUICE_TRANSACTIONAL_ID_PREFIX', help: 'prefix of the per-partition transactional ids (default: sluice-<group>)' },
   { key: 'workerId', flags: '--worker-id <id>', env: 'SLUICE_WORKER_ID', help: 'name of this worker in completions and logs (default: <hostname>-<pid>)' },
-  { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine)', default: 'echo', choices: ['echo', 'llm'] },
+  { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine); default: llm when --model is given, else echo', choices: ['echo', 'llm'] },
   { key: 'model', flags: '--model <dir>', env: 'SLUICE_MODEL', help: 'Hugging Face model directory (required with --engine llm)' },
   { key: 'device', flags: '--device <device>', env: 'SLUICE_DEVICE', help: 'where the llm engine runs: cpu or cuda (default: cpu)', choices: ['cpu', 'cuda'] },
   { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB on cpu; on cuda, sized from --gpu-memory-utilization)' },
@@ -161,7 +161,7 @@ export function buildCommand(): Command {
         'Every flag can also be set by the environment variable shown; a flag wins over its variable.',
         'Also read from the environment:',
         ...EXTRA_ENV.map((e) => `  ${e.env}\n      ${e.help}`),
-        'Exit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration, 128+N second signal N.',
+        'Exit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration or a failed start check (brokers, topics, bucket), 128+N second signal N.',
       ].join('\n'),
     );
   for (const s of SETTINGS) {
@@ -294,9 +294,11 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
   if (brokers.length === 0) throw new ConfigError(label('brokers'), 'needs at least one host:port');
   for (const b of brokers) if (!/^[^\s:]+:\d{1,5}$/.test(b)) throw new ConfigError(label('brokers'), `"${b}" is not host:port`);
 
-  const engine = choice<'echo' | 'llm'>(raw, 'engine');
-  const model = raw.model;
+  const model = raw.model || undefined;
+  // A model means the llm engine: echo with a model would silently ignore it.
+  const engine = raw.engine ? choice<'echo' | 'llm'>(raw, 'engine') : model ? 'llm' : 'echo';
   if (engine === 'llm' && !model) throw new ConfigError(label('model'), 'is required with --engine llm');
+  if (engine === 'echo' && model) throw new ConfigError(label('model'), 'applies only with --engine llm (the echo engine runs no model)');
   if (model && !existsSync(model)) throw new ConfigError(label('model'), `directory ${model} does not exist`);
 
   const drainTimeoutMs = parseDuration(raw.drainTimeout ?? '');

@@ -13,6 +13,7 @@ import { startHttpServer } from './observability/http-server';
 import { createLogger } from './observability/logger';
 import { publicConfig } from './observability/public-config';
 import { WorkerMetrics } from './observability/metrics';
+import { preflight } from './startup/preflight';
 import { Worker } from './worker';
 
 function objectStore(config: ConsumerConfig): ObjectStore | undefined {
@@ -26,12 +27,15 @@ function objectStore(config: ConsumerConfig): ObjectStore | undefined {
 
 async function run(config: ConsumerConfig, log: Logger): Promise<number> {
   const metrics = new WorkerMetrics();
-  const engine = await createEngine(config);
   const store = objectStore(config);
+  const kafka = createKafka(config, log);
+  // Before the model loads: a missing topic or bucket fails the start in one line, at once.
+  await preflight(config, kafka, store);
+  const engine = await createEngine(config);
   const exporter = store
     ? new Exporter(store, { prefix: config.exportPrefix, format: config.exportFormat, workerId: config.workerId, retry: { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 } }, log.child({ component: 'export' }))
     : undefined;
-  const worker = new Worker({ config, kafka: createKafka(config, log), engine, exporter, metrics, log });
+  const worker = new Worker({ config, kafka, engine, exporter, metrics, log });
   let stopping: Promise<number> | undefined;
   let drained = false;
   let onStopped: (code: number) => void = () => undefined;
@@ -94,7 +98,8 @@ async function main(): Promise<void> {
   try {
     process.exitCode = await run(config, log);
   } catch (err) {
-    log.fatal({ err }, err instanceof ConfigError ? err.message : 'sluice-consumer failed');
+    if (err instanceof ConfigError) process.stderr.write(`sluice-consumer: ${err.message}\n`);
+    else log.fatal({ err }, 'sluice-consumer failed');
     process.exitCode = err instanceof ConfigError ? 2 : 1;
   }
   // kafkajs and the SDK keep sockets around; the exit code is final here.

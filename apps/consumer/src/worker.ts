@@ -16,6 +16,7 @@ import { AtLeastOnceSink, TransactionalSink, type CommitSink } from './kafka/com
 import { RecordFitter } from './kafka/record-fitter';
 import { TopicLimits } from './kafka/topic-limits';
 import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
+import { LogLimiter } from './observability/log-limiter';
 import type { WorkerMetrics } from './observability/metrics';
 
 interface PartitionState {
@@ -70,6 +71,7 @@ export class Worker {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private readonly health: PartitionHealth;
   private readonly ids = new InFlightIds();
+  private readonly quiet = new LogLimiter();
   private joined = false;
   private draining = false;
   private fatal: Error | undefined;
@@ -77,7 +79,7 @@ export class Worker {
 
   constructor(private readonly d: WorkerDeps) {
     const c = d.config;
-    this.consumer = d.kafka.consumer({ groupId: c.groupId, maxWaitTimeInMs: 250, sessionTimeout: c.sessionTimeoutMs, heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 3)), readUncommitted: false });
+    this.consumer = d.kafka.consumer({ groupId: c.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, sessionTimeout: c.sessionTimeoutMs, heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 3)), readUncommitted: false });
     this.admin = d.kafka.admin();
     this.limits = new TopicLimits(this.admin, d.log);
     this.sink =
@@ -234,6 +236,7 @@ export class Worker {
   /** Records a commit's result for readiness; says so once when failures make the worker unready. */
   private commitResult({ partition, revoked }: PartitionState, ok: boolean): void {
     if (revoked) return; // not ours any more: its health was forgotten
+    if (ok) this.quiet.reset(`commit:${partition}`);
     if (ok) this.health.committed(partition);
     else if (this.health.commitFailed(partition)) this.d.log.warn({ partition, failures: this.d.config.maxCommitFailures }, 'commits keep failing; /readyz fails until one succeeds');
     this.d.metrics.commitFailures.set(this.health.worstCommitFailures());
@@ -458,7 +461,9 @@ export class Worker {
           await this.revoke(st.partition, 'fenced');
           return;
         }
-        log.error({ err, partition: st.partition, first_offset: String(range.firstOffset), last_offset: String(range.lastOffset) }, 'commit failed; the range is retried');
+        // Retried every commit interval: during an outage its line comes at a decaying rate.
+        const heldBack = this.quiet.take(`commit:${st.partition}`);
+        if (heldBack !== undefined) log.error({ err, partition: st.partition, first_offset: String(range.firstOffset), last_offset: String(range.lastOffset), held_back: heldBack }, 'commit failed; the range is retried');
         if (c.delivery === 'exactly-once') await this.recover(st, range, staged);
         return;
       }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ExportError } from '../errors';
+import { LogLimiter } from '../observability/log-limiter';
 import type { Completion } from '../jobs/schema';
 import { CommitNoteError, decodeCommitNote, encodeCommitNote, itemsThatFit, notedPartKey, type CommitNote } from './commit-note';
 import { addParts, emptyManifest, type ExportManifest, type ManifestPartEntry } from './manifest';
@@ -63,6 +64,8 @@ export class Exporter {
   private readonly batchLocks = new Map<string, Promise<unknown>>();
   // Per batch, the parts waiting for its next manifest update: partitions committing together share one update.
   private readonly waiting = new Map<string, { entries: ManifestPartEntry[]; listed: Promise<void> }>();
+
+  private readonly quiet = new LogLimiter();
 
   constructor(private readonly store: ObjectStore, private readonly options: ExporterOptions, private readonly log: Logger) {}
 
@@ -234,9 +237,13 @@ export class Exporter {
 
   private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await withRetry(fn, this.options.retry, (err, attempt, delayMs) =>
-        this.log.warn({ err, attempt, delay_ms: delayMs, target: this.store.location }, `${what} failed, retrying`),
-      );
+      const result = await withRetry(fn, this.options.retry, (err, attempt, delayMs) => {
+        // An outage fails every operation of every commit: its lines come at a decaying rate, not one per retry.
+        const heldBack = this.quiet.take('retry');
+        if (heldBack !== undefined) this.log.warn({ err, attempt, delay_ms: delayMs, target: this.store.location, held_back: heldBack }, `${what} failed, retrying`);
+      });
+      this.quiet.reset('retry');
+      return result;
     } catch (err) {
       throw new ExportError('UPLOAD_FAILED', `${this.store.location}: ${what} failed after ${this.options.retry.attempts} attempts: ${(err as Error).message}`, { cause: err });
     }

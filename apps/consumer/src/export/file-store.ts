@@ -3,7 +3,7 @@ import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ExportError } from '../errors';
-import type { ObjectStore, StoredObject } from './object-store';
+import type { ObjectStore, StoredObject, TargetProblem } from './object-store';
 
 const versionOf = (body: Buffer) => createHash('sha256').update(body).digest('hex');
 
@@ -20,6 +20,15 @@ export class FileObjectStore implements ObjectStore {
   constructor(root: string) {
     this.root = resolve(root);
     this.location = pathToFileURL(this.root).href;
+  }
+
+  async check(): Promise<TargetProblem | undefined> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      return undefined;
+    } catch (err) {
+      return { part: 'dir', message: `cannot create the export directory ${this.root}: ${(err as Error).message}` };
+    }
   }
 
   private pathOf(key: string): string {

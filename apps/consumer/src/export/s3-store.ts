@@ -1,13 +1,16 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ObjectStore, StoredObject } from './object-store';
+import type { ObjectStore, StoredObject, TargetProblem } from './object-store';
 
 export interface S3StoreOptions {
   bucket: string;
   /** Parts at or above this size go up as multipart uploads in pieces of this size (S3's minimum is 5 MiB). */
   multipartThreshold: number;
 }
+
+/** The start's bucket check gives up after this long: an endpoint that never answers must not hang the start. */
+const CHECK_TIMEOUT_MS = 15_000;
 
 const status = (err: unknown) => (err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined);
 
@@ -20,6 +23,20 @@ export class S3ObjectStore implements ObjectStore {
 
   constructor(private readonly client: S3Client, private readonly options: S3StoreOptions) {
     this.location = `s3://${options.bucket}`;
+  }
+
+  async check(): Promise<TargetProblem | undefined> {
+    const { bucket } = this.options;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+      return undefined;
+    } catch (err) {
+      const code = status(err);
+      if (code === 404) return { part: 'bucket', message: `S3 bucket "${bucket}" does not exist` };
+      if (code === 403) return { part: 'bucket', message: `S3 bucket "${bucket}": access denied (check the credentials and the bucket policy)` };
+      const why = code === undefined ? (err as Error).message || (err as Error).name : `HTTP ${code}`;
+      return { part: 'endpoint', message: `cannot reach S3 bucket "${bucket}": ${why}` };
+    }
   }
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {

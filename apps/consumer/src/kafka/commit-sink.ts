@@ -102,6 +102,7 @@ export class TransactionalSink implements CommitSink {
       transactionalId: this.transactionalId(partition),
       idempotent: true,
       maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
@@ -144,7 +145,7 @@ export class AtLeastOnceSink implements CommitSink {
   private connected: Promise<void> | undefined;
 
   constructor(kafka: Kafka, private readonly consumer: Consumer, private readonly jobsTopic: string, private readonly limits?: SinkLimits) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async acquire(): Promise<void> {

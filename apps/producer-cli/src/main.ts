@@ -4,6 +4,7 @@ import { redactUrls } from '@sluice/schema';
 import { CommanderError } from 'commander';
 import { CliError, EXIT } from './errors';
 import { logger } from './logger';
+import { addLogFlags } from './log-flags';
 import { buildProgram } from './program';
 
 async function main(argv: string[]): Promise<number> {
@@ -19,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   // stderr is for people (failures, summaries, usage): no URL credentials there; stdout may carry results, left as they are.
   const io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${redactUrls(s)}\n`), signal: controller.signal };
   try {
-    await buildProgram(io).parseAsync(argv);
+    await addLogFlags(buildProgram(io)).parseAsync(argv);
     return EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
@@ -27,8 +28,10 @@ async function main(argv: string[]): Promise<number> {
       io.err(`sluice: ${err.message.split('\n')[0]}`);
       return err.exitCode;
     }
-    logger.error({ err }, 'unexpected failure');
-    io.err(`sluice: unexpected failure: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+    // One line; the stack only with --verbose (debug level).
+    logger.debug({ err }, 'unexpected failure');
+    const hint = logger.isLevelEnabled('debug') ? '' : ' (run with --verbose for the stack trace)';
+    io.err(`sluice: unexpected failure: ${(err as Error).message?.split('\n')[0] ?? String(err)}${hint}`);
     return EXIT.INPUT;
   }
 }

@@ -18,6 +18,7 @@ import {
 import { CliError, EXIT, usageError } from '../errors';
 import { logger } from '../logger';
 import { keepOnePerJob } from '../status/one-per-job';
+import { parquetPartRecords } from './parquet-part';
 
 interface Store {
   list(prefix: string): Promise<string[]>;
@@ -92,16 +93,22 @@ export interface ExportRead {
 
 const nameOf = (key: string) => key.slice(key.lastIndexOf('/') + 1);
 
+/** A part's records as JSON texts, each with where it sits (`:line` in JSONL, `:row N` in Parquet). */
+async function partRecords(bytes: Buffer, name: string): Promise<Array<{ at: string; text: string }>> {
+  if (parseExportPartName(name)?.format === 'parquet') return (await parquetPartRecords(bytes)).map((text, i) => ({ at: `:row ${i + 1}`, text }));
+  return bytes.toString('utf8').split('\n').map((text, i) => ({ at: `:${i + 1}`, text }));
+}
+
 /** Adds one part's completions by the one-per-job rule; `where` names the part in errors. Returns the batch's records read. */
-function addCompletions(completions: Map<string, Completion>, bytes: Buffer, batchId: string, where: string): number {
+async function addCompletions(completions: Map<string, Completion>, bytes: Buffer, batchId: string, where: string): Promise<number> {
   let records = 0;
-  for (const [i, line] of bytes.toString('utf8').split('\n').entries()) {
-    if (line.trim() === '') continue;
+  for (const { at, text } of await partRecords(bytes, where)) {
+    if (text.trim() === '') continue;
     let c: Completion;
     try {
-      c = recordFromJsonText(CompletionSchemas, line);
+      c = recordFromJsonText(CompletionSchemas, text);
     } catch (err) {
-      if (err instanceof SchemaError) throw new CliError(EXIT.INPUT, `${where}:${i + 1}: ${err.message}`, { cause: err });
+      if (err instanceof SchemaError) throw new CliError(EXIT.INPUT, `${where}${at}: ${err.message}`, { cause: err });
       throw err;
     }
     if (c.batch_id === batchId) records += 1;
@@ -119,7 +126,7 @@ function inCommitOrder(names: string[]): string[] {
 /**
  * With manifest.json, reads exactly the parts it lists (the committed ones), each checked against its size and
  * SHA-256; any other part object is an orphan of an attempt that never committed and may hold another completion
- * for a listed job, so it is counted, not read. Without a manifest, reads every JSONL part.
+ * for a listed job, so it is counted, not read. Without a manifest, reads every part; JSONL and Parquet parts alike.
  */
 export async function readExport(uri: string, batchId: string, s3: () => S3Client = s3ClientFromEnv): Promise<ExportRead> {
   let target: ExportTarget;
@@ -136,9 +143,8 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
     const present = (await store.list(prefix)).map(nameOf).filter((n) => parseExportPartName(n) !== undefined).sort();
     const manifestBytes = await store.read(`${prefix}${EXPORT_MANIFEST_NAME}`);
     const manifest = manifestBytes ? (JSON.parse(manifestBytes.toString('utf8')) as ExportManifest) : null;
-    if (manifest && manifest.format !== 'jsonl') throw new CliError(EXIT.INPUT, `${where}${EXPORT_MANIFEST_NAME}: the export is ${manifest.format}; collect reads JSONL exports only`);
     const listed = new Map((manifest?.parts ?? []).map((p) => [nameOf(p.key), p]));
-    const toRead = inCommitOrder(manifest ? [...listed.keys()] : present.filter((n) => parseExportPartName(n)?.format === 'jsonl'));
+    const toRead = inCommitOrder(manifest ? [...listed.keys()] : present);
     const orphans = manifest ? present.filter((n) => !listed.has(n)) : [];
     if (toRead.length === 0) {
       const ignored = orphans.length ? ` (${orphans.length} orphan parts not in ${EXPORT_MANIFEST_NAME} ignored)` : '';
@@ -155,7 +161,7 @@ export async function readExport(uri: string, batchId: string, s3: () => S3Clien
       if (expected && (bytes.length !== expected.bytes || createHash('sha256').update(bytes).digest('hex') !== expected.sha256)) {
         throw new CliError(EXIT.SERVICE, `${where}${name}: SHA-256 differs from manifest.json (${bytes.length} bytes, the manifest says ${expected.bytes}; a part is corrupt or being rewritten)`);
       }
-      records += addCompletions(completions, bytes, batchId, `${where}${name}`);
+      records += await addCompletions(completions, bytes, batchId, `${where}${name}`);
     }
     return { completions, manifest, parts: toRead.length, records, orphans };
   } catch (err) {

@@ -1,7 +1,9 @@
 // Parquet, read in row windows so a large file never sits in memory whole; INT64 values become numbers.
 import { open, stat } from 'node:fs/promises';
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { CliError, EXIT } from '../errors';
 import type { InputRow, InputSource } from './input-row';
+import { PARQUET_COMPRESSORS } from './parquet-codecs';
 import { INVALID_UTF8 } from './utf8-lines';
 
 const WINDOW_ROWS = 5000;
@@ -47,6 +49,15 @@ async function fileBuffer(path: string): Promise<AsyncBuffer> {
   };
 }
 
+/** Rows [start, end) as objects; a page that cannot be decoded (corrupt, truncated) is a bad input, named by its rows. */
+async function readWindow(path: string, file: AsyncBuffer, metadata: FileMetaData, start: number, end: number): Promise<Record<string, unknown>[]> {
+  try {
+    return await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end, compressors: PARQUET_COMPRESSORS, parsers: { stringFromBytes: (b: Uint8Array) => b && (text(b) as string) } });
+  } catch (err) {
+    throw new CliError(EXIT.INPUT, `${path}: rows ${start + 1}-${end} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export async function parquetSource(path: string): Promise<InputSource> {
   const file = await fileBuffer(path);
   const metadata = await parquetMetadataAsync(file);
@@ -56,7 +67,7 @@ export async function parquetSource(path: string): Promise<InputSource> {
     total,
     async *rows(): AsyncIterable<InputRow> {
       for (let start = 0; start < total; start += WINDOW_ROWS) {
-        const rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: Math.min(start + WINDOW_ROWS, total), parsers: { stringFromBytes: (b: Uint8Array) => b && (text(b) as string) } });
+        const rows = await readWindow(path, file, metadata, start, Math.min(start + WINDOW_ROWS, total));
         for (const [i, row] of rows.entries()) {
           const n = start + i + 1;
           const bad: string[] = [];

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -19,6 +20,18 @@ const char* dtype_name(DType dtype);
 
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// An index value out of range, found where the binding layer could not read it (a device-side check, or a copy
+// the backend made to the host): E_RANGE naming the argument. what() reads "element i is v, outside [lo, hi) ...".
+struct IndexRangeError : BackendError {
+  IndexRangeError(std::string arg_name, const std::string& what) : BackendError(what), arg(std::move(arg_name)) {}
+  std::string arg;
+};
+
+// An input shape this backend has no kernel for (e.g. a head dim): E_UNSUPPORTED.
+struct UnsupportedError : BackendError {
+  using BackendError::BackendError;
 };
 
 // A non-owning view of tensor memory; contiguous row-major unless stated otherwise.
@@ -67,6 +80,10 @@ class Backend {
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;
   virtual MemoryStats memory_stats() const = 0;
+  // Returns the pool's cached (freed, unused) blocks to the device or the system, e.g. buffers freed after load.
+  virtual void empty_cache() = 0;
+  // Whether index values on the device are range-checked (E_RANGE) rather than only skipped; see SLUICE_DEVICE_CHECKS.
+  virtual bool device_index_checks() const { return false; }
   // Page-locked host memory for swapped-out KV blocks (plain pooled host memory on CPU).
   virtual void* allocate_pinned(size_t bytes) = 0;
   virtual void release_pinned(void* ptr, size_t bytes) = 0;

@@ -24,6 +24,10 @@ auto guarded(Napi::Env env, const char* op, F&& f) -> decltype(f()) {
     return f();
   } catch (const Napi::Error&) {
     throw;
+  } catch (const IndexRangeError& e) {
+    throw_kernel_error(env, "E_RANGE", op, e.arg, std::string(op) + ": argument '" + e.arg + "' " + e.what());
+  } catch (const UnsupportedError& e) {
+    throw_kernel_error(env, "E_UNSUPPORTED", op, "", std::string(op) + ": " + e.what());
   } catch (const std::bad_alloc&) {
     throw_kernel_error(env, "E_ALLOC", op, "", std::string(op) + ": out of memory");
   } catch (const std::exception& e) {
@@ -105,6 +109,8 @@ Napi::Function NativeBackend::Define(Napi::Env env) {
       {
           InstanceAccessor<&NativeBackend::GetDevice>("device"),
           InstanceAccessor<&NativeBackend::GetSupportsGraphs>("supportsGraphs"),
+          InstanceAccessor<&NativeBackend::GetIndexChecks>("indexChecks"),
+          InstanceMethod<&NativeBackend::EmptyCache>("emptyCache"),
           InstanceMethod<&NativeBackend::Empty>("empty"),
           InstanceMethod<&NativeBackend::EmptyPinned>("emptyPinned"),
           InstanceMethod<&NativeBackend::FromHost>("fromHost"),
@@ -183,7 +189,17 @@ Napi::Value NativeBackend::GetSupportsGraphs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), backend_->supports_graphs());
 }
 
+// Host-readable indices are checked by OpCheck; device ones only where the backend's device-side checks are on.
+Napi::Value NativeBackend::GetIndexChecks(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), backend_->device() == Device::CPU || backend_->device_index_checks());
+}
+
 // ---- memory ----
+
+Napi::Value NativeBackend::EmptyCache(const Napi::CallbackInfo& info) {
+  guarded(info.Env(), "emptyCache", [&] { backend_->empty_cache(); });
+  return info.Env().Undefined();
+}
 
 Napi::Value NativeBackend::Empty(const Napi::CallbackInfo& info) {
   OpCheck c(info.Env(), "empty", *backend_);
@@ -242,6 +258,13 @@ Napi::Value NativeBackend::ToHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpCheck c(env, "toHost", *backend_);
   const TensorRef src = c.tensor(info[0], "src", true);
+  const bool after_event = info.Length() > 1 && !info[1].IsUndefined();
+  const int event = after_event ? static_cast<int>(c.integer(info[1], "afterEvent", 0, INT32_MAX)) : 0;
+  // Pinned memory is written by queued copies: wait for the given event, or for everything queued so far.
+  guarded(env, "toHost", [&] {
+    if (after_event) backend_->wait_event(event);
+    else if (src.device == Device::CPU) backend_->synchronize();
+  });
   const size_t n = static_cast<size_t>(src.numel());
   auto fill = [&](void* dst, size_t bytes) {
     guarded(env, "toHost", [&] {

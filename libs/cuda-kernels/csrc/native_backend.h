@@ -19,6 +19,8 @@ class NativeBackend : public Napi::ObjectWrap<NativeBackend> {
 
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value GetSupportsGraphs(const Napi::CallbackInfo& info);
+  Napi::Value GetIndexChecks(const Napi::CallbackInfo& info);
+  Napi::Value EmptyCache(const Napi::CallbackInfo& info);
 
   Napi::Value Empty(const Napi::CallbackInfo& info);
   Napi::Value EmptyPinned(const Napi::CallbackInfo& info);

@@ -40,7 +40,12 @@ export interface Backend {
   fromHost(data: HostArray, shape: readonly number[], dtype: DType): Tensor;
   /** Writes host data into an existing tensor (no allocation); sizes must match. */
   copyFromHost(dst: Tensor, src: HostArray): void;
-  toHost(src: Tensor): HostArray;
+  /**
+   * A host copy of src. From device memory it waits for the ops queued before it. From pinned memory (written by
+   * queued copies) it waits for the whole stream, or, given afterEvent, only for that recorded event, so a step's
+   * results can be read while later steps are still queued.
+   */
+  toHost(src: Tensor, afterEvent?: number): HostArray;
   /**
    * A view with a new shape over the same memory; numel must match. With dtype, the same bytes read as
    * another dtype of the same element size (f32 <-> i32, f16 <-> bf16; E_DTYPE otherwise), so one buffer can
@@ -56,6 +61,14 @@ export interface Backend {
   synchronize(): void;
   /** Bytes held by the pool, in use and cached. */
   memoryStats(): { allocatedBytes: number; cachedBytes: number; totalDeviceBytes: number; freeDeviceBytes: number };
+  /** Returns the pool's cached blocks (freed, not in use) to the device or the system, e.g. load-time buffers. */
+  emptyCache(): void;
+  /**
+   * Whether index values (token ids, slots, block ids, positions, lengths) are range-checked, E_RANGE naming the op
+   * and argument: always on CPU, where they are host-readable; on CUDA when SLUICE_DEVICE_CHECKS=1 at backend creation
+   * (kernels record the first bad index; each such op then waits for its kernels). Unchecked, CUDA skips a bad index.
+   */
+  readonly indexChecks: boolean;
 
   // Events and graphs: ops are queued on the backend's compute stream in call order.
   createEvent(): number;
@@ -80,8 +93,8 @@ export interface Backend {
   embedding(out: Tensor, table: Tensor, ids: Tensor): void;
   /**
    * dst.flat[indices[i]] = src[i], all i32; indices and src [M], dst any shape. A negative index is skipped;
-   * one >= dst.numel is E_RANGE where host-readable (CPU) and skipped on CUDA. With repeated indices CPU keeps
-   * the last, CUDA an unspecified one.
+   * one >= dst.numel is E_RANGE where indexChecks, else skipped. With repeated indices CPU keeps the last, CUDA an
+   * unspecified one.
    */
   scatter(dst: Tensor, indices: Tensor, src: Tensor): void;
   /**
@@ -115,7 +128,7 @@ export interface Backend {
    * One query token per sequence over its paged context: out/q [B, nH*D], blockTables i32 [B, maxBlocks],
    * contextLens i32 [B]. maxContextLen, the batch's longest context (known on the host), sizes CUDA's split-K
    * partitions and workspace instead of the block tables' width; it must be <= maxBlocks·blockSize, and a
-   * host-readable contextLens above it is E_RANGE (CUDA clamps each length to it: later tokens are ignored).
+   * contextLens above it is E_RANGE where indexChecks (else CUDA clamps it: later tokens are ignored).
    * Under graph capture pass the bound the graph is captured for. Omitted: the block tables' capacity.
    */
   pagedAttentionDecode(

@@ -1,5 +1,5 @@
 import { cudaAvailable, getBackend } from '../src';
-import { expectKernelError, Rng, selectDevices } from './helpers';
+import { backendFor, devices, expectKernelError, Rng, selectDevices } from './helpers';
 
 describe('SLUICE_KERNEL_DEVICES', () => {
   it('defaults to every backend the build can run', () => {
@@ -15,6 +15,13 @@ describe('SLUICE_KERNEL_DEVICES', () => {
   it('fails with the reason when cuda is requested but cannot run, or a name is unknown', () => {
     expect(() => selectDevices('cpu,cuda', false)).toThrow(/asks for cuda, but this build has no CUDA backend/);
     expect(() => selectDevices('gpu', true)).toThrow(/'gpu' is not a device/);
+  });
+});
+
+describe('index checks', () => {
+  it.each(devices())('are on for %s in this suite (jest.config.js sets SLUICE_DEVICE_CHECKS), so E_RANGE cases run everywhere', (device) => {
+    expect(process.env.SLUICE_DEVICE_CHECKS).toBe('1');
+    expect(backendFor(device).indexChecks).toBe(true);
   });
 });
 

@@ -106,3 +106,19 @@ export function expectKernelError(fn: () => unknown, code: string, op: string, a
 }
 
 export const F32_TOL = 1e-5;
+
+/** Head dims the CUDA attention kernels are instantiated for; others are E_UNSUPPORTED there (CPU runs any). */
+export const CUDA_HEAD_DIMS = [64, 96, 128];
+
+/** The f32 values of 16-bit float bit patterns (bf16: the top half of an f32; f16: IEEE half). */
+export function halfToFloat(bits: Uint16Array, dtype: 'bf16' | 'f16'): Float32Array {
+  if (dtype === 'bf16') return new Float32Array(Uint32Array.from(bits, (h) => h << 16).buffer);
+  return Float32Array.from(bits, (h) => {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) return sign * mant * 2 ** -24;
+    if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+    return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  });
+}

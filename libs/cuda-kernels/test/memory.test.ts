@@ -94,6 +94,43 @@ describe.each(devices())('memory on %s', (device) => {
     p.free();
   });
 
+  // copy() into pinned memory is queued; toHost must not read before it lands (a large copy behind a GEMM, so
+  // on a GPU an unsynchronised read would see the old contents).
+  it('toHost of pinned memory waits for the copies queued into it: the whole stream, or the given event', () => {
+    const n = 1 << 18;
+    const data = new Rng(7).floats(n);
+    const src = b.fromHost(data, [n], 'f32');
+    const pinned = b.emptyPinned([n], 'f32');
+    const busy = b.empty([512, 512], 'f32');
+    const square = b.fromHost(new Rng(8).floats(512 * 512), [512, 512], 'f32');
+    const queued = () => {
+      b.copyFromHost(pinned, new Float32Array(n));
+      b.gemm(busy, square, square);
+      b.copy(pinned, src);
+    };
+    queued();
+    expect(b.toHost(pinned)).toEqual(data);
+    const done = b.createEvent();
+    queued();
+    b.recordEvent(done);
+    expect(b.toHost(pinned, done)).toEqual(data);
+    expectKernelError(() => b.toHost(pinned, 1.5), 'E_ARG_TYPE', 'toHost', 'afterEvent');
+    expect(() => b.toHost(pinned, 987654)).toThrow(/toHost/);
+    b.destroyEvent(done);
+    for (const t of [src, pinned, busy, square]) t.free();
+  });
+
+  it('emptyCache hands cached blocks back and keeps live ones', () => {
+    const live = b.empty([1000], 'f32');
+    b.empty([1 << 20], 'f32').free();
+    expect(b.memoryStats().cachedBytes).toBeGreaterThanOrEqual(4 << 20);
+    const allocated = b.memoryStats().allocatedBytes;
+    b.emptyCache();
+    expect(b.memoryStats()).toMatchObject({ cachedBytes: 0, allocatedBytes: allocated });
+    expect(b.toHost(b.narrow(live, 0, 1)).length).toBe(1);
+    live.free();
+  });
+
   it('rejects bad host data', () => {
     expectKernelError(() => b.fromHost(new Float32Array(3), [2, 2], 'f32'), 'E_SHAPE', 'fromHost', 'data');
     expectKernelError(() => b.fromHost(new Int32Array(4), [4], 'f32'), 'E_ARG_TYPE', 'fromHost', 'data');

@@ -175,6 +175,29 @@ describe.each(devices())('sampling on %s', (device) => {
     expectKernelError(() => b.sample(b.empty([3], 'i32'), logits, good), 'E_SHAPE', 'sample', 'out');
   });
 
+  // CUDA marks a row's penalty tokens in a counts workspace that must be zero between calls: an id == V marked the
+  // next row's (or unowned) memory and was never cleared, so a later request's penalty hit a token it never saw.
+  it('a penalty token id equal to the vocabulary size is rejected and leaves later penalties unchanged', () => {
+    const V = 10;
+    const row = [5, 4, 0, 0, 0, 0, 0, 0, 0, 0]; // token 0 wins unless something penalises it
+    const logits = b.fromHost(Float32Array.from([...row, ...row]), [2, V], 'f32');
+    const out = b.empty([2], 'i32');
+    const later = () => {
+      b.sample(out, logits, samplingTensors(b, [{ temperature: 0 }, { temperature: 0, repetitionPenalty: 4, prompt: [5] }]));
+      return Array.from(b.toHost(out) as Int32Array);
+    };
+    expect(later()).toEqual([0, 0]);
+    expectKernelError(
+      () => b.sample(out, logits, samplingTensors(b, [{ temperature: 0, repetitionPenalty: 4, prompt: [V] }, { temperature: 0 }])),
+      'E_RANGE', 'sample', 'params.promptTokens',
+    );
+    expectKernelError(
+      () => b.sample(out, logits, samplingTensors(b, [{ temperature: 0 }, { temperature: 0, frequencyPenalty: 9, output: [V] }])),
+      'E_RANGE', 'sample', 'params.outputTokens',
+    );
+    expect(later()).toEqual([0, 0]);
+  });
+
   it('logSoftmaxTopK returns the k largest log-probabilities, descending', () => {
     const rng = new Rng(7);
     const [B, V, k] = [5, 333, 6];

@@ -24,6 +24,7 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
   void synchronize() override {}
   MemoryStats memory_stats() const override;
+  void empty_cache() override { pool_.empty_cache(); }
   void* allocate_pinned(size_t bytes) override { return pool_.allocate(bytes); }
   void release_pinned(void* ptr, size_t bytes) override { pool_.release(ptr, bytes); }
 

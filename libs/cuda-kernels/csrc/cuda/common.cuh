@@ -97,7 +97,7 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
 [[noreturn]] inline void unsupported(const char* op, const std::string& what) {
-  throw BackendError(std::string("cuda ") + op + ": unsupported " + what);
+  throw UnsupportedError(std::string("cuda ") + op + ": unsupported " + what);
 }
 
 }  // namespace cuda

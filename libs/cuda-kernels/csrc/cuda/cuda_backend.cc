@@ -1,6 +1,9 @@
 #include "cuda_backend_impl.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include "check.h"
 #include "cuda_backend.h"
@@ -26,9 +29,46 @@ void* GrowingWorkspace::get(size_t bytes) {
   return p;
 }
 
+namespace {
+
+// SLUICE_DEVICE_CHECKS=1 (the kernel test suite sets it): kernels record bad index values and every op that reads
+// indices waits for its kernels to report them. A debugging aid: it costs a stream sync per such op.
+bool device_checks_requested() {
+  const char* v = std::getenv("SLUICE_DEVICE_CHECKS");
+  if (v == nullptr) return false;
+  for (const char* on : {"1", "true", "on", "yes"})
+    if (std::strcmp(v, on) == 0) return true;
+  return false;
+}
+
+const char* index_arg_name(int32_t arg) {
+  switch (arg) {
+    case kArgIds: return "ids";
+    case kArgIndices: return "indices";
+    case kArgPositions: return "positions";
+    case kArgSlotMapping: return "slotMapping";
+    case kArgBlockTables: return "blockTables";
+    case kArgContextLens: return "contextLens";
+    case kArgCuSeqlensQ: return "cuSeqlensQ";
+    case kArgPairs: return "pairs";
+    case kArgPromptTokens: return "params.promptTokens";
+    case kArgOutputTokens: return "params.outputTokens";
+    case kArgTokens: return "tokens";
+    case kArgPromptOffsets: return "params.promptOffsets";
+    case kArgOutputOffsets: return "params.outputOffsets";
+  }
+  return "?";
+}
+
+}  // namespace
+
 CudaBackend::CudaBackend(int device, const GemmFactory& make_gemm) : device_(device), allocator_(device) {
   activate();
   SLUICE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  if (device_checks_requested()) {
+    SLUICE_CUDA_CHECK(cudaMalloc(&fault_, sizeof(IndexFault)));
+    SLUICE_CUDA_CHECK(cudaMemset(fault_, 0, sizeof(IndexFault)));
+  }
   scratch_ = std::make_unique<GrowingWorkspace>(stream_, false);
   zeroed_ = std::make_unique<GrowingWorkspace>(stream_, true);
   gemm_ = make_gemm(stream_);
@@ -43,6 +83,7 @@ CudaBackend::~CudaBackend() {
   gemm_.reset();
   scratch_.reset();
   zeroed_.reset();
+  if (fault_) cudaFree(fault_);
   cudaStreamDestroy(stream_);
 }
 
@@ -83,6 +124,27 @@ MemoryStats CudaBackend::memory_stats() const {
   s.cached_bytes = allocator_.cached_bytes();
   SLUICE_CUDA_CHECK(cudaMemGetInfo(&s.free_device_bytes, &s.total_device_bytes));
   return s;
+}
+
+void CudaBackend::empty_cache() {
+  activate();
+  SLUICE_CUDA_CHECK(cudaStreamSynchronize(stream_));  // no queued op still uses a cached block
+  allocator_.empty_cache();
+}
+
+void CudaBackend::report_index_fault() {
+  if (fault_ == nullptr) return;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  SLUICE_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capturing));
+  if (capturing != cudaStreamCaptureStatusNone) return;  // a captured op runs at replay; its faults stay recorded
+  IndexFault f{};
+  SLUICE_CUDA_CHECK(cudaMemcpyAsync(&f, fault_, sizeof(f), cudaMemcpyDeviceToHost, stream_));
+  SLUICE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (f.flag == 0) return;
+  SLUICE_CUDA_CHECK(cudaMemsetAsync(fault_, 0, sizeof(IndexFault), stream_));
+  throw IndexRangeError(index_arg_name(f.arg), "element " + std::to_string(f.element) + " is " +
+                                                   std::to_string(f.value) + ", outside [" + std::to_string(f.lo) +
+                                                   ", " + std::to_string(f.hi) + ") (device-side check)");
 }
 
 void* CudaBackend::allocate_pinned(size_t bytes) {
@@ -191,7 +253,8 @@ void CudaBackend::destroy_graph(int id) {
 
 void CudaBackend::embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids) {
   activate();
-  cuda::embedding(out, table, ids, stream_);
+  cuda::embedding(out, table, ids, fault_, stream_);
+  report_index_fault();
 }
 
 // Asynchronous even into pinned host memory: a reader waits on an event recorded after it, not on the stream.
@@ -204,7 +267,8 @@ void CudaBackend::copy(const TensorRef& dst, const TensorRef& src) {
 
 void CudaBackend::scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src) {
   activate();
-  cuda::scatter(dst, indices, src, stream_);
+  cuda::scatter(dst, indices, src, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::rms_norm(const TensorRef& out, const TensorRef& x, const TensorRef& weight, float eps) {
@@ -221,7 +285,8 @@ void CudaBackend::fused_add_rms_norm(const TensorRef& x, const TensorRef& residu
 void CudaBackend::rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
                                    const TensorRef& cos_sin) {
   activate();
-  cuda::rotary_embedding(positions, q, k, head_dim, cos_sin, stream_);
+  cuda::rotary_embedding(positions, q, k, head_dim, cos_sin, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) {
@@ -239,14 +304,16 @@ void CudaBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
 void CudaBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
                                     const TensorRef& v_cache, const TensorRef& slot_mapping) {
   activate();
-  cuda::reshape_and_cache(k, v, k_cache, v_cache, slot_mapping, stream_);
+  cuda::reshape_and_cache(k, v, k_cache, v_cache, slot_mapping, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
                                          const TensorRef& cos_sin, const TensorRef& k_cache,
                                          const TensorRef& v_cache, const TensorRef& slot_mapping) {
   activate();
-  cuda::split_qkv_rotary_cache(q, qkv, positions, cos_sin, k_cache, v_cache, slot_mapping, stream_);
+  cuda::split_qkv_rotary_cache(q, qkv, positions, cos_sin, k_cache, v_cache, slot_mapping, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
@@ -254,14 +321,16 @@ void CudaBackend::paged_attention_decode(const TensorRef& out, const TensorRef& 
                                          const TensorRef& context_lens, float scale, int64_t max_context_len) {
   activate();
   cuda::paged_attention_decode(out, q, k_cache, v_cache, block_tables, context_lens, scale, max_context_len,
-                               *scratch_, stream_);
+                               *scratch_, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                                     const TensorRef& v_cache, const TensorRef& cu_seqlens_q,
                                     const TensorRef& block_tables, const TensorRef& context_lens, float scale) {
   activate();
-  cuda::prefill_attention(out, q, k_cache, v_cache, cu_seqlens_q, block_tables, context_lens, scale, stream_);
+  cuda::prefill_attention(out, q, k_cache, v_cache, cu_seqlens_q, block_tables, context_lens, scale, fault_, stream_);
+  report_index_fault();
 }
 
 std::vector<int32_t> CudaBackend::pairs_on_host(const TensorRef& pairs) {
@@ -285,13 +354,23 @@ void CudaBackend::copy_blocks(const std::vector<TensorRef>& caches, const Tensor
     device_pairs.device = Device::CUDA;
     SLUICE_CUDA_CHECK(cudaMemcpyAsync(device_pairs.data, pairs.data, bytes, cudaMemcpyHostToDevice, stream_));
   }
-  for (const TensorRef& cache : caches) cuda::copy_blocks(cache, device_pairs, stream_);
+  for (const TensorRef& cache : caches) cuda::copy_blocks(cache, device_pairs, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const TensorRef& pairs) {
   activate();
   const std::vector<int32_t> p = pairs_on_host(pairs);
   if (p.empty() || src.numel() == 0) return;
+  // The pairs are on the host now, so they are always checked: a bad one would copy past a cache or pinned buffer.
+  for (size_t i = 0; i < p.size(); i++) {
+    const int64_t limit = i % 2 ? dst.dim(0) : src.dim(0);
+    if (p[i] < 0 || p[i] >= limit) {
+      throw IndexRangeError("pairs", std::string(i % 2 ? "dst" : "src") + " block id " + std::to_string(p[i]) +
+                                         " in row " + std::to_string(i / 2) + " is outside [0, " +
+                                         std::to_string(limit) + ")");
+    }
+  }
   const size_t block = static_cast<size_t>(src.numel() / src.dim(0)) * dtype_size(src.dtype);
   const char* s = static_cast<const char*>(src.data);
   char* d = static_cast<char*>(dst.data);
@@ -312,7 +391,8 @@ void CudaBackend::swap_blocks(const TensorRef& src, const TensorRef& dst, const 
 
 void CudaBackend::sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params) {
   activate();
-  cuda::sample(out, logits, params, *scratch_, *zeroed_, stream_);
+  cuda::sample(out, logits, params, *scratch_, *zeroed_, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) {
@@ -322,7 +402,8 @@ void CudaBackend::log_softmax_topk(const TensorRef& values, const TensorRef& ind
 
 void CudaBackend::gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) {
   activate();
-  cuda::gather_logprobs(out, logits, tokens, stream_);
+  cuda::gather_logprobs(out, logits, tokens, fault_, stream_);
+  report_index_fault();
 }
 
 void CudaBackend::argmax(const TensorRef& out, const TensorRef& logits) {

@@ -53,6 +53,8 @@ class CudaBackend : public Backend {
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
   void synchronize() override;
   MemoryStats memory_stats() const override;
+  void empty_cache() override;
+  bool device_index_checks() const override { return fault_ != nullptr; }
   void* allocate_pinned(size_t bytes) override;
   void release_pinned(void* ptr, size_t bytes) override;
 
@@ -98,6 +100,8 @@ class CudaBackend : public Backend {
   void activate() const;  // makes this backend's device current on the calling thread
   cudaEvent_t event(int id);
   std::vector<int32_t> pairs_on_host(const TensorRef& pairs);
+  // Checks on: waits for the op just queued and throws IndexRangeError for the first bad index it met.
+  void report_index_fault();
 
   int device_;
   cudaStream_t stream_ = nullptr;
@@ -105,6 +109,7 @@ class CudaBackend : public Backend {
   std::unique_ptr<GrowingWorkspace> scratch_;
   std::unique_ptr<GrowingWorkspace> zeroed_;
   std::unique_ptr<GemmEngine> gemm_;
+  IndexFault* fault_ = nullptr;  // device memory; allocated only when SLUICE_DEVICE_CHECKS is on
   std::mutex mu_;  // guards the event and graph tables
   int next_id_ = 1;
   std::unordered_map<int, cudaEvent_t> events_;

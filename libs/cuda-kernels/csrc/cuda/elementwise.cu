@@ -29,31 +29,35 @@ int row_threads(int64_t work) {
 
 // ---- embedding: a byte copy of table rows, in the widest access the row size and alignment allow.
 // out rows may be narrower than table rows (their first entries are taken): row_vecs is out's, stride_vecs table's.
+// An id outside the table's rows leaves its out row unwritten.
 template <typename V, typename I>
 __global__ void gather_rows_kernel(V* __restrict__ out, const V* __restrict__ table, const I* __restrict__ ids,
-                                   int64_t row_vecs, int64_t stride_vecs) {
+                                   int64_t row_vecs, int64_t stride_vecs, int64_t table_rows, IndexFault* fault) {
   const int64_t t = blockIdx.x;
-  const V* src = table + load_index(ids, t) * stride_vecs;
+  const int64_t id = load_index(ids, t);
+  if (!index_ok(threadIdx.x == 0 ? fault : nullptr, kArgIds, t, id, 0, table_rows)) return;
+  const V* src = table + id * stride_vecs;
   V* dst = out + t * row_vecs;
   for (int64_t i = threadIdx.x; i < row_vecs; i += blockDim.x) dst[i] = src[i];
 }
 
 template <typename V, typename I>
 void launch_gather(void* out, const void* table, const I* ids, int64_t rows, int64_t row_bytes, int64_t stride_bytes,
-                   cudaStream_t s) {
+                   int64_t table_rows, IndexFault* fault, cudaStream_t s) {
   const int64_t vecs = row_bytes / static_cast<int64_t>(sizeof(V));
   gather_rows_kernel<V, I><<<static_cast<unsigned>(rows), row_threads(vecs), 0, s>>>(
-      static_cast<V*>(out), static_cast<const V*>(table), ids, vecs, stride_bytes / static_cast<int64_t>(sizeof(V)));
+      static_cast<V*>(out), static_cast<const V*>(table), ids, vecs, stride_bytes / static_cast<int64_t>(sizeof(V)),
+      table_rows, fault);
   SLUICE_LAUNCH_CHECK();
 }
 
 // ---- scatter: dst[indices[i]] = src[i]; indices outside [0, limit) are skipped.
 __global__ void scatter_kernel(int32_t* __restrict__ dst, const int32_t* __restrict__ indices,
-                               const int32_t* __restrict__ src, int64_t n, int64_t limit) {
+                               const int32_t* __restrict__ src, int64_t n, int64_t limit, IndexFault* fault) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t at = indices[i];
-    if (at >= 0 && at < limit) dst[at] = src[i];
+    if (at >= 0 && index_ok(fault, kArgIndices, i, at, 0, limit)) dst[at] = src[i];
   }
 }
 
@@ -147,12 +151,16 @@ void dispatch_norm(bool fused, const TensorRef& out_or_x, const TensorRef& x, co
 }
 
 // ---- rotary embedding (neox / rotate-half): pairs (j, j + D/2) rotate by the angle of frequency j.
+// A position outside cosSin's rows leaves its token's q and k unrotated.
 template <typename T, typename C, typename I>
 __global__ void rotary_kernel(const I* __restrict__ positions, T* __restrict__ q, T* __restrict__ k,
-                              const C* __restrict__ cos_sin, int nq, int nk, int D) {
+                              const C* __restrict__ cos_sin, int nq, int nk, int D, int64_t max_pos,
+                              IndexFault* fault) {
   const int64_t t = blockIdx.x;
   const int half = D / 2;
-  const C* cs = cos_sin + load_index(positions, t) * D;
+  const int64_t pos = load_index(positions, t);
+  if (!index_ok(threadIdx.x == 0 ? fault : nullptr, kArgPositions, t, pos, 0, max_pos)) return;
+  const C* cs = cos_sin + pos * D;
   const int total = (nq + nk) * half;
   for (int i = threadIdx.x; i < total; i += blockDim.x) {
     const int head = i / half, j = i - head * half;
@@ -190,7 +198,8 @@ __global__ void add_bias_kernel(T* __restrict__ out, const T* __restrict__ bias,
 
 }  // namespace
 
-void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids, cudaStream_t stream) {
+void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& ids, IndexFault* fault,
+               cudaStream_t stream) {
   const int64_t rows = ids.numel();
   if (rows == 0) return;
   const int64_t row_bytes = static_cast<int64_t>(out.dim(out.shape.size() - 1)) * dtype_size(table.dtype);
@@ -198,18 +207,19 @@ void embedding(const TensorRef& out, const TensorRef& table, const TensorRef& id
   SLUICE_DISPATCH_INDEX("embedding", ids.dtype, I, {
     const I* idp = ids.ptr<const I>();
     const auto fits = [&](int64_t a) { return row_bytes % a == 0 && stride_bytes % a == 0 && aligned(out.data, a) && aligned(table.data, a); };
-    if (fits(16)) launch_gather<uint4, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
-    else if (fits(4)) launch_gather<uint32_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
-    else launch_gather<uint16_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, stream);
+    if (fits(16)) launch_gather<uint4, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, table.dim(0), fault, stream);
+    else if (fits(4)) launch_gather<uint32_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, table.dim(0), fault, stream);
+    else launch_gather<uint16_t, I>(out.data, table.data, idp, rows, row_bytes, stride_bytes, table.dim(0), fault, stream);
   });
 }
 
-void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src, cudaStream_t stream) {
+void scatter(const TensorRef& dst, const TensorRef& indices, const TensorRef& src, IndexFault* fault,
+             cudaStream_t stream) {
   const int64_t n = indices.numel();
   if (n == 0) return;
   const unsigned grid = static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 65535));
   scatter_kernel<<<grid, 256, 0, stream>>>(dst.ptr<int32_t>(), indices.ptr<const int32_t>(), src.ptr<const int32_t>(),
-                                           n, dst.numel());
+                                           n, dst.numel(), fault);
   SLUICE_LAUNCH_CHECK();
 }
 
@@ -224,7 +234,7 @@ void fused_add_rms_norm(const TensorRef& x, const TensorRef& residual, const Ten
 }
 
 void rotary_embedding(const TensorRef& positions, const TensorRef& q, const TensorRef& k, int head_dim,
-                      const TensorRef& cos_sin, cudaStream_t stream) {
+                      const TensorRef& cos_sin, IndexFault* fault, cudaStream_t stream) {
   const int64_t tokens = positions.numel();
   if (tokens == 0) return;
   const int nq = static_cast<int>(q.numel() / (tokens * head_dim));
@@ -236,7 +246,8 @@ void rotary_embedding(const TensorRef& positions, const TensorRef& q, const Tens
     SLUICE_DISPATCH_FLOAT("rotary_embedding", cos_sin.dtype, C, {
       SLUICE_DISPATCH_INDEX("rotary_embedding", positions.dtype, I, {
         rotary_kernel<T, C, I><<<grid, threads, 0, stream>>>(positions.ptr<const I>(), q.ptr<T>(), k.ptr<T>(),
-                                                             cos_sin.ptr<const C>(), nq, nk, head_dim);
+                                                             cos_sin.ptr<const C>(), nq, nk, head_dim,
+                                                             cos_sin.dim(0), fault);
         SLUICE_LAUNCH_CHECK();
       });
     });

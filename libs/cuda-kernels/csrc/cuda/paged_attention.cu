@@ -33,6 +33,8 @@ struct DecodeParams {
   int num_heads, num_kv_heads, gqa, head_chunks, block_size, max_blocks, partitions;
   int max_context;   // every context length is clamped to this, so no block reads past the partitions sized for it
   float scale_log2;  // softmax scale times log2(e): scores are kept in base 2 so exp2f applies directly
+  int num_blocks;    // blocks of each cache: a block id outside [0, num_blocks) reads as zeros
+  IndexFault* fault;  // checks on: a length above max_context or a bad block id is recorded (not clamped silently)
 };
 
 __host__ __device__ constexpr int next_pow2(int x) { return x <= 1 ? 1 : 2 * next_pow2((x + 1) / 2); }
@@ -54,7 +56,11 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
   const int kvh = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int head0 = kvh * p.gqa + chunk * G;
   const int heads_here = min(G, p.gqa - chunk * G);
-  const int ctx = min(p.context_lens[seq], p.max_context);
+  const int raw_ctx = p.context_lens[seq];
+  if (blockIdx.x == 0 && part == 0 && threadIdx.x == 0) {
+    index_ok(p.fault, kArgContextLens, seq, raw_ctx, 0, static_cast<int64_t>(p.max_context) + 1);
+  }
+  const int ctx = min(raw_ctx, p.max_context);
   const int start = part * kPartition;
   const int n = min(ctx - start, kPartition);
   const bool split = p.partitions > 1;
@@ -100,7 +106,12 @@ __global__ void __launch_bounds__(kThreads) paged_decode_kernel(DecodeParams p) 
   auto row_offset = [&](int t) -> int64_t {
     if (t >= n || !lane_active) return -1;
     const int pos = start + t;
-    const int64_t slot = static_cast<int64_t>(table[pos / p.block_size]) * p.block_size + pos % p.block_size;
+    const int64_t block = table[pos / p.block_size];
+    if (!index_ok(p.fault, kArgBlockTables, static_cast<int64_t>(seq) * p.max_blocks + pos / p.block_size, block, 0,
+                  p.num_blocks)) {
+      return -1;
+    }
+    const int64_t slot = block * p.block_size + pos % p.block_size;
     return slot * row_stride + static_cast<int64_t>(kvh) * D + dim0;
   };
 
@@ -275,7 +286,8 @@ template <typename T, int D> void dispatch_group(DecodeParams p, int G, int batc
 
 void paged_attention_decode(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache,
                             const TensorRef& v_cache, const TensorRef& block_tables, const TensorRef& context_lens,
-                            float scale, int64_t max_context_len, Workspace& ws, cudaStream_t stream) {
+                            float scale, int64_t max_context_len, Workspace& ws, IndexFault* fault,
+                            cudaStream_t stream) {
   const int batch = static_cast<int>(context_lens.numel());
   if (batch == 0) return;
   const int block_size = static_cast<int>(k_cache.dim(1));
@@ -302,6 +314,8 @@ void paged_attention_decode(const TensorRef& out, const TensorRef& q, const Tens
   p.max_context = static_cast<int>(std::min<int64_t>(bound, INT32_MAX));
   p.partitions = std::max(1, ceil_div(bound, kPartition));
   p.scale_log2 = scale * kLog2e;
+  p.num_blocks = static_cast<int>(k_cache.dim(0));
+  p.fault = fault;
   const int G = std::min(8, next_pow2(p.gqa));
   p.head_chunks = ceil_div(p.gqa, G);
   if (p.partitions > 1) {

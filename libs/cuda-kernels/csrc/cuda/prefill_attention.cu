@@ -30,9 +30,24 @@ struct PrefillParams {
   const int32_t* cu_seqlens_q;
   const int32_t* block_tables;
   const int32_t* context_lens;
-  int batch, num_heads, num_kv_heads, block_size, max_blocks;
+  int batch, num_heads, num_kv_heads, block_size, max_blocks, num_blocks, total_q;
   float scale_log2;
+  IndexFault* fault;
 };
+
+// cu_seqlens_q must run from 0 to total_q without decreasing; checked by one thread of the grid. A block whose
+// sequence breaks it, or is longer than its context or the block tables, exits without writing.
+__device__ void check_prefill_lengths(const PrefillParams& p) {
+  if (p.fault == nullptr || blockIdx.x != 0 || blockIdx.y != 0 || threadIdx.x != 0) return;
+  if (!index_ok(p.fault, kArgCuSeqlensQ, 0, p.cu_seqlens_q[0], 0, 1)) return;
+  for (int i = 0; i < p.batch; i++) {
+    const int s = p.cu_seqlens_q[i], e = p.cu_seqlens_q[i + 1];
+    if (!index_ok(p.fault, kArgCuSeqlensQ, i + 1, e, s, p.total_q + 1)) return;
+    const int64_t capacity = static_cast<int64_t>(p.max_blocks) * p.block_size;
+    if (!index_ok(p.fault, kArgContextLens, i, p.context_lens[i], e - s, capacity + 1)) return;
+  }
+  index_ok(p.fault, kArgCuSeqlensQ, p.batch, p.cu_seqlens_q[p.batch], p.total_q, p.total_q + 1);
+}
 
 template <typename T, int D, int BN> constexpr size_t smem_bytes() {
   return (static_cast<size_t>(kBM) * D + 2 * BN * D + kBM * BN) * sizeof(T) +
@@ -119,9 +134,11 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillParams p) {
   float* Os = Ss + kBM * BN;
 
   // Which sequence and which of its query tiles this block serves (blocks past the last tile exit).
+  check_prefill_lengths(p);
   int tile = blockIdx.x, b = -1, q0 = 0, qlen = 0;
   for (int i = 0; i < p.batch; i++) {
     const int s = p.cu_seqlens_q[i], e = p.cu_seqlens_q[i + 1];
+    if (s < 0 || e < s || e > p.total_q) return;  // malformed offsets: reported by check_prefill_lengths
     const int tiles = (e - s + kBM - 1) / kBM;
     if (tile < tiles) {
       b = i;
@@ -136,6 +153,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillParams p) {
   const int head = blockIdx.y, kvh = head / (p.num_heads / p.num_kv_heads);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int ctx = p.context_lens[b];
+  if (ctx < qlen || ctx > p.max_blocks * p.block_size) return;  // reported by check_prefill_lengths
   const int row0 = tile * kBM;
   const int rows = min(kBM, qlen - row0);
   const int pos0 = ctx - qlen + row0;        // position of the tile's first query
@@ -174,10 +192,16 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(PrefillParams p) {
       const int j = n0 + r;
       Vec<T, VEC> kv, vv;
       if (j < kv_end) {
-        const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
-        const int64_t off = slot * slot_stride + static_cast<int64_t>(kvh) * D + c;
-        kv = *reinterpret_cast<const Vec<T, VEC>*>(kc + off);
-        vv = *reinterpret_cast<const Vec<T, VEC>*>(vc + off);
+        const int64_t block = table[j / p.block_size];
+        const int64_t at = static_cast<int64_t>(b) * p.max_blocks + j / p.block_size;
+        if (index_ok(p.fault, kArgBlockTables, at, block, 0, p.num_blocks)) {
+          const int64_t off = (block * p.block_size + j % p.block_size) * slot_stride + static_cast<int64_t>(kvh) * D + c;
+          kv = *reinterpret_cast<const Vec<T, VEC>*>(kc + off);
+          vv = *reinterpret_cast<const Vec<T, VEC>*>(vc + off);
+        } else {
+#pragma unroll
+          for (int x = 0; x < VEC; x++) kv.v[x] = vv.v[x] = from_float<T>(0.f);
+        }
       } else {  // zeros, never stale data: 0 * NaN would poison the P·V product
 #pragma unroll
         for (int x = 0; x < VEC; x++) kv.v[x] = vv.v[x] = from_float<T>(0.f);
@@ -247,7 +271,7 @@ template <typename T, int D> void launch_prefill(const PrefillParams& p, int tot
 
 void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef& k_cache, const TensorRef& v_cache,
                        const TensorRef& cu_seqlens_q, const TensorRef& block_tables, const TensorRef& context_lens,
-                       float scale, cudaStream_t stream) {
+                       float scale, IndexFault* fault, cudaStream_t stream) {
   const int batch = static_cast<int>(context_lens.numel());
   const int total_q = static_cast<int>(q.dim(0));
   if (batch == 0 || total_q == 0) return;
@@ -266,6 +290,9 @@ void prefill_attention(const TensorRef& out, const TensorRef& q, const TensorRef
   p.block_size = static_cast<int>(k_cache.dim(1));
   p.max_blocks = static_cast<int>(block_tables.dim(1));
   p.scale_log2 = scale * kLog2e;
+  p.num_blocks = static_cast<int>(k_cache.dim(0));
+  p.total_q = total_q;
+  p.fault = fault;
   SLUICE_DISPATCH_FLOAT("prefill_attention", q.dtype, T, {
     switch (D) {
       case 64: launch_prefill<T, 64>(p, total_q, stream); break;

@@ -21,9 +21,12 @@ struct SplitParams {
   const void* slots;
   bool positions_wide, slots_wide;
   int nq, nk, D;  // query heads, KV heads, head dim
+  int64_t max_pos, num_slots;  // rows of cosSin, slots of each cache
+  IndexFault* fault;
 };
 
 // One block per token: first the (nq + nk) * D/2 rotation pairs (k only when the token has a slot), then v.
+// A position outside cosSin skips the token; a slot outside the caches writes q only.
 template <typename T, typename C>
 __global__ void split_qkv_rotary_cache_kernel(T* __restrict__ q, const T* __restrict__ qkv,
                                               const C* __restrict__ cos_sin, T* __restrict__ k_cache,
@@ -32,8 +35,12 @@ __global__ void split_qkv_rotary_cache_kernel(T* __restrict__ q, const T* __rest
   const int half = p.D / 2;
   const int64_t kv_width = static_cast<int64_t>(p.nk) * p.D;
   const T* row = qkv + t * (static_cast<int64_t>(p.nq) * p.D + 2 * kv_width);
-  const C* cs = cos_sin + index_at(p.positions, p.positions_wide, t) * p.D;
-  const int64_t slot = index_at(p.slots, p.slots_wide, t);
+  IndexFault* fault = threadIdx.x == 0 ? p.fault : nullptr;
+  const int64_t pos = index_at(p.positions, p.positions_wide, t);
+  if (!index_ok(fault, kArgPositions, t, pos, 0, p.max_pos)) return;
+  const C* cs = cos_sin + pos * p.D;
+  int64_t slot = index_at(p.slots, p.slots_wide, t);
+  if (slot >= 0 && !index_ok(fault, kArgSlotMapping, t, slot, 0, p.num_slots)) slot = -1;
   const int heads = slot >= 0 ? p.nq + p.nk : p.nq;  // q and k heads lie contiguously at the start of the row
   for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
     const int head = i / half, j = i - head * half;
@@ -55,7 +62,7 @@ __global__ void split_qkv_rotary_cache_kernel(T* __restrict__ q, const T* __rest
 
 void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const TensorRef& positions,
                             const TensorRef& cos_sin, const TensorRef& k_cache, const TensorRef& v_cache,
-                            const TensorRef& slot_mapping, cudaStream_t stream) {
+                            const TensorRef& slot_mapping, IndexFault* fault, cudaStream_t stream) {
   const int64_t tokens = positions.numel();
   if (tokens == 0) return;
   SplitParams p{};
@@ -66,6 +73,9 @@ void split_qkv_rotary_cache(const TensorRef& q, const TensorRef& qkv, const Tens
   p.D = static_cast<int>(cos_sin.dim(1));
   p.nk = static_cast<int>(k_cache.dim(2));
   p.nq = static_cast<int>(q.numel() / tokens / p.D);
+  p.max_pos = cos_sin.dim(0);
+  p.num_slots = k_cache.dim(0) * k_cache.dim(1);
+  p.fault = fault;
   const int64_t work = std::max<int64_t>(static_cast<int64_t>(p.nq + p.nk) * (p.D / 2),
                                          static_cast<int64_t>(p.nk) * p.D);
   const int threads = static_cast<int>(std::min<int64_t>(std::max<int64_t>((work + 31) / 32 * 32, 32), 1024));

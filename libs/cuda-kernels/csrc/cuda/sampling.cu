@@ -166,11 +166,14 @@ template <typename T> __device__ float row_logsumexp(const T* x, int V, Scratch&
 }
 
 template <typename T, typename I>
-__global__ void __launch_bounds__(kThreads) gather_logprobs_kernel(float* out, const T* logits, const I* tokens, int V) {
+__global__ void __launch_bounds__(kThreads) gather_logprobs_kernel(float* out, const T* logits, const I* tokens, int V,
+                                                                  IndexFault* fault) {
   __shared__ Scratch sh;
   const T* x = logits + static_cast<int64_t>(blockIdx.x) * V;
   const float lse = row_logsumexp(x, V, sh);
-  if (threadIdx.x == 0) out[blockIdx.x] = to_float(x[load_index(tokens, blockIdx.x)]) - lse;
+  const int64_t tok = load_index(tokens, blockIdx.x);
+  if (threadIdx.x != 0) return;
+  out[blockIdx.x] = index_ok(fault, kArgTokens, blockIdx.x, tok, 0, V) ? to_float(x[tok]) - lse : NAN;
 }
 
 template <typename T>
@@ -249,6 +252,8 @@ struct SampleParams {
   int32_t* counts;  // [rows of this launch, V]: output occurrences | kPromptFlag; zero on entry and exit
   int V;
   int row0;  // first row of this launch
+  int prompt_total, output_total;  // entries of prompt_tokens and output_tokens
+  IndexFault* fault;
 };
 
 template <typename T>
@@ -261,18 +266,38 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p, const 
   int32_t* cnt = p.counts + static_cast<int64_t>(blockIdx.x) * V;
   const float temperature = p.temperature[b];
   const float rep = p.repetition_penalty[b], pres = p.presence_penalty[b], freq = p.frequency_penalty[b];
-  const bool penalised = rep != 1.f || pres != 0.f || freq != 0.f;
+  // Offsets out of order or past the token lists would read outside them: such a row gets no penalties.
+  IndexFault* f = threadIdx.x == 0 ? p.fault : nullptr;
+  const int po0 = p.prompt_offsets[b], po1 = p.prompt_offsets[b + 1];
+  const int oo0 = p.output_offsets[b], oo1 = p.output_offsets[b + 1];
+  const bool offsets_ok = index_ok(f, kArgPromptOffsets, b, po0, 0, p.prompt_total + 1) &&
+                          index_ok(f, kArgPromptOffsets, b + 1, po1, po0, p.prompt_total + 1) &&
+                          index_ok(f, kArgOutputOffsets, b, oo0, 0, p.output_total + 1) &&
+                          index_ok(f, kArgOutputOffsets, b + 1, oo1, oo0, p.output_total + 1);
+  const bool penalised = offsets_ok && (rep != 1.f || pres != 0.f || freq != 0.f);
+  if (p.fault != nullptr && offsets_ok) {  // checks on: ids the penalties do not read are range-checked too
+    const bool prompt_read = penalised && rep != 1.f;
+    for (int i = po0 + threadIdx.x; i < po1 && !prompt_read; i += blockDim.x) {
+      index_ok(p.fault, kArgPromptTokens, i, p.prompt_tokens[i], 0, V);
+    }
+    for (int i = oo0 + threadIdx.x; i < oo1 && !penalised; i += blockDim.x) {
+      index_ok(p.fault, kArgOutputTokens, i, p.output_tokens[i], 0, V);
+    }
+  }
   const bool greedy = temperature <= 0.f || p.top_k[b] == 1;
 
   // Penalties: mark the row's prompt and output tokens, then adjust those logits and clear the marks.
   if (penalised) {
     if (rep != 1.f) {
-      for (int i = p.prompt_offsets[b] + threadIdx.x; i < p.prompt_offsets[b + 1]; i += blockDim.x) {
-        atomicOr(&cnt[p.prompt_tokens[i]], kPromptFlag);
+      for (int i = po0 + threadIdx.x; i < po1; i += blockDim.x) {
+        // An id outside [0, V) would mark another row's counts (or past them) and never be cleared: skip it.
+        const int tok = p.prompt_tokens[i];
+        if (index_ok(p.fault, kArgPromptTokens, i, tok, 0, V)) atomicOr(&cnt[tok], kPromptFlag);
       }
     }
-    for (int i = p.output_offsets[b] + threadIdx.x; i < p.output_offsets[b + 1]; i += blockDim.x) {
-      atomicAdd(&cnt[p.output_tokens[i]], 1);
+    for (int i = oo0 + threadIdx.x; i < oo1; i += blockDim.x) {
+      const int tok = p.output_tokens[i];
+      if (index_ok(p.fault, kArgOutputTokens, i, tok, 0, V)) atomicAdd(&cnt[tok], 1);
     }
     __syncthreads();
   }
@@ -398,14 +423,15 @@ void argmax(const TensorRef& out, const TensorRef& logits, cudaStream_t stream) 
   });
 }
 
-void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens, cudaStream_t stream) {
+void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens, IndexFault* fault,
+                     cudaStream_t stream) {
   const int64_t V = logits.dim(logits.shape.size() - 1);
   const int64_t B = V == 0 ? 0 : logits.numel() / V;
   if (B == 0) return;
   SLUICE_DISPATCH_FLOAT("gather_logprobs", logits.dtype, T, {
     SLUICE_DISPATCH_INDEX("gather_logprobs", tokens.dtype, I, {
       gather_logprobs_kernel<T, I><<<static_cast<unsigned>(B), kThreads, 0, stream>>>(
-          out.ptr<float>(), logits.ptr<const T>(), tokens.ptr<const I>(), static_cast<int>(V));
+          out.ptr<float>(), logits.ptr<const T>(), tokens.ptr<const I>(), static_cast<int>(V), fault);
       SLUICE_LAUNCH_CHECK();
     });
   });
@@ -425,7 +451,7 @@ void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const T
 }
 
 void sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& params, Workspace& scratch,
-            Workspace& zeroed, cudaStream_t stream) {
+            Workspace& zeroed, IndexFault* fault, cudaStream_t stream) {
   const int64_t V = logits.dim(logits.shape.size() - 1);
   const int64_t B = V == 0 ? 0 : logits.numel() / V;
   if (B == 0) return;
@@ -448,6 +474,9 @@ void sample(const TensorRef& out, const TensorRef& logits, const SamplingRefs& p
   p.work = static_cast<float*>(scratch.get(static_cast<size_t>(chunk_rows * V) * sizeof(float)));
   p.counts = static_cast<int32_t*>(zeroed.get(static_cast<size_t>(chunk_rows * V) * sizeof(int32_t)));
   p.V = static_cast<int>(V);
+  p.prompt_total = static_cast<int>(params.prompt_tokens.numel());
+  p.output_total = static_cast<int>(params.output_tokens.numel());
+  p.fault = fault;
   SLUICE_DISPATCH_FLOAT("sample", logits.dtype, T, {
     for (int64_t r0 = 0; r0 < B; r0 += chunk_rows) {
       p.row0 = static_cast<int>(r0);

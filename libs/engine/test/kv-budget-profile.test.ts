@@ -32,7 +32,7 @@ describe('profiled forward pass (run on the CPU backend: the CUDA sizing it feed
     const engine = await LLMEngine.create({ model: MODEL, kvCacheBytes: 1024 * 1024, maxNumSeqs: 4, maxNumBatchedTokens: 256 });
     try {
       const p = engine.profileForwardPass();
-      expect(p).toMatchObject({ numSeqs: 4, numTokens: 256 });
+      expect(p).toMatchObject({ numSeqs: 4, numTokens: 256, decodeSeqs: 4 }); // then a decode step of 4 at maxModelLen
       expect(p.peakActivationBytes).toBeGreaterThan(0);
       expect(engine.config.kvBudget).toEqual({ source: 'bytes', numBlocks: 64, blockBytes: 16384, kvCacheBytes: 1024 * 1024 });
     } finally {
@@ -43,7 +43,7 @@ describe('profiled forward pass (run on the CPU backend: the CUDA sizing it feed
   it('caps the batch at maxNumSeqs sequences of maxModelLen tokens', async () => {
     const engine = await LLMEngine.create({ model: MODEL, numBlocks: 16, maxNumSeqs: 2, maxNumBatchedTokens: 256, maxModelLen: 40 });
     try {
-      expect(engine.profileForwardPass()).toMatchObject({ numSeqs: 2, numTokens: 80 });
+      expect(engine.profileForwardPass()).toMatchObject({ numSeqs: 2, numTokens: 80, decodeSeqs: 2 });
     } finally {
       engine.close();
     }

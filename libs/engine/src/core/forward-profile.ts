@@ -16,11 +16,20 @@ export function measureDeviceMemory(backend: Backend, config: ModelConfig, weigh
   return { totalDeviceBytes: s.totalDeviceBytes, usedBytesAfterWeights: deviceUsed(s), peakActivationBytes };
 }
 
-/** One profiled step of the largest batch: its shape and the memory it took on top of what was in use before. */
+/**
+ * The two largest steps, profiled one after the other: their shapes and the memory they took together on top of
+ * what was in use before.
+ */
 export interface ForwardProfile {
+  /** The prefill step: numTokens tokens over numSeqs sequences. */
   numSeqs: number;
   numTokens: number;
-  /** Step buffers, sampler, op temporaries and memory outside the backend's pool, at their peak. */
+  /** The decode step: one token for each of decodeSeqs sequences, each with maxModelLen tokens of context. */
+  decodeSeqs: number;
+  /**
+   * Step buffers, sampler, op temporaries and memory outside the backend's pool (CUDA's split-K attention
+   * workspace, which only the decode step sizes, and the sampler's), at their peak over both steps.
+   */
   peakActivationBytes: number;
 }
 
@@ -30,16 +39,20 @@ function deviceUsed(s: ReturnType<Backend['memoryStats']>): number {
 }
 
 /**
- * Runs one prefill step of the largest batch the scheduler can build (maxNumBatchedTokens tokens spread
- * over as many sequences as maxNumSeqs allows), sampling every sequence, on step buffers and a KV cache of
- * its own that hold one sequence's blocks (every sequence writes the same blocks: the values are thrown away),
- * and reports the memory it took. Leaves no allocation behind but what the backend's pool keeps cached.
+ * Runs the two steps whose memory can peak, on step buffers and a KV cache of their own, and reports the memory
+ * they took: one prefill step of the largest batch the scheduler can build (maxNumBatchedTokens tokens spread over
+ * as many sequences as maxNumSeqs allows), then one decode step of as many sequences at maxModelLen tokens of
+ * context (the split-K attention workspace grows with that), sampling every sequence with top logprobs. The cache
+ * holds one prefill sequence's blocks; every sequence writes the same blocks and decode tables point at block 0
+ * throughout (the values are thrown away). Leaves no allocation behind but what the backend keeps cached.
  */
 export function profileForwardPass(backend: Backend, config: ModelConfig, weights: LlamaWeights, limits: StepLimits): ForwardProfile {
   const numSeqs = Math.min(limits.maxNumSeqs, limits.maxNumBatchedTokens);
   const numTokens = Math.min(limits.maxNumBatchedTokens, numSeqs * limits.maxModelLen);
   const lens = Array.from({ length: numSeqs }, (_, i) => Math.floor(numTokens / numSeqs) + (i < numTokens % numSeqs ? 1 : 0));
   const table = Array.from({ length: Math.ceil(lens[0] / limits.blockSize) }, (_, b) => b);
+  const decodeSeqs = Math.min(limits.maxNumSeqs, limits.maxNumBatchedTokens);
+  const decodeTable = new Array<number>(Math.ceil(limits.maxModelLen / limits.blockSize)).fill(0);
   const kv = new KvCache(backend, {
     numLayers: config.numLayers, numBlocks: table.length, numHostBlocks: 0, blockSize: limits.blockSize,
     numKvHeads: config.numKvHeads, headDim: config.headDim, dtype: weights.embed.dtype,
@@ -50,11 +63,19 @@ export function profileForwardPass(backend: Backend, config: ModelConfig, weight
     const before = backend.memoryStats();
     runner = createModelRunner(backend, config, weights, kv, limits);
     const params = new SamplingParams({ temperature: 0, maxTokens: 1, logprobs: limits.maxTopK });
-    const scheduled: ScheduledSeq[] = lens.map((len, i) => {
+    const step = (scheduled: ScheduledSeq[]) => runner!.execute({
+      scheduled, numBatchedTokens: scheduled.reduce((n, s) => n + s.numTokens, 0), blocksToSwapOut: [], blocksToSwapIn: [], blocksToCopy: [], preempted: [],
+    });
+    step(lens.map((len, i) => {
       const group = new SequenceGroup(`profile-${i}`, new Array<number>(len).fill(0), params);
       return { seq: group.seqs[0], numTokens: len, blockTable: table, sampleFor: [group.seqs[0]] };
-    });
-    runner.execute({ scheduled, numBatchedTokens: numTokens, blocksToSwapOut: [], blocksToSwapIn: [], blocksToCopy: [], preempted: [] });
+    }));
+    // The profile's sequences never run (status 'waiting'), so the decode step's sequences get fresh batch rows.
+    step(Array.from({ length: decodeSeqs }, (_, i) => {
+      const seq = new SequenceGroup(`profile-decode-${i}`, new Array<number>(limits.maxModelLen).fill(0), params).seqs[0];
+      seq.numComputedTokens = limits.maxModelLen - 1;
+      return { seq, numTokens: 1, blockTable: decodeTable, sampleFor: [seq] };
+    }));
     backend.synchronize();
     const after = backend.memoryStats();
     // Live buffers; pool growth from op temporaries freed again; allocations outside the pool seen only by the device.
@@ -63,7 +84,7 @@ export function profileForwardPass(backend: Backend, config: ModelConfig, weight
       after.allocatedBytes + after.cachedBytes - before.allocatedBytes - before.cachedBytes,
       deviceUsed(after) - deviceUsed(before),
     );
-    return { numSeqs, numTokens, peakActivationBytes };
+    return { numSeqs, numTokens, decodeSeqs, peakActivationBytes };
   } finally {
     runner?.free();
     kv.free();

@@ -97,8 +97,8 @@ export class Sampler {
   /** Waits for a launched pass and returns each row's token and the logprobs it asked for (NaN where none). */
   read(s: SampledRows): TokenLogprob[] {
     const total = s.numRows + s.numLogprobRows + 2 * s.numTopRows * s.k;
-    this.backend.waitEvent(this.copied[s.slot]);
-    const host = this.backend.toHost(this.backend.narrow(this.pinned[s.slot], 0, total)) as Float32Array;
+    // Waits for this pass's copy alone (its event), not for the steps queued after it.
+    const host = this.backend.toHost(this.backend.narrow(this.pinned[s.slot], 0, total), this.copied[s.slot]) as Float32Array;
     const ids = new Int32Array(host.buffer, host.byteOffset, s.numRows);
     return this.unpack(host, s.numRows, s.numLogprobRows, s.numTopRows, s.k, s.topK, (r) => ids[r]);
   }

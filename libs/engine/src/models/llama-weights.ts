@@ -61,6 +61,9 @@ export function loadLlamaWeights(backend: Backend, files: ModelFiles): LlamaWeig
   // Tensors the model does not read (e.g. rotary caches some exporters add) are released at once.
   const used = new Set<Tensor>([embed, lmHead, get('model.norm.weight'), ...layers.flatMap((w) => Object.values(w).filter(Boolean) as Tensor[])]);
   for (const t of all.values()) if (!used.has(t) && !t.freed) t.free();
+  // The parts freed above sit in the pool's exact-size cache, which no later request reuses: hand them back, so
+  // the device-memory KV budget (measured next) does not count them as used.
+  backend.emptyCache();
   return { embed, layers, norm: get('model.norm.weight'), lmHead };
 }
 

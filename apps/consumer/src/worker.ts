@@ -11,12 +11,13 @@ import { ClassifyAhead } from './jobs/classify-ahead';
 import { JobDecoder } from './jobs/job-decoder';
 import { InFlightIds, jobKey } from './jobs/in-flight-ids';
 import { deadLetter, errorCompletion, successCompletion, writesRecord, type Origin, type Outcome } from './jobs/outcome';
-import { wireCodecs, type PromptJob, type WireCodecs } from './jobs/schema';
+import { wireCodecs, type Completion, type PromptJob, type WireCodecs } from './jobs/schema';
 import { AtLeastOnceSink, TransactionalSink, type CommitSink } from './kafka/commit-sink';
 import { RecordFitter } from './kafka/record-fitter';
 import { TopicLimits } from './kafka/topic-limits';
 import { OffsetTracker, type DonePrefix } from './offsets/offset-tracker';
 import { LogLimiter } from './observability/log-limiter';
+import { PartitionLag } from './observability/partition-lag';
 import type { WorkerMetrics } from './observability/metrics';
 
 interface PartitionState {
@@ -47,6 +48,8 @@ const errorType = (err: unknown) => (err as { type?: string }).type ?? '';
 const DECODE_AHEAD = { items: 256, bytes: 16 * 2 ** 20 };
 /** How often the watchdog looks for a pause nothing calls for and for stalled partitions. */
 const WATCHDOG_INTERVAL_MS = 1000;
+/** How often sluice_partition_lag is read from the broker (two small admin requests). */
+const LAG_INTERVAL_MS = 2000;
 
 /**
  * The worker: a consumer group on the jobs topic feeding the engine. Jobs are taken in offset order and finish in
@@ -69,6 +72,10 @@ export class Worker {
   private uncommitted = 0;
   private commitTimer: NodeJS.Timeout | undefined;
   private watchdogTimer: NodeJS.Timeout | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private readonly lag: PartitionLag;
+  private lagUpdating = false;
+  private assigned: number[] = [];
   private readonly health: PartitionHealth;
   private readonly ids = new InFlightIds();
   private readonly quiet = new LogLimiter();
@@ -82,6 +89,7 @@ export class Worker {
     this.consumer = d.kafka.consumer({ groupId: c.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, sessionTimeout: c.sessionTimeoutMs, heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 3)), readUncommitted: false });
     this.admin = d.kafka.admin();
     this.limits = new TopicLimits(this.admin, d.log);
+    this.lag = new PartitionLag(this.admin, d.metrics, c.jobsTopic, c.groupId);
     this.sink =
       c.delivery === 'exactly-once'
         ? new TransactionalSink(d.kafka, { transactionalIdPrefix: c.transactionalIdPrefix, jobsTopic: c.jobsTopic, groupId: c.groupId }, d.log, this.limits)
@@ -134,6 +142,7 @@ export class Worker {
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
     this.commitTimer = setInterval(() => this.commitAll(), c.commitIntervalMs);
     this.watchdogTimer = setInterval(() => this.watch(), WATCHDOG_INTERVAL_MS);
+    this.lagTimer = setInterval(() => void this.updateLag(), LAG_INTERVAL_MS);
     log.info({ topic: c.jobsTopic, group: c.groupId, delivery: c.delivery, engine: this.d.engine.model }, 'worker started');
   }
 
@@ -154,6 +163,7 @@ export class Worker {
     }
     clearInterval(this.commitTimer);
     clearInterval(this.watchdogTimer);
+    clearInterval(this.lagTimer);
     await this.commitAll();
     await this.consumer.disconnect();
     await this.decoder.close();
@@ -219,6 +229,21 @@ export class Worker {
     this.checkStalls();
   }
 
+  /** Reads the lag of the assigned partitions from the broker; one read at a time, a failed one only logged. */
+  private async updateLag(): Promise<void> {
+    if (this.lagUpdating || this.draining) return;
+    this.lagUpdating = true;
+    try {
+      await this.lag.update(this.assigned);
+      this.quiet.reset('lag');
+    } catch (err) {
+      const heldBack = this.quiet.take('lag');
+      if (heldBack !== undefined) this.d.log.warn({ err, held_back: heldBack }, 'reading the partition lag from the broker failed');
+    } finally {
+      this.lagUpdating = false;
+    }
+  }
+
   /** Marks partitions stalled or recovered (gauge and one log line each way). */
   private checkStalls(): void {
     const { metrics, config: c, log } = this.d;
@@ -243,6 +268,8 @@ export class Worker {
   }
 
   private onAssignment(partitions: number[]): void {
+    this.assigned = [...partitions];
+    void this.updateLag();
     const keep = new Set(partitions);
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) void this.revoke(p, 'revoked by rebalance');
     this.joined = true;
@@ -314,9 +341,7 @@ export class Worker {
       resolveOffset(message.offset);
     }
     if (batch.messages.length === 0) resolveOffset(batch.lastOffset()); // only transaction markers: step over them
-    const lag = lagEnd - (BigInt(batch.lastOffset()) + 1n);
-    this.d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag));
-    st.caughtUp = lag <= 0n;
+    st.caughtUp = lagEnd <= BigInt(batch.lastOffset()) + 1n;
     this.commitIfIdle();
     await heartbeat();
   }
@@ -375,7 +400,11 @@ export class Worker {
     engine
       .submit({ id, prompt: job.prompt ?? undefined, messages: job.messages ?? undefined, sampling: job.sampling ?? {}, priority: job.priority ?? undefined })
       .then(
-        (result) => ({ kind: 'completion', completion: successCompletion(job, result, engine.model, origin, submittedAt), origin }) as Outcome,
+        (result) => {
+          const completion = successCompletion(job, result, engine.model, origin, submittedAt);
+          this.observeTimes(job, origin, completion);
+          return { kind: 'completion', completion, origin } as Outcome;
+        },
         (err: unknown) => {
           const ids = { job_id: job.job_id, batch_id: job.batch_id };
           if (err instanceof InvalidJobError) {
@@ -404,6 +433,15 @@ export class Worker {
           this.onCrash(err);
         },
       );
+  }
+
+  /** The per-job latency histograms (clamped at 0: the producer's clock may run ahead of this host's). */
+  private observeTimes(job: PromptJob, origin: Origin, completion: Completion): void {
+    const { metrics } = this.d;
+    const seconds = (ms: number) => Math.max(0, ms) / 1000;
+    metrics.queueTime.observe(seconds(origin.receivedAt - job.created_at));
+    if (completion.timings.first_token_ms != null) metrics.timeToFirstToken.observe(seconds(completion.timings.first_token_ms));
+    metrics.endToEnd.observe(seconds(completion.completed_at - job.created_at));
   }
 
   private finish(st: PartitionState, offset: bigint, outcome: Outcome): void {

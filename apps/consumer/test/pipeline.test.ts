@@ -55,6 +55,12 @@ describe('sluice-consumer pipeline (echo engine, real Kafka + S3)', () => {
 
     // Metrics and probes of the running worker agree with what it committed.
     const base = `http://127.0.0.1:${await metricsPort(c)}`;
+    // The lag is read from the broker every 2 s: wait for the read after the last commit.
+    const lagSeries = (await fx.admin.fetchTopicOffsets(topics.jobs)).map((p) => `sluice_partition_lag{topic="${topics.jobs}",partition="${p.partition}"}`);
+    await waitFor('the lag to read 0', async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return lagSeries.every((series) => sample(text, series) === 0);
+    });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const text = await (await fetch(`${base}/metrics`)).text();

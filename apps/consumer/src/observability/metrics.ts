@@ -1,4 +1,9 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Seconds from 0.1 s to a day: a batch job may wait in Kafka for hours before a worker takes it. */
+const QUEUE_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
+/** Seconds from 10 ms to a minute: time to first token behind the engine's own queue. */
+const TOKEN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** The worker's Prometheus metrics, on their own registry so tests and several workers in one process never collide. */
 export class WorkerMetrics {
@@ -18,17 +23,20 @@ export class WorkerMetrics {
   readonly kvUsage = new Gauge({ name: 'sluice_engine_kv_cache_usage_ratio', help: 'Fraction of KV-cache blocks in use', registers: [this.registry] });
   readonly kvFree = new Gauge({ name: 'sluice_engine_kv_free_blocks', help: 'Free KV-cache blocks', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'sluice_consumer_paused', help: '1 while backpressure pauses fetching', registers: [this.registry] });
-  readonly lag = new Gauge({ name: 'sluice_partition_lag', help: 'Messages behind the partition end (high watermark - next fetch)', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly lag = new Gauge({ name: 'sluice_partition_lag', help: 'Messages not yet committed: the broker\'s high watermark - the group\'s committed offset, per assigned partition', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly doneWatermark = new Gauge({ name: 'sluice_partition_done_watermark', help: 'Offset after the done prefix of the partition', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'sluice_partition_committed_offset', help: 'Last offset committed by this worker', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly stalled = new Gauge({ name: 'sluice_partition_stalled', help: '1 while the partition has work pending and no progress for --stall-timeout', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly commitFailures = new Gauge({ name: 'sluice_consecutive_commit_failures', help: 'Most failed commits in a row of any partition (0 after a success)', registers: [this.registry] });
+  readonly queueTime = new Histogram({ name: 'sluice_job_queue_seconds', help: 'Per successful job: from its created_at (when sluice produce made it) to this worker taking it off the jobs topic', buckets: QUEUE_BUCKETS, registers: [this.registry] });
+  readonly timeToFirstToken = new Histogram({ name: 'sluice_job_time_to_first_token_seconds', help: 'Per successful job: from this worker taking it to its first generated token (the engine queue included)', buckets: TOKEN_BUCKETS, registers: [this.registry] });
+  readonly endToEnd = new Histogram({ name: 'sluice_job_end_to_end_seconds', help: 'Per successful job: from its created_at to its completion (before its commit)', buckets: QUEUE_BUCKETS, registers: [this.registry] });
   readonly duplicates = new Counter({ name: 'sluice_jobs_duplicate_total', help: 'Copies of a (batch_id, job_id) already running or uncommitted here: not run, offset committed', registers: [this.registry] });
 
   constructor(defaults = true) {
     // Event-loop lag sampled every 100 ms, not prom-client's 10: a 10 ms timer wakes the main thread 100 times a
     // second, and on the engine's core every wakeup is taken from compute.
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_', eventLoopMonitoringPrecision: 100 });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_', eventLoopMonitoringPrecision: 100 });
   }
 
   forgetPartition(topic: string, partition: number): void {

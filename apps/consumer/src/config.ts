@@ -22,6 +22,8 @@ export interface ConsumerConfig {
   workerId: string;
   engine: 'echo' | 'llm';
   model?: string;
+  /** Names jobs may give for the served model besides its own (--served-model-name, comma-separated). */
+  servedModelNames: string[];
   /** @sluice/engine options given on the command line; unset ones take the engine's defaults. */
   engineOptions: EngineFlags;
   echoDelayMs: number;
@@ -98,6 +100,7 @@ const SETTINGS: Setting[] = [
   { key: 'workerId', flags: '--worker-id <id>', env: 'SLUICE_WORKER_ID', help: 'name of this worker in completions and logs (default: <hostname>-<pid>)' },
   { key: 'engine', flags: '--engine <kind>', env: 'SLUICE_ENGINE', help: 'echo (instant echo, for tests and benches) or llm (@sluice/engine); default: llm when --model is given, else echo', choices: ['echo', 'llm'] },
   { key: 'model', flags: '--model <dir>', env: 'SLUICE_MODEL', help: 'Hugging Face model directory (required with --engine llm)' },
+  { key: 'servedModelName', flags: '--served-model-name <names>', env: 'SLUICE_SERVED_MODEL_NAME', help: 'comma-separated names jobs may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH' },
   { key: 'device', flags: '--device <device>', env: 'SLUICE_DEVICE', help: 'where the llm engine runs: cpu or cuda (default: cpu)', choices: ['cpu', 'cuda'] },
   { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB on cpu; on cuda, sized from --gpu-memory-utilization)' },
   { key: 'gpuMemoryUtilization', flags: '--gpu-memory-utilization <fraction>', env: 'SLUICE_GPU_MEMORY_UTILIZATION', help: 'with --device cuda and no --kv-cache-bytes: the share of GPU memory the llm engine may hold (weights, a profiled peak batch, then the KV cache), in (0, 1] (default: 0.9)' },
@@ -350,6 +353,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     workerId: raw.workerId || `${hostname()}-${process.pid}`,
     engine,
     model,
+    servedModelNames: (raw.servedModelName ?? '').split(',').map((n) => n.trim()).filter(Boolean),
     engineOptions: engineFlags(raw, engine),
     echoDelayMs: int(raw, 'echoDelayMs', 0, 3_600_000),
     maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),

@@ -132,6 +132,7 @@ function generateCommand(io: Io): Command {
   cmd
     .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first, before any inference)')
     .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
+    .option('--served-model-name <names>', 'comma-separated names rows may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH, as in a worker')
     .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
     .addOption(new Option('--kv-cache-mib <n>', 'KV cache memory in MiB (engine default 256)').argParser(integer(1)))
@@ -158,6 +159,7 @@ function generateCommand(io: Io): Command {
         mapping: mappingFromFlags(flags, sampling),
         skipBad: flags.skipBad === true,
         openaiFormat: flags.openaiFormat === true,
+        servedModelNames: String(flags.servedModelName ?? '').split(',').map((n) => n.trim()).filter(Boolean),
         progress: flags.progress !== false && process.stderr.isTTY === true,
         signal: io.signal,
       },

@@ -43,18 +43,23 @@ describe('sluice generate', () => {
     expect(summary.completion_tokens).toBe(got.reduce((n, c) => n + c.usage.completion_tokens, 0));
   });
 
-  it('reads OpenAI Batch API input and writes OpenAI output, with a refused request as its error line', async () => {
+  it('reads OpenAI Batch API input and writes OpenAI output, refused requests as error lines with the worker\'s codes', async () => {
     const input = writeText(dir, 'batch.jsonl', jsonl([
       { custom_id: 'short', method: 'POST', url: '/v1/completions', body: { model: 'tiny', prompt: 'Hi', max_tokens: 2, temperature: 0 } },
       { custom_id: 'long', method: 'POST', url: '/v1/completions', body: { model: 'tiny', prompt: 'word '.repeat(40), max_tokens: 2 } },
+      { custom_id: 'other-model', method: 'POST', url: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: 'Hi', max_tokens: 2 } },
+      { custom_id: 'too-many-tokens', method: 'POST', url: '/v1/completions', body: { model: 'tiny', prompt: 'Hi', max_tokens: 100000 } },
     ]));
     const out = join(dir, 'openai-out.jsonl');
-    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--openai-format', '--max-model-len', '24']);
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--openai-format', '--max-model-len', '24', '--served-model-name', 'tiny']);
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^generate: wrote 2 completions \(1 refused by the engine\) from .*batch\.jsonl to .*openai-out\.jsonl with tiny-llama in /m);
-    const [short, long] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(run.stderr).toMatch(/^generate: wrote 4 completions \(3 refused by the engine\) from .*batch\.jsonl to .*openai-out\.jsonl with tiny-llama in /m);
+    const [short, long, other, many] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(short).toMatchObject({ custom_id: 'short', error: null, response: { status_code: 200, body: { object: 'text_completion', model: 'tiny-llama', choices: [{ index: 0, text: expect.any(String) }] } } });
-    expect(long).toMatchObject({ custom_id: 'long', response: null, error: { code: 'REQUEST_REJECTED', message: expect.stringContaining('request long rejected') } });
+    // The codes a worker gives the same rows (@sluice/schema's OUTCOMES), where collect writes them as error lines too.
+    expect(long).toMatchObject({ custom_id: 'long', response: null, error: { code: 'PROMPT_TOO_LARGE', message: expect.stringContaining('request long rejected') } });
+    expect(other).toMatchObject({ custom_id: 'other-model', response: null, error: { code: 'MODEL_MISMATCH', message: expect.stringContaining('"gpt-4o-mini"') } });
+    expect(many).toMatchObject({ custom_id: 'too-many-tokens', response: null, error: { code: 'PROMPT_TOO_LARGE' } });
   });
 
   it('stops at a row with parameters the engine refuses, naming file and line, before any inference and writing nothing', async () => {

@@ -17,3 +17,5 @@ export { resolveModelFiles, type ModelFiles } from './model/model-files';
 export type { ModelConfig } from './model/config';
 export * from './async';
 export * from './wire-format';
+export { jobOutcomeOf, type JobOutcome } from './job-outcome';
+export { jobTimings, type JobTimings } from './job-timings';

@@ -13,7 +13,8 @@ export interface EngineJob {
 export interface EngineResult {
   outputs: CompletionOutput[];
   usage: { prompt_tokens: number; completion_tokens: number };
-  /** Milliseconds from submit to first token (when known) and to the end. */
+  /** Milliseconds from submit until the engine first scheduled the job (when known), to first token (when known) and to the end. */
+  queuedMs?: number;
   firstTokenMs?: number;
   totalMs: number;
 }

@@ -50,7 +50,7 @@ describe('engineResult', () => {
   };
 
   it('gives the engine\'s outputs and usage under the schema names, and timings relative to the engine taking the request', () => {
-    expect(engineResult(out)).toEqual({ ...resultToWire(out), firstTokenMs: 10, totalMs: 40 });
+    expect(engineResult(out)).toEqual({ ...resultToWire(out), queuedMs: 1, firstTokenMs: 10, totalMs: 40 });
     expect(engineResult(out).outputs[0]).toMatchObject({ token_ids: [5, 6], stop_reason: '13', logprobs: [{ token: 5, logprob: -1, top: [] }] });
     expect(engineResult({ ...out, timings: { arrivalMs: 1000 } })).toMatchObject({ firstTokenMs: undefined, totalMs: 0 });
   });

@@ -1,12 +1,12 @@
 // The consumer's jobs and results as @sluice/engine requests and outputs (the field names are the engine's wire format),
 // and which engine errors dead-letter a job and which answer it with an error Completion.
+import { isDeadLetterCode } from '@sluice/schema';
 import {
   EngineError as LibEngineError,
-  InvalidSamplingParamsError,
   RequestAbortedError,
   RequestRejectedError,
-  TokenizerError,
-  UnsupportedSamplingParamError,
+  jobOutcomeOf,
+  jobTimings,
   resultToWire,
   samplingParamsFromWire,
   type AsyncEngineStats,
@@ -31,12 +31,8 @@ export function engineRequest(job: EngineJob): AsyncRequest {
 }
 
 export function engineResult(out: RequestOutput): EngineResult {
-  const t = out.timings;
-  return {
-    ...resultToWire(out),
-    firstTokenMs: t.firstTokenMs === undefined ? undefined : t.firstTokenMs - t.arrivalMs,
-    totalMs: (t.finishedMs ?? t.arrivalMs) - t.arrivalMs,
-  };
+  const t = jobTimings(out.timings);
+  return { ...resultToWire(out), queuedMs: t.queued_ms, firstTokenMs: t.first_token_ms ?? undefined, totalMs: t.total_ms };
 }
 
 /** The scheduler's queue and KV cache for backpressure and the gauges. */
@@ -45,33 +41,23 @@ export function engineLoad(s: AsyncEngineStats): EngineLoad {
 }
 
 /**
- * An engine error as the worker's policy (jobs/classify.ts) sees it: input no engine could run is dead-lettered
- * (INVALID_SAMPLING, PROMPT_TOO_LARGE, SCHEMA_VIOLATION, as classify does for what it can check itself); a
- * well-formed job this engine cannot serve (a vLLM parameter value it lacks included) is REJECTED (an error
- * Completion); an abort stays an abort.
+ * An engine error as the worker's policy (jobs/classify.ts) sees it, by the one outcome table (@sluice/schema's
+ * OUTCOMES, through @sluice/engine's jobOutcomeOf, as generate uses it): a dead-letter code becomes InvalidJobError,
+ * an error-line code (ENGINE_REJECTED) EngineError REJECTED; an abort stays an abort, anything else ENGINE_FAILED.
  */
 export function engineError(jobId: string, err: unknown): Error {
   const cause = { cause: err };
   if (err instanceof EngineError) return err;
   if (err instanceof RequestAbortedError) return new EngineError('ABORTED', `job ${jobId} was aborted`, cause);
-  if (err instanceof UnsupportedSamplingParamError) return new EngineError('REJECTED', err.message, cause);
-  if (err instanceof InvalidSamplingParamsError) return new InvalidJobError('INVALID_SAMPLING', err.message, cause);
-  if (err instanceof RequestRejectedError) {
-    switch (err.reason) {
-      case 'EXCEEDS_MAX_MODEL_LEN':
-        return new InvalidJobError('PROMPT_TOO_LARGE', err.message, cause);
-      case 'EMPTY_PROMPT':
-        return new InvalidJobError('SCHEMA_VIOLATION', err.message, cause);
-      case 'CANNOT_FIT_IN_CACHE':
-        return new EngineError('REJECTED', `${err.message} (this worker's KV cache or --max-num-seqs is too small for it)`, cause);
-    }
-  }
-  if (err instanceof TokenizerError) {
-    // No chat template is this model's limit; a template that raises (roles out of order...) is bad input.
-    if (err.code === 'CHAT_TEMPLATE_MISSING') return new EngineError('REJECTED', err.message, cause);
-    if (err.code === 'CHAT_TEMPLATE_FAILED' || err.code === 'TOKEN_ID_INVALID') return new InvalidJobError('SCHEMA_VIOLATION', err.message, cause);
-  }
-  if (err instanceof LibEngineError && (err.code === 'INVALID_REQUEST' || err.code === 'INVALID_SAMPLING_PARAMS')) return new InvalidJobError('SCHEMA_VIOLATION', err.message, cause);
-  if (err instanceof LibEngineError && err.code === 'DUPLICATE_REQUEST') return new EngineError('REJECTED', `job ${jobId} is already running on this worker`, cause);
+  const outcome = jobOutcomeOf(err);
+  if (outcome && isDeadLetterCode(outcome.code)) return new InvalidJobError(outcome.code, outcome.message, cause);
+  if (outcome) return new EngineError('REJECTED', rejectionReason(jobId, err, outcome.message), cause);
   return new EngineError('ENGINE_FAILED', `engine failed on job ${jobId}: ${(err as Error).message}`, cause);
+}
+
+// What a worker's operator can change, said beside the engine's reason.
+function rejectionReason(jobId: string, err: unknown, message: string): string {
+  if (err instanceof RequestRejectedError && err.reason === 'CANNOT_FIT_IN_CACHE') return `${message} (this worker's KV cache or --max-num-seqs is too small for it)`;
+  if (err instanceof LibEngineError && err.code === 'DUPLICATE_REQUEST') return `job ${jobId} is already running on this worker`;
+  return message;
 }

@@ -1,4 +1,4 @@
-import { DECODE_LIMITS } from '@sluice/schema';
+import { DECODE_LIMITS, modelMismatch, type DeadLetterCode, type ErrorLineCode as ErrorCompletionCode } from '@sluice/schema';
 import { isRetriable } from '../errors';
 import { DecodeThreadError, RemoteDecodeError } from './decode-thread';
 import { SchemaError, type PromptJob } from './schema';
@@ -11,24 +11,16 @@ export type Verdict =
   /** A well-formed job that cannot be served: answered with an error Completion. */
   | { kind: 'error-completion'; job: PromptJob; code: ErrorCompletionCode; message: string };
 
-export type DeadLetterCode =
-  | 'UNDECODABLE'
-  | 'SCHEMA_VIOLATION'
-  | 'INVALID_SAMPLING'
-  | 'PROMPT_TOO_LARGE'
-  | 'MESSAGE_TOO_LARGE' // the value is over --max-message-bytes: never decoded
-  | 'LIMIT_EXCEEDED' // a length or count over a decode limit (--max-messages, --max-metadata-entries...)
-  | 'INVALID_UTF8' // a string that is not valid UTF-8, or a lone surrogate: never silently replaced
-  | 'DECODE_TIMEOUT'; // the decode ran over --decode-timeout-ms and was stopped
-export type ErrorCompletionCode = 'DEADLINE_EXCEEDED' | 'MODEL_MISMATCH' | 'ENGINE_REJECTED';
+// The codes and what each means live in @sluice/schema's one OUTCOMES table, shared with generate.
+export type { DeadLetterCode, ErrorLineCode as ErrorCompletionCode } from '@sluice/schema';
 
 export interface ClassifyLimits {
   /** Largest record value; a larger one is dead-lettered before any decode. */
   maxMessageBytes: number;
   /** Longest prompt accepted, in UTF-8 bytes (prompt text or all message contents together). */
   maxPromptBytes: number;
-  /** The served model's name; a job naming another model cannot be served here. */
-  model: string;
+  /** The served model's names (its own and any --served-model-name); a job naming another model cannot be served here. */
+  model: string | readonly string[];
   now: number;
 }
 
@@ -96,8 +88,7 @@ export async function classify(value: Buffer | null, limits: ClassifyLimits, dec
   if (job.deadline != null && job.deadline <= limits.now) {
     return { kind: 'error-completion', job, code: 'DEADLINE_EXCEEDED', message: `deadline ${new Date(job.deadline).toISOString()} passed before the job ran` };
   }
-  if (job.model != null && job.model !== '' && job.model !== limits.model) {
-    return { kind: 'error-completion', job, code: 'MODEL_MISMATCH', message: `job asks for model "${job.model}", this worker serves "${limits.model}"` };
-  }
+  const mismatch = modelMismatch(job.model, typeof limits.model === 'string' ? [limits.model] : limits.model);
+  if (mismatch) return { kind: 'error-completion', job, code: 'MODEL_MISMATCH', message: mismatch };
   return { kind: 'run', job };
 }

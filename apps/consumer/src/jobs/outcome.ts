@@ -27,12 +27,14 @@ export interface Origin {
 }
 
 export function successCompletion(job: PromptJob, result: EngineResult, model: string, o: Origin, submittedAt: number): Completion {
+  const waited = Math.max(0, submittedAt - o.receivedAt);
   return {
     job_id: job.job_id,
     batch_id: job.batch_id,
     outputs: result.outputs,
     usage: result.usage,
-    timings: { queued_ms: Math.max(0, submittedAt - o.receivedAt), first_token_ms: result.firstTokenMs ?? null, total_ms: result.totalMs },
+    // As generate's (jobTimings): from when the job was taken, the worker's own wait before submit included.
+    timings: { queued_ms: waited + (result.queuedMs ?? 0), first_token_ms: result.firstTokenMs === undefined ? null : waited + result.firstTokenMs, total_ms: waited + result.totalMs },
     model,
     worker_id: o.workerId,
     metadata: job.metadata,

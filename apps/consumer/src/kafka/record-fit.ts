@@ -1,12 +1,13 @@
 // Fitting one record into its topic's record size limit: the rules, free of Kafka, so they are unit-tested exactly.
 import type { Completion, DeadLetter } from '../jobs/schema';
+import type { OutcomeCode } from '@sluice/schema';
 
 /** Longest key, error_message, job_id or batch_id a dead letter keeps once cutting its value and headers was not enough. */
 export const TEXT_CAP_BYTES = 1024;
 /** What ends a text that was cut to TEXT_CAP_BYTES. */
 export const CUT_MARK = '[cut]';
 /** The error code of a completion too large for the results topic (an error completion, or a dead letter if even that is too large). */
-export const RESULT_TOO_LARGE = 'RESULT_TOO_LARGE';
+export const RESULT_TOO_LARGE = 'RESULT_TOO_LARGE' satisfies OutcomeCode;
 
 export type Encode<T> = (record: T) => Promise<Buffer>;
 

@@ -1,5 +1,5 @@
 // An engine RequestOutput as the Completion record workers write, so generate's lines match collect's.
-import { resultToWire, type RequestOutput } from '@sluice/engine';
+import { jobTimings, resultToWire, type RequestOutput } from '@sluice/engine';
 import type { Completion, PromptJob } from '@sluice/schema';
 
 export interface CompletionContext {
@@ -7,16 +7,13 @@ export interface CompletionContext {
   workerId: string;
 }
 
-// Engine timings are instants on one clock: the record keeps durations from arrival.
-const since = (from: number, to: number | undefined) => (to === undefined ? undefined : Math.max(0, Math.round(to - from)));
-
 export function successCompletion(job: PromptJob, out: RequestOutput, ctx: CompletionContext): Completion {
-  const { arrivalMs, firstScheduledMs, firstTokenMs, finishedMs } = out.timings;
   return {
     job_id: job.job_id,
     batch_id: job.batch_id,
     ...resultToWire(out),
-    timings: { queued_ms: since(arrivalMs, firstScheduledMs) ?? 0, first_token_ms: since(arrivalMs, firstTokenMs) ?? null, total_ms: since(arrivalMs, finishedMs) ?? 0 },
+    // The worker's rule: from when the job was taken; generate hands each job to the engine as it takes it.
+    timings: jobTimings(out.timings),
     model: ctx.model,
     worker_id: ctx.workerId,
     metadata: job.metadata,
@@ -25,7 +22,7 @@ export function successCompletion(job: PromptJob, out: RequestOutput, ctx: Compl
   };
 }
 
-/** A request the engine refused (too long for the model, cannot fit the cache): an error line, as a worker writes it. */
+/** A job with an outcome code (@sluice/schema's OUTCOMES): an error line, as collect writes a worker's error or dead letter. */
 export function errorCompletion(job: PromptJob, code: string, message: string, ctx: CompletionContext): Completion {
   return {
     job_id: job.job_id,

@@ -71,16 +71,31 @@ describe('generate', () => {
       timings: { queued_ms: 2, first_token_ms: 5, total_ms: 10 },
       metadata: { 'sluice.seq': '3', 'sluice.kind': 'text' },
     });
-    expect(lines[9]).toMatchObject({ outputs: [], error: { code: 'REQUEST_REJECTED', message: 'request gen-9 rejected: prompt is longer than max_model_len' } });
+    // The worker's code for the same refusal (@sluice/schema's OUTCOMES), not the engine's own error code.
+    expect(lines[9]).toMatchObject({ outputs: [], error: { code: 'PROMPT_TOO_LARGE', message: 'request gen-9 rejected: prompt is longer than max_model_len' } });
     expect(engine.seen[1]).toEqual({ id: 'gen-1', params: new SamplingParams({ maxTokens: 8 }), priority: 1 });
     expect(engine.closed).toBe(true);
   });
 
   it('writes OpenAI Batch API output lines keyed by custom_id', async () => {
     const file = input('openai.jsonl', [{ custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'x', messages: [{ role: 'user', content: 'hi there' }] } }]);
-    const opts = options(file, { openaiFormat: true });
+    const opts = options(file, { openaiFormat: true, servedModelNames: ['x'] });
     await generate(opts, async () => new FakeEngine());
     expect(readLines(opts.output)).toEqual([expect.objectContaining({ custom_id: 'r1', error: null, response: expect.objectContaining({ body: expect.objectContaining({ object: 'chat.completion', model: 'fake', choices: [expect.objectContaining({ message: { role: 'assistant', content: 'HI THERE' } })] }) }) })]);
+  });
+
+  it('answers a row naming another model with MODEL_MISMATCH, as a worker does, unless --served-model-name names it', async () => {
+    const file = input('models.jsonl', [{ prompt: 'a', model: 'gpt-4o-mini' }, { prompt: 'b', model: 'fake' }, { prompt: 'c' }]);
+    const engine = new FakeEngine();
+    const opts = options(file);
+    expect(await generate(opts, async () => engine)).toMatchObject({ requests: 3, failed: 1 });
+    const [a, b, c] = readLines(opts.output);
+    expect(a).toMatchObject({ job_id: 'gen-0', model: 'fake', outputs: [], error: { code: 'MODEL_MISMATCH', message: 'job asks for model "gpt-4o-mini", this deployment serves "fake" (--served-model-name adds a name)' } });
+    expect([b.error, c.error]).toEqual([null, null]);
+    expect(engine.seen.map((r) => r.id)).toEqual(['gen-1', 'gen-2']);
+
+    const named = options(file, { servedModelNames: ['gpt-4o-mini'] });
+    expect(await generate(named, async () => new FakeEngine())).toMatchObject({ requests: 3, failed: 0 });
   });
 
   it('stops at a row the engine would refuse, before any request and with no output', async () => {

@@ -1,7 +1,7 @@
 // `sluice generate`: offline batch inference from a file with a local model, no Kafka; lines in input order.
 import { hostname } from 'node:os';
-import { EngineError, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
-import type { PromptJob } from '@sluice/schema';
+import { EngineError, jobOutcomeOf, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
+import { modelMismatch, type PromptJob } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
 import { BadRows, jobRows } from '../input/job-rows';
@@ -42,6 +42,8 @@ export interface GenerateOptions {
   mapping: Omit<MappingOptions, 'format' | 'batchId'>;
   skipBad: boolean;
   openaiFormat: boolean;
+  /** Names rows may give for the model besides its own (--served-model-name); other names get MODEL_MISMATCH, as in a worker. */
+  servedModelNames?: readonly string[];
   progress: boolean;
   signal?: AbortSignal;
 }
@@ -68,14 +70,6 @@ const AHEAD = 2;
 // The engine's default maxNumSeqs, used when --max-num-seqs is not given.
 const ENGINE_MAX_NUM_SEQS = 64;
 
-// Errors that are one request's own outcome, written as its error line; anything else (abort, a broken worker) ends the run.
-const REQUEST_ERRORS = new Set(['REQUEST_REJECTED', 'INVALID_REQUEST', 'INVALID_SAMPLING_PARAMS']);
-
-function requestFailure(err: unknown): { code: string; message: string } | undefined {
-  if (err instanceof EngineError && REQUEST_ERRORS.has(err.code)) return { code: err.code, message: err.message };
-  if (err instanceof TokenizerError) return { code: err.code, message: err.message };
-  return undefined;
-}
 
 function engineFailure(model: string, err: unknown): CliError {
   if (err instanceof CliError) return err;
@@ -125,20 +119,29 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   let completionTokens = 0;
   let failure: unknown;
 
-  const run = async (index: number, job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<void> => {
-    let line: string;
+  const served = [engine.modelName, ...(options.servedModelNames ?? [])];
+  // Every outcome code comes from @sluice/schema's one table, as a worker's (jobOutcomeOf, modelMismatch).
+  const refuse = (job: PromptJob, code: string, message: string) => {
+    failed += 1;
+    logger.info({ batch_id: options.batchId, job_id: job.job_id, code }, message);
+    return completionLine(errorCompletion(job, code, message, ctx), options.openaiFormat);
+  };
+  const lineOf = async (job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<string> => {
+    const mismatch = modelMismatch(job.model, served);
+    if (mismatch) return refuse(job, 'MODEL_MISMATCH', mismatch);
     try {
       const out = await engine.add({ id: job.job_id, ...request });
       promptTokens += out.usage.promptTokens;
       completionTokens += out.usage.completionTokens;
-      line = completionLine(successCompletion(job, out, ctx), options.openaiFormat);
+      return completionLine(successCompletion(job, out, ctx), options.openaiFormat);
     } catch (err) {
-      const refused = requestFailure(err);
+      const refused = jobOutcomeOf(err);
       if (!refused) throw err;
-      failed += 1;
-      logger.info({ batch_id: options.batchId, job_id: job.job_id }, refused.message);
-      line = completionLine(errorCompletion(job, refused.code, refused.message, ctx), options.openaiFormat);
+      return refuse(job, refused.code, refused.message);
     }
+  };
+  const run = async (index: number, job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<void> => {
+    const line = await lineOf(job, request);
     await lines.put(index, line);
     done += 1;
     bar.update(done, `${done}/${total} requests, ${Math.round(bar.rate(completionTokens))} tok/s`);

@@ -350,7 +350,7 @@ export class Worker {
   private classify(message: KafkaMessage): Promise<Verdict> {
     const { config: c, engine } = this.d;
     const { maxMessageBytes, maxPromptBytes } = c.decodeLimits;
-    const limits = { maxMessageBytes, maxPromptBytes, model: engine.model, now: Date.now() };
+    const limits = { maxMessageBytes, maxPromptBytes, model: [engine.model, ...c.servedModelNames], now: Date.now() };
     return classify(message.value, limits, (b) => this.decoder.decode(b));
   }
 

@@ -2,8 +2,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
+import { CliError, EXIT } from '../errors';
 import { scanBatch, type BatchStatus } from './batch-scan';
 import { failuresOf, formatFailures } from './failures';
+import { WatchProgress } from './watch-progress';
+
+/** How long --watch waits for a batch nothing is known of (its produce may just be starting) before it gives up. */
+export const UNKNOWN_BATCH_GRACE_MS = 30_000;
+
+/** No manifest and no completion, dead letter or unreadable record of the batch: an id nobody produced (yet). */
+const unknown = (s: BatchStatus) => s.jobs === null && s.done + s.failed + s.dead_lettered + s.unreadable === 0;
 
 export interface StatusOptions {
   batchId: string;
@@ -16,6 +24,8 @@ export interface StatusOptions {
   /** Also list every failed and dead-lettered job (job id, code, reason). */
   failures?: boolean;
   signal?: AbortSignal;
+  /** Overrides UNKNOWN_BATCH_GRACE_MS (tests). */
+  unknownGraceMs?: number;
 }
 
 // ANSI: cursor up `n` lines, then clear to the end of the screen.
@@ -38,6 +48,8 @@ export function formatStatus(s: BatchStatus): string {
 
 export async function status(settings: KafkaSettings, options: StatusOptions, print: (text: string) => void): Promise<BatchStatus> {
   const kafka = createKafka(settings);
+  const progress = new WatchProgress();
+  const startedAt = Date.now();
   let shown = 0;
   for (;;) {
     let current: BatchStatus;
@@ -49,8 +61,14 @@ export async function status(settings: KafkaSettings, options: StatusOptions, pr
     } catch (err) {
       throw serviceError(`reading batch ${options.batchId}`, settings, err);
     }
+    if (unknown(current) && (options.watchSeconds === undefined || Date.now() - startedAt >= (options.unknownGraceMs ?? UNKNOWN_BATCH_GRACE_MS))) {
+      const waited = options.watchSeconds === undefined ? '' : ` after ${Math.round((Date.now() - startedAt) / 1000)} s`;
+      throw new CliError(EXIT.INCOMPLETE, `batch ${options.batchId} not found${waited}: no manifest on ${settings.topics.batches} and no record of it on ${settings.topics.results} or ${settings.topics.dlq}`);
+    }
+    const rates = options.watchSeconds === undefined ? undefined : progress.rates(current);
+    const bar = rates && progress.line(current, rates);
     const listed = failures ? `\n${formatFailures(failures)}` : '';
-    const text = options.json ? JSON.stringify({ ...current, manifest: undefined, failures }) : `${formatStatus(current)}${listed}`;
+    const text = options.json ? JSON.stringify({ ...current, manifest: undefined, failures, progress: rates }) : `${formatStatus(current)}${bar ? `\n${bar}` : ''}${listed}`;
     print(options.redraw && shown ? `${overwrite(shown)}${text}` : text);
     shown = text.split('\n').length;
     if (options.watchSeconds === undefined || current.pending === 0 || options.signal?.aborted) return current;

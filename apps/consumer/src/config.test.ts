@@ -25,6 +25,20 @@ describe('resolveConfig', () => {
     expect(c.sasl).toBeUndefined();
   });
 
+  it('logs pretty on a terminal and JSON otherwise unless --log-format says; -v is debug, -q is warn; --version answers', () => {
+    expect(resolveConfig(['--log-format', 'pretty'], {})).toMatchObject({ logFormat: 'pretty', logLevel: 'info' });
+    expect(resolveConfig([], { SLUICE_LOG_FORMAT: 'json' })).toMatchObject({ logFormat: 'json' });
+    expect(resolveConfig([], {}).logFormat).toBe(process.stdout.isTTY ? 'pretty' : 'json');
+    expect(resolveConfig(['-v', '--log-level', 'error'], {}).logLevel).toBe('debug');
+    expect(resolveConfig(['--quiet'], {}).logLevel).toBe('warn');
+    expect(() => resolveConfig(['-v', '-q'], {})).toThrow('-v/--verbose and -q/--quiet: exclude each other');
+    expect(() => resolveConfig(['--log-format', 'xml'], {})).toThrow(/--log-format/);
+    let printed = '';
+    const cmd = buildCommand().configureOutput({ writeOut: (t) => (printed += t) });
+    expect(() => resolveConfig(['--version'], {}, cmd)).toThrow(expect.objectContaining({ code: 'commander.version' }));
+    expect(printed).toBe('0.1.0\n');
+  });
+
   it('takes --model to mean the llm engine, and refuses a model with --engine echo', () => {
     const dir = mkdtempSync(join(tmpdir(), 'model-'));
     expect(resolveConfig(['--model', dir], {})).toMatchObject({ engine: 'llm', model: dir });
@@ -83,7 +97,8 @@ describe('resolveConfig', () => {
     let help = '';
     buildCommand().configureOutput({ writeOut: (text) => (help += text), getOutHelpWidth: () => 400 }).outputHelp();
     const docs = settingDocs();
-    expect(docs.map((d) => d.flag)).toEqual(buildCommand().options.map((o) => o.long));
+    // --version, -v and -q have no variable: they are for a person at a terminal.
+    expect(docs.map((d) => d.flag)).toEqual(buildCommand().options.map((o) => o.long).filter((f) => !['--version', '--verbose', '--quiet'].includes(f ?? '')));
     for (const d of docs) {
       expect(help).toContain(d.flag);
       expect(help).toContain(`env: ${d.env}`);

@@ -1,9 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS, type DecodeLimitName, type DecodeLimits } from '@sluice/schema';
 import { redactUrl } from '@sluice/schema';
 import { ConfigError } from './errors';
+import type { LogFormat } from './observability/logger';
+
+/** The package's version, for --version (package.json sits one folder above src/ and dist/ alike). */
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 export type Delivery = 'exactly-once' | 'at-least-once';
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -48,6 +53,7 @@ export interface ConsumerConfig {
   stallTimeoutMs: number;
   maxCommitFailures: number;
   logLevel: string;
+  logFormat: LogFormat;
 }
 
 /** Who may POST /drain: loopback callers only, anyone who reaches the metrics port, or nobody. */
@@ -138,7 +144,8 @@ const SETTINGS: Setting[] = [
   { key: 'drainEndpoint', flags: '--drain-endpoint <who>', env: 'SLUICE_DRAIN_ENDPOINT', help: 'who may POST /drain on the metrics port: loopback (127.0.0.0/8, ::1), any address, or off', default: 'loopback', choices: ['loopback', 'any', 'off'] },
   { key: 'stallTimeout', flags: '--stall-timeout <duration>', env: 'SLUICE_STALL_TIMEOUT', help: 'a partition with work pending and no job taken, finished or committed for this long is stalled: /readyz fails (e.g. 10m, 90s)', default: '10m' },
   { key: 'maxCommitFailures', flags: '--max-commit-failures <n>', env: 'SLUICE_MAX_COMMIT_FAILURES', help: 'failed commits of one partition in a row after which /readyz fails, until a commit succeeds', default: '10' },
-  { key: 'logLevel', flags: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', help: 'pino level', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  { key: 'logLevel', flags: '--log-level <level>', env: 'SLUICE_LOG_LEVEL', help: 'pino level (-v is debug, -q is warn)', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  { key: 'logFormat', flags: '--log-format <format>', env: 'SLUICE_LOG_FORMAT', help: 'pretty (colourised lines) or json (one object per line); default: pretty on a terminal, else json', choices: ['pretty', 'json'] },
 ];
 
 /** Environment variables read outside the flag table: secrets never take a flag, and S3 credentials are the AWS SDK's. */
@@ -167,6 +174,8 @@ export function buildCommand(): Command {
         'Exit codes: 0 clean stop (drained), 1 fatal error, 2 bad configuration or a failed start check (brokers, topics, bucket), 128+N second signal N.',
       ].join('\n'),
     );
+  cmd.version(VERSION, '-V, --version', 'print the version');
+  cmd.option('-v, --verbose', 'log at debug level (overrides --log-level)').option('-q, --quiet', 'log warnings and errors only (overrides --log-level)');
   for (const s of SETTINGS) {
     const help = `${s.help} (env: ${s.env}${s.default !== undefined ? `, default: ${s.default}` : ''})`;
     const opt = new Option(s.flags, help);
@@ -286,10 +295,11 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     cmd.parse(argv, { from: 'user' });
   } catch (err) {
     const e = err as { code?: string; message: string };
-    if (e.code === 'commander.helpDisplayed') throw err;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') throw err;
     throw new ConfigError('command line', e.message.replace(/^error: /, ''));
   }
   const flags = cmd.opts<Record<string, string | undefined>>();
+  if (flags.verbose && flags.quiet) throw new ConfigError('-v/--verbose and -q/--quiet', 'exclude each other');
   const raw: Raw = {};
   for (const s of SETTINGS) raw[s.key] = flags[s.key] ?? (env[s.env] !== undefined && env[s.env] !== '' ? env[s.env] : s.default);
 
@@ -375,6 +385,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     drainEndpoint: choice<DrainEndpoint>(raw, 'drainEndpoint'),
     stallTimeoutMs,
     maxCommitFailures: int(raw, 'maxCommitFailures', 1, 1_000_000),
-    logLevel: choice<string>(raw, 'logLevel'),
+    logLevel: flags.verbose ? 'debug' : flags.quiet ? 'warn' : choice<string>(raw, 'logLevel'),
+    logFormat: raw.logFormat ? choice<LogFormat>(raw, 'logFormat') : process.stdout.isTTY ? 'pretty' : 'json',
   };
 }

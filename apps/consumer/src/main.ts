@@ -80,12 +80,14 @@ async function run(config: ConsumerConfig, log: Logger): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // Node 20 is supported: the AWS SDK's nine-line notice about its future Node 22 floor is off unless asked for.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let config: ConsumerConfig;
   try {
     config = resolveConfig(process.argv.slice(2));
   } catch (err) {
     const e = err as { code?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') {
       process.exit(0);
     }
     if (err instanceof ConfigError) {
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel, config.workerId);
+  const log = createLogger(config.logLevel, config.workerId, undefined, config.logFormat);
   try {
     process.exitCode = await run(config, log);
   } catch (err) {

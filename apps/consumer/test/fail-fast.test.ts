@@ -73,6 +73,28 @@ describe('sluice-consumer fails fast', () => {
     expect(run).toEqual({ code: 2, verdicts: ['sluice-consumer: --model (SLUICE_MODEL): applies only with --engine llm (the echo engine runs no model)'], stack: [] });
   });
 
+  it('a healthy start logs nothing at error level, in JSON when piped and in pretty lines with --log-format pretty', async () => {
+    const t = names('healthy');
+    await createTopics(fx.admin, [t.jobs, t.results, t.dlq], 2);
+    await produce(t.jobs, asJson(jobs(t.batch, 4)), 2);
+    const json = startConsumer(args(t), s3Env(fx.bucket, t.prefix));
+    const pretty = startConsumer([...args(t), '--log-format', 'pretty', '--client-id', 'pretty'], s3Env(fx.bucket, t.prefix));
+    try {
+      await waitFor('both workers to start', () => [json, pretty].every((c) => c.logs.some((l) => l.includes('worker started'))));
+      await waitForCaughtUp(fx.admin, t.group, t.jobs);
+      // A second member joining makes the group rebalance, which kafkajs reports as errors it retries.
+      const levels = json.logs.map((l) => (JSON.parse(l) as { level: number }).level);
+      expect(levels.filter((level) => level >= 50)).toEqual([]);
+      const started = pretty.logs.find((l) => l.includes('worker started'))!;
+      expect(started).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] \x1b\[32mINFO\x1b\[39m.*worker started/);
+      expect(pretty.logs.filter((l) => /\b(ERROR|FATAL)\b/.test(l))).toEqual([]);
+      expect([...json.logs, ...pretty.logs].filter((l) => l.includes('NodeVersionSupportWarning'))).toEqual([]);
+    } finally {
+      for (const c of [json, pretty]) c.child.kill('SIGTERM');
+      await Promise.all([json.exited, pretty.exited]);
+    }
+  });
+
   it('an S3 outage after the start logs at a decaying rate, and everything commits once the bucket is back', async () => {
     const t = names('outage');
     const bucket = `outage-${t.group.slice(-8)}`;

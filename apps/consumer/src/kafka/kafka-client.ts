@@ -9,11 +9,17 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Errors kafkajs logs, and retries, while a group or partition settles: the first join (no coordinator yet), a
+ * rebalance, a leader election. Part of a healthy start, so logged at info rather than error.
+ */
+const SETTLING = /coordinator is not available|coordinator is loading|not the correct coordinator|group is rebalancing|leader(ship)? (is )?not available|There is no leader/i;
+
 function sasl(c: NonNullable<ConsumerConfig['sasl']>): SASLOptions {
   return { mechanism: c.mechanism, username: c.username, password: c.password } as SASLOptions;
 }
 
-/** The kafkajs client: TLS and SASL from the config, its log lines through pino (kafkajs INFO is chatty: logged at debug). */
+/** The kafkajs client: TLS and SASL from the config, its log lines through pino (kafkajs INFO is chatty: logged at debug; SETTLING errors at info). */
 export function createKafka(config: ConsumerConfig, log: Logger): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
   const options: KafkaConfig = {
@@ -24,6 +30,7 @@ export function createKafka(config: ConsumerConfig, log: Logger): Kafka {
     logLevel: logLevel.INFO,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
+      if (entry.level === logLevel.ERROR && SETTLING.test(`${message} ${String(extra.error ?? '')}`)) return kafkaLog.info({ namespace: entry.namespace, ...extra }, message);
       const level = LEVELS[entry.level] ?? 'debug';
       kafkaLog[level === 'info' ? 'debug' : level]({ namespace: entry.namespace, ...extra }, message);
     },

@@ -112,7 +112,7 @@ describe('sluice produce', () => {
     expect(skipped).toHaveLength(3);
     expect(skipped[0]).toMatch(new RegExp(`^skipped ${file}:2: not valid JSON`));
     expect(skipped[1]).toMatch(new RegExp(`^skipped ${file}:3: .*temperature`));
-    expect(skipped[2]).toBe(`skipped ${file}:4: has no 'prompt' or 'messages'`);
+    expect(skipped[2]).toBe(`skipped ${file}:4: unknown field 'nothing'; --metadata-fields keeps it as metadata, --no-strict ignores unknown fields`);
     // Generated ids follow the row's place in the file, bad rows included.
     expect((await jobsOf(topics.jobs)).map((j) => j.job_id)).toEqual(['b-skip-0', 'b-skip-4']);
     const [manifest] = await readRecords(topics.batches, BatchManifestSchemas);

@@ -2,6 +2,7 @@
 import { SchemaError, type PromptJob } from '@sluice/schema';
 import { BadRowError, CliError, EXIT } from '../errors';
 import { logger } from '../logger';
+import { knownFields } from '../produce/row-fields';
 import { RowError } from '../produce/row-error';
 import { rowToJob, type MappingOptions } from '../produce/row-to-job';
 import type { InputSource } from './input-row';
@@ -48,6 +49,7 @@ function rowReason(err: unknown): string {
  */
 export async function* jobRows<T>(source: InputSource, mapping: MappingOptions, bad: BadRows, prepare: (job: PromptJob) => T | Promise<T>): AsyncGenerator<JobRow<T>> {
   const seen = new Set<string>();
+  const known = knownFields(mapping);
   let seq = -1;
   for await (const row of source.rows()) {
     seq += 1;
@@ -58,7 +60,7 @@ export async function* jobRows<T>(source: InputSource, mapping: MappingOptions, 
     let job: PromptJob;
     let prepared: T;
     try {
-      job = rowToJob(row.record, seq, mapping);
+      job = rowToJob(row.record, seq, mapping, known);
       if (seen.has(job.job_id)) throw new RowError(`duplicate job_id "${job.job_id}" (job ids must be unique within a batch)`);
       prepared = await prepare(job);
     } catch (err) {

@@ -15,6 +15,7 @@ export function addMappingFlags(command: Command): Command {
     .option('--id-field <name>', 'field holding the job id (default: job_id or custom_id when present, else <batch>-<row>)')
     .option('--params-field <name>', 'field holding per-row sampling parameters (an object; JSON in CSV)', 'sampling')
     .option('--metadata-fields <names>', "comma-separated fields copied into each job's metadata")
+    .option('--no-strict', 'ignore row fields the mapping does not read (default: a row with an unknown field is a bad row, named with file, line and field)')
     .addOption(new Option('--priority <int>', 'priority for rows that give none (lower runs first)').argParser(integer(-2147483648, 2147483647)));
 }
 
@@ -31,6 +32,7 @@ export function mappingFromFlags(flags: Record<string, unknown>, sampling: Sampl
     modelField: String(flags.modelField ?? 'model'),
     paramsField: String(flags.paramsField),
     metadataFields: flags.metadataFields ? String(flags.metadataFields).split(',').map((s) => s.trim()).filter(Boolean) : [],
+    strict: flags.strict !== false,
     defaults: { ...defaults, sampling, priority: flags.priority as number | undefined },
   };
 }

@@ -24,8 +24,16 @@ function reason(row: Record<string, unknown>, opts: Partial<MappingOptions> = {}
 }
 
 describe('rowToJob', () => {
+  it('refuses a field it does not read, top-level or in an OpenAI line, naming it and the likely fix', () => {
+    expect(reason({ prompt: 'x', temprature: 0.5 })).toBe("unknown field 'temprature' (did you mean 'temperature'?); --metadata-fields keeps it as metadata, --no-strict ignores unknown fields");
+    expect(reason({ prompt: 'x', sampling: { temprature: 0.5 } })).toMatch(/temprature/);
+    expect(reason({ custom_id: 'r', url: '/v1/completions', body: { prompt: 'x' }, methd: 'POST' }, { format: 'openai' })).toBe("unknown field 'methd' (did you mean 'method'?)");
+    expect(reason({ prompt: 'x', category: 'a' })).toBe("unknown field 'category'; --metadata-fields keeps it as metadata, --no-strict ignores unknown fields");
+    expect(rowToJob({ prompt: 'x', category: 'a' }, 0, { ...options, metadataFields: ['category'] }).metadata.category).toBe('a');
+  });
+
   it('maps a prompt row, generating a deterministic id and recording seq and kind in metadata', () => {
-    const job = rowToJob({ prompt: 'Hi', extra: 'ignored' }, 7, options);
+    const job = rowToJob({ prompt: 'Hi', extra: 'ignored' }, 7, { ...options, strict: false });
     expect(job).toMatchObject({
       job_id: 'b1-7', batch_id: 'b1', prompt: 'Hi', messages: null, model: null,
       sampling: expect.objectContaining({ temperature: 0.2, max_tokens: 16 }),
@@ -65,7 +73,7 @@ describe('rowToJob', () => {
   });
 
   it.each([
-    [{ other: 'x' }, "has no 'prompt' or 'messages'"],
+    [{ prompt: '' }, "has no 'prompt' or 'messages'"],
     [{ prompt: 'x', temperature: 'hot' }, "field 'temperature': expected a number, got \"hot\""],
     [{ prompt: 'x', top_p: 1.5 }, "field 'sampling.top_p' must be <= 1, got 1.5"],
     [{ prompt: 'x', sampling: '{bad' }, "field 'sampling' is not valid JSON"],

@@ -4,6 +4,7 @@ import type { InputFormat } from '../input/input-row';
 import { engineSampling } from './engine-sampling';
 import { openAiJobFields, OPENAI_CHAT_URL } from './openai-request';
 import { RowError } from './row-error';
+import { checkRowFields, knownFields } from './row-fields';
 import { parseSamplingText, SAMPLING_FIELDS } from './sampling-fields';
 
 /** Metadata key telling collect whether a job was a chat (`chat`) or a plain completion (`text`). */
@@ -20,6 +21,8 @@ export interface MappingOptions {
   /** A per-row object of sampling parameters (JSON text in CSV). Top-level fields named like a parameter count too. */
   paramsField: string;
   metadataFields: readonly string[];
+  /** Refuse a row with a field the mapping does not read (default); false ignores such fields. */
+  strict?: boolean;
   defaults: { model?: string; sampling: SamplingParams; priority?: number; deadline?: number };
 }
 
@@ -79,7 +82,8 @@ function metadataOf(row: Record<string, unknown>, options: MappingOptions): Reco
 }
 
 /** The row as a checked PromptJob; `seq` is its 0-based position among the file's rows. Throws RowError or SchemaError. */
-export function rowToJob(row: Record<string, unknown>, seq: number, options: MappingOptions): PromptJob {
+export function rowToJob(row: Record<string, unknown>, seq: number, options: MappingOptions, known: Set<string> = knownFields(options)): PromptJob {
+  if (options.strict !== false) checkRowFields(row, known, options.format === 'openai');
   let jobId: string;
   let model: unknown;
   let prompt: unknown;

@@ -61,9 +61,10 @@ export async function status(settings: KafkaSettings, options: StatusOptions, pr
     } catch (err) {
       throw serviceError(`reading batch ${options.batchId}`, settings, err);
     }
-    if (unknown(current) && (options.watchSeconds === undefined || Date.now() - startedAt >= (options.unknownGraceMs ?? UNKNOWN_BATCH_GRACE_MS))) {
-      const waited = options.watchSeconds === undefined ? '' : ` after ${Math.round((Date.now() - startedAt) / 1000)} s`;
-      throw new CliError(EXIT.INCOMPLETE, `batch ${options.batchId} not found${waited}: no manifest on ${settings.topics.batches} and no record of it on ${settings.topics.results} or ${settings.topics.dlq}`);
+    // Shown once, an unknown batch reads as such (jobs unknown); watched, it would never end.
+    if (options.watchSeconds !== undefined && unknown(current) && Date.now() - startedAt >= (options.unknownGraceMs ?? UNKNOWN_BATCH_GRACE_MS)) {
+      const waited = Math.round((Date.now() - startedAt) / 1000);
+      throw new CliError(EXIT.INCOMPLETE, `batch ${options.batchId} not found after ${waited} s: no manifest on ${settings.topics.batches} and no record of it on ${settings.topics.results} or ${settings.topics.dlq}`);
     }
     const rates = options.watchSeconds === undefined ? undefined : progress.rates(current);
     const bar = rates && progress.line(current, rates);

@@ -15,8 +15,16 @@ export function positiveSeconds(value: string): number {
   return n;
 }
 
-export function timestamp(value: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO-8601 date-time or milliseconds since the epoch, got "${value}"`);
+const WINDOW_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A deadline as ms since the epoch: a window from now (`24h`, `30m`, `90s`, `7d`, as OpenAI's completion_window), an
+ * ISO-8601 date-time or ms since the epoch. One already past is refused: every job would expire unrun.
+ */
+export function deadline(value: string, now: number = Date.now()): number {
+  const window = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  const ms = window ? now + Math.round(Number(window[1]) * WINDOW_UNITS[window[2]]) : /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected a window like 24h, 30m or 7d, an ISO-8601 date-time or milliseconds since the epoch, got "${value}"`);
+  if (ms <= now) throw new InvalidArgumentError(`"${value}" is in the past (${new Date(ms).toISOString()}); every job would expire unrun`);
   return ms;
 }

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { usageError } from './errors';
 import { collect } from './collect/collect';
-import { integer, positiveSeconds, timestamp } from './cli-values';
+import { deadline, integer, positiveSeconds } from './cli-values';
 import { addMappingFlags, formatFromFlags, mappingFromFlags } from './input/mapping-flags';
 import { addKafkaFlags, resolveKafkaSettings } from './kafka/settings';
 import { checkBatchId, newBatchId } from './produce/batch-id';
@@ -31,7 +31,7 @@ function produceCommand(io: Io): Command {
   addMappingFlags(cmd)
     .option('--model-field <name>', 'field holding a per-row model name', 'model')
     .option('--model <name>', 'model for rows that name none')
-    .addOption(new Option('--deadline <time>', 'deadline for every job: ISO-8601 or ms since the epoch').argParser(timestamp));
+    .addOption(new Option('--deadline <time>', 'deadline for every job: a window from now (24h, 30m, 7d), ISO-8601 or ms since the epoch; not in the past').argParser((v) => deadline(v)));
   addSamplingFlags(cmd);
   cmd
     .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first)')

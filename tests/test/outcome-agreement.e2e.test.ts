@@ -28,7 +28,7 @@ describe('generate and a worker agree on every outcome', () => {
     const expected = ROWS.map((r) => [r.custom_id, r.code]);
 
     const generated = join(p.dir, 'generated.jsonl');
-    const gen = await runSluice(['generate', '--model', TINY_MODEL, '--input', file, '-o', generated, '--openai-format', '--max-num-seqs', '2', '--served-model-name', 'my-alias', '--no-progress'], p.env);
+    const gen = await runSluice(['generate', '--model', TINY_MODEL, '--input', file, '-o', generated, '--max-num-seqs', '2', '--served-model-name', 'my-alias', '--no-progress'], p.env);
     expect({ code: gen.code, stderr: gen.code === 0 ? '' : gen.stderr }).toEqual({ code: 0, stderr: '' });
     expect(codes(generated)).toEqual(expected);
 
@@ -37,8 +37,9 @@ describe('generate and a worker agree on every outcome', () => {
     const worker = p.startWorker('w1', { SLUICE_MAX_NUM_SEQS: '2', SLUICE_SERVED_MODEL_NAME: 'my-alias' });
     await p.waitForBatch(batch, 300_000, () => worker.tail());
     const collected = join(p.dir, 'collected.jsonl');
-    const summary = await p.collect(batch, collected, ['--openai-format']);
-    expect(summary).toMatchObject({ written: ROWS.length, pending: 0, dead_lettered: 1 });
+    // An OpenAI Batch input file gets OpenAI Batch output from both without being asked.
+    const summary = await p.collect(batch, collected);
+    expect(summary).toMatchObject({ written: ROWS.length, pending: 0, dead_lettered: 1, format: 'openai' });
     expect(codes(collected)).toEqual(expected);
   });
 });

@@ -93,7 +93,8 @@ function collectCommand(io: Io): Command {
     .requiredOption('-o, --output <file>', 'output JSONL file, or - for stdout')
     .option('--errors-file <file>', 'write error records (failed and dead-lettered jobs) here instead of --output')
     .option('--from <uri>', 'read completions from the export instead of the results topic: s3://bucket/prefix or file:///dir (the job count and dead letters still come from Kafka)')
-    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
+    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error); the default for a batch produced from an OpenAI Batch input file')
+    .option('--no-openai-format', 'write Completion records even for a batch produced from an OpenAI Batch input file')
     .option('--partial', 'write what there is even if jobs are still pending')
     .addOption(timeoutOption())
     .option('--json', 'print the summary as JSON on stderr');
@@ -106,7 +107,7 @@ function collectCommand(io: Io): Command {
       output: String(flags.output),
       errorsFile: flags.errorsFile as string | undefined,
       from: flags.from as string | undefined,
-      openaiFormat: flags.openaiFormat === true,
+      openaiFormat: flags.openaiFormat as boolean | undefined,
       partial: flags.partial === true,
       timeoutMs: (flags.timeout as number) * 1000,
       signal: io.signal,
@@ -131,7 +132,8 @@ function generateCommand(io: Io): Command {
   addSamplingFlags(cmd);
   cmd
     .option('--skip-bad', 'skip bad rows, count them and report them at the end (default: stop at the first, before any inference)')
-    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error)')
+    .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error); the default for an OpenAI Batch input file')
+    .option('--no-openai-format', 'write Completion records even for an OpenAI Batch input file')
     .option('--served-model-name <names>', 'comma-separated names rows may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH, as in a worker')
     .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
@@ -158,7 +160,7 @@ function generateCommand(io: Io): Command {
         batchId: flags.batchId === undefined ? newBatchId() : checkBatchId(String(flags.batchId)),
         mapping: mappingFromFlags(flags, sampling),
         skipBad: flags.skipBad === true,
-        openaiFormat: flags.openaiFormat === true,
+        openaiFormat: flags.openaiFormat as boolean | undefined,
         servedModelNames: String(flags.servedModelName ?? '').split(',').map((n) => n.trim()).filter(Boolean),
         progress: flags.progress !== false && process.stderr.isTTY === true,
         signal: io.signal,

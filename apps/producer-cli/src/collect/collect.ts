@@ -9,6 +9,7 @@ import { readExport } from './export-source';
 import { inInputOrder } from './input-order';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
+import { METADATA_INPUT_FORMAT } from '../produce/row-to-job';
 
 export interface CollectOptions {
   batchId: string;
@@ -18,7 +19,8 @@ export interface CollectOptions {
   errorsFile?: string;
   /** `s3://bucket/prefix` or `file:///dir`; the results topic when absent. */
   from?: string;
-  openaiFormat: boolean;
+  /** OpenAI Batch API output lines; undefined: when the batch was produced from an OpenAI Batch input file. */
+  openaiFormat?: boolean;
   /** Write what there is even if the batch is not complete. */
   partial: boolean;
   timeoutMs: number;
@@ -42,6 +44,8 @@ export interface CollectSummary {
   /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
   orphans_ignored: number | null;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  /** The lines written: OpenAI Batch API output, or Sluice's Completion records. */
+  format: 'openai' | 'sluice';
 }
 
 async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean): Promise<void> {
@@ -101,7 +105,8 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
   else incomplete = exportGap;
   if (incomplete && !options.partial) throw new CliError(EXIT.INCOMPLETE, `${incomplete}; nothing written (--partial writes what there is)`);
   const ordered = inInputOrder([...completions.values(), ...dead]);
-  await writeLines(options.output, options.errorsFile, ordered, options.openaiFormat);
+  const openai = options.openaiFormat ?? ordered.some((c) => c.metadata[METADATA_INPUT_FORMAT] === 'openai');
+  await writeLines(options.output, options.errorsFile, ordered, openai);
   const prompt = ordered.reduce((n, c) => n + c.usage.prompt_tokens, 0);
   const completion = ordered.reduce((n, c) => n + c.usage.completion_tokens, 0);
   return {
@@ -115,6 +120,7 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
     dead_lettered: dead.length,
     pending,
     orphans_ignored: orphans,
+    format: openai ? 'openai' : 'sluice',
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
   };
 }

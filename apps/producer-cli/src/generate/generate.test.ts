@@ -79,8 +79,12 @@ describe('generate', () => {
 
   it('writes OpenAI Batch API output lines keyed by custom_id', async () => {
     const file = input('openai.jsonl', [{ custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'x', messages: [{ role: 'user', content: 'hi there' }] } }]);
-    const opts = options(file, { openaiFormat: true, servedModelNames: ['x'] });
+    // OpenAI Batch input answers in OpenAI Batch output unless told otherwise.
+    const opts = options(file, { openaiFormat: undefined, servedModelNames: ['x'] });
     await generate(opts, async () => new FakeEngine());
+    const native = options(file, { openaiFormat: false, servedModelNames: ['x'] });
+    await generate(native, async () => new FakeEngine());
+    expect(readLines(native.output)).toEqual([expect.objectContaining({ job_id: 'r1', outputs: [expect.objectContaining({ text: 'HI THERE' })] })]);
     expect(readLines(opts.output)).toEqual([expect.objectContaining({ custom_id: 'r1', error: null, response: expect.objectContaining({ body: expect.objectContaining({ object: 'chat.completion', model: 'fake', choices: [expect.objectContaining({ message: { role: 'assistant', content: 'HI THERE' } })] }) }) })]);
   });
 

@@ -41,7 +41,8 @@ export interface GenerateOptions {
   batchId: string;
   mapping: Omit<MappingOptions, 'format' | 'batchId'>;
   skipBad: boolean;
-  openaiFormat: boolean;
+  /** OpenAI Batch API output lines; undefined: when the input is an OpenAI Batch API file. */
+  openaiFormat?: boolean;
   /** Names rows may give for the model besides its own (--served-model-name); other names get MODEL_MISMATCH, as in a worker. */
   servedModelNames?: readonly string[];
   progress: boolean;
@@ -120,11 +121,12 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   let failure: unknown;
 
   const served = [engine.modelName, ...(options.servedModelNames ?? [])];
+  const openai = options.openaiFormat ?? source.format === 'openai';
   // Every outcome code comes from @sluice/schema's one table, as a worker's (jobOutcomeOf, modelMismatch).
   const refuse = (job: PromptJob, code: string, message: string) => {
     failed += 1;
     logger.info({ batch_id: options.batchId, job_id: job.job_id, code }, message);
-    return completionLine(errorCompletion(job, code, message, ctx), options.openaiFormat);
+    return completionLine(errorCompletion(job, code, message, ctx), openai);
   };
   const lineOf = async (job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<string> => {
     const mismatch = modelMismatch(job.model, served);
@@ -133,7 +135,7 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
       const out = await engine.add({ id: job.job_id, ...request });
       promptTokens += out.usage.promptTokens;
       completionTokens += out.usage.completionTokens;
-      return completionLine(successCompletion(job, out, ctx), options.openaiFormat);
+      return completionLine(successCompletion(job, out, ctx), openai);
     } catch (err) {
       const refused = jobOutcomeOf(err);
       if (!refused) throw err;

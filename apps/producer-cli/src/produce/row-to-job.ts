@@ -9,6 +9,8 @@ import { parseSamplingText, SAMPLING_FIELDS } from './sampling-fields';
 
 /** Metadata key telling collect whether a job was a chat (`chat`) or a plain completion (`text`). */
 export const METADATA_KIND = 'sluice.kind';
+/** Metadata key set to `openai` on jobs read from an OpenAI Batch API input file: collect then answers in that format. */
+export const METADATA_INPUT_FORMAT = 'sluice.input_format';
 
 export interface MappingOptions {
   format: InputFormat;
@@ -106,7 +108,8 @@ export function rowToJob(row: Record<string, unknown>, seq: number, options: Map
     sampling = rowSampling(row, options.paramsField);
     kind = present(messages) ? 'chat' : 'text';
   }
-  const metadata = { ...metadataOf(row, options), [METADATA_SEQ]: String(seq), [METADATA_KIND]: kind };
+  const metadata: Record<string, string> = { ...metadataOf(row, options), [METADATA_SEQ]: String(seq), [METADATA_KIND]: kind };
+  if (options.format === 'openai') metadata[METADATA_INPUT_FORMAT] = 'openai';
   const mergedSampling = { ...options.defaults.sampling, ...sampling };
   const job = {
     job_id: jobId,

@@ -1,12 +1,16 @@
 // Kafka connection and topic settings shared by every command: flags first, then SLUICE_* variables, then defaults.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_TOPICS, redactUrl } from '@sluice/schema';
 import { usageError } from '../errors';
 
+/** TLS to the brokers: off, on with the system CAs, or with PEM CA / client certificate and key (mutual TLS). */
+export type KafkaTls = boolean | { ca?: string; cert?: string; key?: string };
+
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
-  ssl: boolean;
+  ssl: KafkaTls;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   topics: { jobs: string; results: string; dlq: string; batches: string };
   registryUrl?: string;
@@ -15,6 +19,9 @@ export interface KafkaSettings {
 export const KAFKA_ENV = {
   brokers: 'SLUICE_KAFKA_BROKERS',
   ssl: 'SLUICE_KAFKA_SSL',
+  sslCa: 'SLUICE_KAFKA_SSL_CA',
+  sslCert: 'SLUICE_KAFKA_SSL_CERT',
+  sslKey: 'SLUICE_KAFKA_SSL_KEY',
   saslMechanism: 'SLUICE_KAFKA_SASL_MECHANISM',
   saslUsername: 'SLUICE_KAFKA_SASL_USERNAME',
   saslPassword: 'SLUICE_KAFKA_SASL_PASSWORD',
@@ -33,7 +40,35 @@ export function addKafkaFlags(command: Command): Command {
     .option('--results-topic <name>', `results topic (env ${KAFKA_ENV.resultsTopic}; default ${DEFAULT_TOPICS.results})`)
     .option('--dlq-topic <name>', `dead-letter topic (env ${KAFKA_ENV.dlqTopic}; default ${DEFAULT_TOPICS.dlq})`)
     .option('--batches-topic <name>', `batch manifests topic (env ${KAFKA_ENV.batchesTopic}; default ${DEFAULT_TOPICS.batches})`)
-    .option('--schema-registry <url>', `Confluent Schema Registry URL; without it records use Avro single-object encoding (env ${KAFKA_ENV.registryUrl})`);
+    .option('--schema-registry-url <url>', `Confluent Schema Registry URL; without it records use Avro single-object encoding (env ${KAFKA_ENV.registryUrl})`)
+    .option('--schema-registry <url>', 'deprecated spelling of --schema-registry-url (the worker\'s name for it)')
+    .option('--kafka-ssl [bool]', `TLS to the brokers (env ${KAFKA_ENV.ssl}; default false)`)
+    .option('--kafka-ssl-ca <file>', `PEM CA bundle for the brokers, implies --kafka-ssl (env ${KAFKA_ENV.sslCa})`)
+    .option('--kafka-ssl-cert <file>', `PEM client certificate for mutual TLS (env ${KAFKA_ENV.sslCert})`)
+    .option('--kafka-ssl-key <file>', `PEM client key for mutual TLS (env ${KAFKA_ENV.sslKey})`);
+}
+
+/** Names the flags spelt as before the CLI took the worker's names: still read, with a note on stderr. */
+const DEPRECATED_FLAGS: Record<string, string> = { schemaRegistry: '--schema-registry is deprecated: use --schema-registry-url' };
+
+/** TLS from the flags or variables; a file that cannot be read is a usage error naming its flag. */
+function tls(pick: (flag: string, variable: string) => string | undefined, flags: Record<string, unknown>): KafkaTls {
+  const raw = flags.kafkaSsl === true ? 'true' : pick('kafkaSsl', KAFKA_ENV.ssl) ?? 'false';
+  const text = raw.toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(text)) throw usageError(`--kafka-ssl (${KAFKA_ENV.ssl}) must be true or false, got "${raw}"`);
+  const read = (flag: string, variable: string, name: string): string | undefined => {
+    const path = pick(flag, variable);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw usageError(`${name} (${variable}): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const files = { ca: read('kafkaSslCa', KAFKA_ENV.sslCa, '--kafka-ssl-ca'), cert: read('kafkaSslCert', KAFKA_ENV.sslCert, '--kafka-ssl-cert'), key: read('kafkaSslKey', KAFKA_ENV.sslKey, '--kafka-ssl-key') };
+  if (!!files.cert !== !!files.key) throw usageError(`${files.cert ? '--kafka-ssl-key' : '--kafka-ssl-cert'}: mutual TLS needs both a client certificate and its key`);
+  if (files.ca || files.cert) return files;
+  return text === 'true' || text === '1';
 }
 
 function topicName(value: string, flag: string): string {
@@ -53,8 +88,8 @@ export function resolveKafkaSettings(flags: Record<string, unknown>, env: NodeJS
   }
   if (brokers.length === 0) throw usageError('--brokers: no broker given');
 
-  const sslText = (env[KAFKA_ENV.ssl] ?? 'false').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(sslText)) throw usageError(`${KAFKA_ENV.ssl} must be true or false, got "${env[KAFKA_ENV.ssl]}"`);
+  for (const [flag, note] of Object.entries(DEPRECATED_FLAGS)) if (flags[flag] !== undefined) process.stderr.write(`sluice: ${note}\n`);
+  const ssl = tls(pick, flags);
   let sasl: KafkaSettings['sasl'];
   const mechanism = env[KAFKA_ENV.saslMechanism]?.toLowerCase();
   if (mechanism) {
@@ -64,12 +99,13 @@ export function resolveKafkaSettings(flags: Record<string, unknown>, env: NodeJS
     if (!username || !password) throw usageError(`${KAFKA_ENV.saslMechanism} is set: ${KAFKA_ENV.saslUsername} and ${KAFKA_ENV.saslPassword} are required too`);
     sasl = { mechanism, username, password };
   }
-  const registryUrl = pick('schemaRegistry', KAFKA_ENV.registryUrl);
-  if (registryUrl && !/^https?:\/\/[^\s]+$/.test(registryUrl)) throw usageError(`--schema-registry: "${redactUrl(registryUrl)}" is not an http(s) URL`);
+  const registryFlag = flags.schemaRegistryUrl === undefined && flags.schemaRegistry !== undefined ? '--schema-registry' : '--schema-registry-url';
+  const registryUrl = pick('schemaRegistryUrl', KAFKA_ENV.registryUrl) ?? pick('schemaRegistry', KAFKA_ENV.registryUrl);
+  if (registryUrl && !/^https?:\/\/[^\s]+$/.test(registryUrl)) throw usageError(`${registryFlag}: "${redactUrl(registryUrl)}" is not an http(s) URL`);
   return {
     brokers,
     clientId: 'sluice-cli',
-    ssl: sslText === 'true' || sslText === '1',
+    ssl,
     sasl,
     registryUrl,
     topics: {

@@ -28,3 +28,14 @@ export function deadline(value: string, now: number = Date.now()): number {
   if (ms <= now) throw new InvalidArgumentError(`"${value}" is in the past (${new Date(ms).toISOString()}); every job would expire unrun`);
   return ms;
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** A size in bytes: a number, or with a unit (512MiB, 20GiB, 1.5GB), as the worker's --kv-cache-bytes reads it. */
+export function byteSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
+  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a size like 536870912, 512MiB or 20GiB, got "${value}"`);
+  return n;
+}

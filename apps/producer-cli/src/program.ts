@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { usageError } from './errors';
 import { collect } from './collect/collect';
-import { deadline, integer, positiveSeconds } from './cli-values';
+import { byteSize, deadline, integer, positiveSeconds } from './cli-values';
 import { addMappingFlags, formatFromFlags, mappingFromFlags } from './input/mapping-flags';
 import { addKafkaFlags, resolveKafkaSettings } from './kafka/settings';
 import { checkBatchId, newBatchId } from './produce/batch-id';
@@ -137,7 +137,8 @@ function generateCommand(io: Io): Command {
     .option('--served-model-name <names>', 'comma-separated names rows may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH, as in a worker')
     .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
-    .addOption(new Option('--kv-cache-mib <n>', 'KV cache memory in MiB (engine default 256)').argParser(integer(1)))
+    .addOption(new Option('--kv-cache-bytes <size>', 'KV cache memory: bytes or with a unit, 512MiB, 2GiB (engine default 256MiB); the worker\'s flag has the same name').argParser(byteSize))
+    .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
     .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
     .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
     .option('--json', 'print the summary as JSON on stderr');
@@ -151,7 +152,7 @@ function generateCommand(io: Io): Command {
           model: String(flags.model),
           device: flags.device as 'cpu' | 'cuda',
           maxNumSeqs: flags.maxNumSeqs as number | undefined,
-          kvCacheBytes: flags.kvCacheMib === undefined ? undefined : (flags.kvCacheMib as number) * 1024 * 1024,
+          kvCacheBytes: kvCacheBytes(flags, io),
           maxModelLen: flags.maxModelLen as number | undefined,
         },
         input: String(flags.input),
@@ -173,6 +174,13 @@ function generateCommand(io: Io): Command {
     const bad = summary.bad_rows ? `; ${summary.bad_rows} bad rows skipped` : '';
     io.err(`generate: wrote ${summary.requests} completions${refused} from ${summary.source} to ${summary.output} with ${summary.model} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.tokens_per_second)} tokens/s${bad}`);
   });
+}
+
+/** --kv-cache-bytes, or the deprecated --kv-cache-mib with a note. */
+function kvCacheBytes(flags: Record<string, unknown>, io: Io): number | undefined {
+  if (flags.kvCacheMib === undefined) return flags.kvCacheBytes as number | undefined;
+  io.err('sluice: --kv-cache-mib is deprecated: use --kv-cache-bytes (e.g. 512MiB)');
+  return (flags.kvCacheMib as number) * 1024 * 1024;
 }
 
 export function buildProgram(io: Io): Command {

@@ -3,7 +3,7 @@ import { WatchProgress } from './watch-progress';
 
 function at(done: number, failed: number, tokens: number, jobs: number | null = 100): BatchStatus {
   const pending = jobs === null ? null : jobs - done - failed;
-  return { batch_id: 'b', jobs, done, failed, dead_lettered: 0, pending, unreadable: 0, usage: { prompt_tokens: 0, completion_tokens: tokens, total_tokens: tokens }, manifest: null };
+  return { batch_id: 'b', jobs, done, failed, dead_lettered: 0, skipped: 0, pending, unreadable: 0, usage: { prompt_tokens: 0, completion_tokens: tokens, total_tokens: tokens }, manifest: null } as BatchStatus;
 }
 
 describe('status --watch progress', () => {

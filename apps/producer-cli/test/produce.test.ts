@@ -1,7 +1,9 @@
 // The built `sluice produce` against a real broker: every input format, field mapping, bad rows, idempotent re-runs, topic creation.
-import { BatchManifestSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type PromptJob } from '@sluice/schema';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatchManifestSchemas, CompletionSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type Completion, type PromptJob } from '@sluice/schema';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { createTopics, freshTopics, jsonl, kafka, readRecords, sluice, tempDir, writeText } from './harness';
+import { completion, createTopics, freshTopics, jsonl, kafka, readRecords, sluice, tempDir, writeText, writeTransaction } from './harness';
 
 const dir = tempDir('produce');
 
@@ -117,6 +119,17 @@ describe('sluice produce', () => {
     expect((await jobsOf(topics.jobs)).map((j) => j.job_id)).toEqual(['b-skip-0', 'b-skip-4']);
     const [manifest] = await readRecords(topics.batches, BatchManifestSchemas);
     expect(manifest.value).toMatchObject({ job_count: 2, skipped_rows: 3 });
+
+    // Each skipped row is a BAD_ROW dead letter, so once the two jobs are done collect gives all five rows a line.
+    await writeTransaction(topics.results, CompletionSchemas, [0, 4].map((i) => ({ key: `b-skip-${i}`, value: completion(`b-skip-${i}`, 'b-skip', i) })));
+    expect(JSON.parse((await sluice(['status', 'b-skip', '--json'], env)).stdout)).toMatchObject({ jobs: 2, done: 2, dead_lettered: 0, skipped: 3, pending: 0 });
+    const out = join(dir, 'skip-out.jsonl');
+    const collected = await sluice(['collect', 'b-skip', '-o', out, '--json'], env);
+    expect(collected.code).toBe(0);
+    expect(JSON.parse(collected.stderr)).toMatchObject({ written: 5, failed: 3, skipped: 3, dead_lettered: 0, pending: 0 });
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Completion);
+    expect(lines.map((c) => [c.job_id, c.error?.code ?? null])).toEqual([['b-skip-0', null], ['b-skip-1', 'BAD_ROW'], ['b-skip-2', 'BAD_ROW'], ['b-skip-3', 'BAD_ROW'], ['b-skip-4', null]]);
+    expect(lines[3].error?.message).toBe(`${file}:4: unknown field 'nothing'; --metadata-fields keeps it as metadata, --no-strict ignores unknown fields`);
   });
 
   it('refuses a batch id that already has a manifest; with --rerun writes the same job ids, each to one partition, and a manifest counting each job once', async () => {

@@ -12,6 +12,7 @@ export interface OutcomeInfo {
 }
 
 export const OUTCOMES = {
+  BAD_ROW: { meaning: 'sluice produce --skip-bad skipped the input row (not parseable, an unknown field, a value no engine runs); written to the DLQ by produce', retriable: false, record: 'dead-letter' },
   UNDECODABLE: { meaning: 'the message is not a PromptJob in any known schema version', retriable: false, record: 'dead-letter' },
   SCHEMA_VIOLATION: { meaning: 'a PromptJob field breaks a rule (no prompt nor messages, empty prompt, bad chat roles or template)', retriable: false, record: 'dead-letter' },
   INVALID_SAMPLING: { meaning: 'a sampling parameter is out of range or contradicts another', retriable: false, record: 'dead-letter' },

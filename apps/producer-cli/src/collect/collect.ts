@@ -32,13 +32,15 @@ export interface CollectSummary {
   source: string;
   output: string;
   errors_file: string | null;
-  /** Lines written: one per job, completions and error records (dead-lettered jobs included). */
+  /** Lines written: one per input row, completions and error records (dead-lettered jobs and skipped rows included). */
   written: number;
-  /** Error records among them: failed jobs and dead-lettered ones. */
+  /** Error records among them: failed jobs, dead-lettered ones and skipped rows. */
   failed: number;
   /** Jobs the batch has, from its manifest on the batches topic; null when it has none. */
   jobs: number | null;
   dead_lettered: number;
+  /** Input rows produce skipped (--skip-bad): each written as its BAD_ROW error line, in its input place. */
+  skipped: number;
   /** Jobs in the batch's manifest with neither a completion nor a dead letter yet; null without a manifest. */
   pending: number | null;
   /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
@@ -96,9 +98,11 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
   const kafkaScan = await scan(settings, options);
   const { completions, source, orphans, exportGap } = await gather(settings, options, kafkaScan);
   // A job retried after dead-lettering that then completed is written once, as completed.
-  const dead = [...kafkaScan.deadLetters].filter(([id]) => !completions.has(id)).map(([, d]) => deadLetterRecord(batchId, d));
+  const unanswered = [...kafkaScan.deadLetters].filter(([id]) => !completions.has(id)).map(([, d]) => d);
+  const dead = unanswered.map((d) => deadLetterRecord(batchId, d));
+  const skipped = unanswered.filter((d) => d.skippedRow).length;
   const jobs = kafkaScan.status.jobs;
-  const pending = jobs === null ? null : Math.max(jobs - completions.size - dead.length, 0);
+  const pending = jobs === null ? null : Math.max(jobs - completions.size - (dead.length - skipped), 0);
   let incomplete: string | undefined;
   if (jobs === null) incomplete = `batch ${batchId} has no manifest in ${settings.topics.batches} (unknown batch, or produce has not finished)`;
   else if (pending) incomplete = `${pending} of ${jobs} jobs of batch ${batchId} are still pending`;
@@ -117,7 +121,8 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
     written: ordered.length,
     failed: ordered.filter((c) => c.error).length,
     jobs,
-    dead_lettered: dead.length,
+    dead_lettered: dead.length - skipped,
+    skipped,
     pending,
     orphans_ignored: orphans,
     format: openai ? 'openai' : 'sluice',

@@ -13,18 +13,29 @@ const BAD_EXAMPLES = 10;
 export class BadRows {
   count = 0;
   readonly examples: string[] = [];
+  /** Every skipped row with its input position, so produce can answer each with a dead letter. */
+  readonly skipped: SkippedRow[] = [];
 
   constructor(
     private readonly skip: boolean,
     private readonly batchId: string,
   ) {}
 
-  report(where: string, reason: string): void {
+  report(where: string, reason: string, row?: { seq: number; record?: Record<string, unknown> }): void {
     if (!this.skip) throw new BadRowError(where, reason);
     this.count += 1;
+    if (row) this.skipped.push({ seq: row.seq, where, reason, record: row.record });
     if (this.examples.length < BAD_EXAMPLES) this.examples.push(`${where}: ${reason}`);
     logger.info({ batch_id: this.batchId, where }, `skipped bad row: ${reason}`);
   }
+}
+
+export interface SkippedRow {
+  seq: number;
+  where: string;
+  reason: string;
+  /** The row as read, when it could be parsed at all. */
+  record?: Record<string, unknown>;
 }
 
 export interface JobRow<T> {
@@ -54,7 +65,7 @@ export async function* jobRows<T>(source: InputSource, mapping: MappingOptions, 
   for await (const row of source.rows()) {
     seq += 1;
     if (!row.ok) {
-      bad.report(row.where, row.reason);
+      bad.report(row.where, row.reason, { seq });
       continue;
     }
     let job: PromptJob;
@@ -64,7 +75,7 @@ export async function* jobRows<T>(source: InputSource, mapping: MappingOptions, 
       if (seen.has(job.job_id)) throw new RowError(`duplicate job_id "${job.job_id}" (job ids must be unique within a batch)`);
       prepared = await prepare(job);
     } catch (err) {
-      bad.report(row.where, rowReason(err));
+      bad.report(row.where, rowReason(err), { seq, record: row.record });
       continue;
     }
     seen.add(job.job_id);

@@ -1,5 +1,5 @@
 // `sluice produce`: rows of a file become PromptJobs on the jobs topic, then a BatchManifest says how many there are.
-import { BatchManifestSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type PromptJob } from '@sluice/schema';
+import { BatchManifestSchemas, DeadLetterSchemas, HEADERS, METADATA_SEQ, PromptJobSchemas, type PromptJob } from '@sluice/schema';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import { BadRowError, CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
@@ -12,6 +12,7 @@ import { logger } from '../logger';
 import { ProgressBar } from '../progress';
 import { refuseExistingBatch } from './rerun';
 import { RowError } from './row-error';
+import { skippedRowLetter } from './skipped-rows';
 import type { MappingOptions } from './row-to-job';
 
 export interface ProduceOptions {
@@ -67,7 +68,8 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
         if (created.length) logger.info({ topics: created }, 'created topics');
       }
       const topics = new Set(await admin.listTopics());
-      for (const t of [topic, settings.topics.batches]) {
+      // With --skip-bad, each skipped row goes to the DLQ so collect can still give it its line.
+      for (const t of [topic, settings.topics.batches, ...(options.skipBad ? [settings.topics.dlq] : [])]) {
         if (!topics.has(t)) throw new CliError(EXIT.USAGE, `topic ${t} does not exist: create it or pass --create-topics`);
       }
     } catch (err) {
@@ -121,6 +123,16 @@ export async function produce(settings: KafkaSettings, options: ProduceOptions):
     await inflight;
     bar.update(source.total, summary());
     if (jobs === 0 && bad.count === 0) throw new CliError(EXIT.USAGE, `${options.file} holds no rows: there is nothing to produce`);
+    if (producer && bad.skipped.length) {
+      const codec = codecFor(settings, DeadLetterSchemas, settings.topics.dlq);
+      const messages = await Promise.all(bad.skipped.map(async (row) => {
+        const letter = skippedRowLetter(row, options.batchId, options.file, options.mapping.idField);
+        return { key: letter.key, value: await codec.encode(letter) };
+      }));
+      await producer.send({ topic: settings.topics.dlq, acks: -1, messages }).catch((err) => {
+        throw serviceError(`writing the skipped rows to ${settings.topics.dlq}`, settings, err);
+      });
+    }
     if (producer) {
       const manifest = { batch_id: options.batchId, jobs_topic: topic, job_count: jobs, skipped_rows: bad.count, source: options.file, created_at: started, completed_at: Date.now() };
       const value = await codecFor(settings, BatchManifestSchemas, settings.topics.batches).encode(manifest);

@@ -7,6 +7,7 @@ import type { KafkaSettings } from '../kafka/settings';
 import { logger } from '../logger';
 import { readBatchManifest } from './batch-manifest';
 import { keepOnePerJob } from './one-per-job';
+import { SKIPPED_ROW_PARTITION } from '../produce/skipped-rows';
 
 export interface BatchStatus {
   batch_id: string;
@@ -15,6 +16,8 @@ export interface BatchStatus {
   done: number;
   failed: number;
   dead_lettered: number;
+  /** Input rows produce skipped as bad (--skip-bad), each a BAD_ROW dead letter; not among `jobs`. Always set by scanBatch. */
+  skipped?: number;
   /** jobs - done - failed - dead_lettered; null without a manifest. */
   pending: number | null;
   /** Records of this batch that could not be decoded (logged). */
@@ -38,6 +41,8 @@ export interface DeadLetteredJob {
   seq?: number;
   /** The job as produced, when its value still decodes (not cut, not garbage). */
   metadata?: Record<string, string>;
+  /** An input row produce skipped (--skip-bad), never a job on the jobs topic. */
+  skippedRow: boolean;
 }
 
 export interface ScanOptions extends ReadOptions {
@@ -56,8 +61,9 @@ const seqNumber = (raw: string | undefined) => (raw !== undefined && /^\d+$/.tes
 /** The dead letter's job as far as it can be read: its metadata from the value, its position from a header or that metadata. */
 async function deadLetteredJob(letter: DeadLetter, jobs: { decode(v: Buffer): Promise<{ metadata: Record<string, string> }> }): Promise<DeadLetteredJob> {
   let metadata: Record<string, string> | undefined;
-  if (letter.value && !letter.value_truncated) metadata = await jobs.decode(letter.value).then((j) => j.metadata, () => undefined);
-  return { letter, seq: seqNumber(letter.headers[HEADERS.seq]?.toString()) ?? seqNumber(metadata?.[METADATA_SEQ]), metadata };
+  if (letter.value && !letter.value_truncated && letter.source_partition !== SKIPPED_ROW_PARTITION) metadata = await jobs.decode(letter.value).then((j) => j.metadata, () => undefined);
+  const skippedRow = letter.source_partition === SKIPPED_ROW_PARTITION;
+  return { letter, seq: seqNumber(letter.headers[HEADERS.seq]?.toString()) ?? seqNumber(metadata?.[METADATA_SEQ]), metadata, skippedRow };
 }
 
 function usageOf(completions: Completion[]): BatchStatus['usage'] {
@@ -114,14 +120,16 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
   const failed = all.length - done;
   const m: BatchManifest | null = manifest;
   const count = m ? m.job_count : null;
+  const skipped = [...dead.values()].filter((d) => d.skippedRow).length;
   return {
     status: {
       batch_id: batchId,
       jobs: count,
       done,
       failed,
-      dead_lettered: dead.size,
-      pending: count === null ? null : Math.max(count - done - failed - dead.size, 0),
+      dead_lettered: dead.size - skipped,
+      skipped,
+      pending: count === null ? null : Math.max(count - done - failed - (dead.size - skipped), 0),
       unreadable,
       usage: usageOf(all),
       manifest: m,

@@ -117,7 +117,10 @@ describe('generate', () => {
     const opts = options(file, { skipBad: true });
     const summary = await generate(opts, async () => new FakeEngine());
     expect(summary).toMatchObject({ requests: 1, bad_rows: 1, bad_examples: [`${file}:1: field 'length_penalty': only applies with useBeamSearch`] });
-    expect(readLines(opts.output).map((l) => l.job_id)).toEqual(['gen-1']);
+    // The skipped row keeps its line and place, as collect gives it: a BAD_ROW error record.
+    const lines = readLines(opts.output);
+    expect(lines.map((l) => [l.job_id, l.error?.code ?? null])).toEqual([['gen-0', 'BAD_ROW'], ['gen-1', null]]);
+    expect(lines[0]).toMatchObject({ model: 'fake', outputs: [], error: { message: `${file}:1: field 'length_penalty': only applies with useBeamSearch` }, metadata: { 'sluice.seq': '0' } });
   });
 
   it('names the model file that cannot be loaded', async () => {

@@ -1,16 +1,18 @@
 // `sluice generate`: offline batch inference from a file with a local model, no Kafka; lines in input order.
 import { hostname } from 'node:os';
 import { EngineError, jobOutcomeOf, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
-import { modelMismatch, type PromptJob } from '@sluice/schema';
+import { METADATA_SEQ, modelMismatch, type PromptJob } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
-import { BadRows, jobRows } from '../input/job-rows';
+import { BadRows, jobRows, type SkippedRow } from '../input/job-rows';
 import type { InputFormat } from '../input/input-row';
 import { logger } from '../logger';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
 import type { MappingOptions } from '../produce/row-to-job';
 import { ProgressBar } from '../progress';
+import { skippedRowLetter } from '../produce/skipped-rows';
+import { deadLetterRecord } from '../collect/dead-letter-record';
 import { errorCompletion, successCompletion, type CompletionContext } from './completion-record';
 import { engineRequest, type EngineInput } from './engine-request';
 import { InOrder } from './in-order';
@@ -128,6 +130,10 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
     logger.info({ batch_id: options.batchId, job_id: job.job_id, code }, message);
     return completionLine(errorCompletion(job, code, message, ctx), openai);
   };
+  const skippedRowLine = (row: SkippedRow) => {
+    const dead = { letter: skippedRowLetter(row, options.batchId, options.input, mapping.idField), seq: row.seq, skippedRow: true };
+    return completionLine({ ...deadLetterRecord(options.batchId, dead), model: ctx.model, worker_id: ctx.workerId }, openai);
+  };
   const lineOf = async (job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<string> => {
     const mismatch = modelMismatch(job.model, served);
     if (mismatch) return refuse(job, 'MODEL_MISMATCH', mismatch);
@@ -152,15 +158,16 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   try {
     const inflight = new Set<Promise<void>>();
     const limit = AHEAD * (options.engine.maxNumSeqs ?? ENGINE_MAX_NUM_SEQS);
-    let index = 0;
-    // Second pass: the same rows again (bad ones were reported above), streamed into the engine.
+    // Each row skipped with --skip-bad still gets its line, in its place: the BAD_ROW record collect writes for it.
+    for (const row of bad.skipped) lines.put(row.seq, skippedRowLine(row)).catch((err: unknown) => void (failure ??= err));
+    // Second pass: the same rows again (bad ones were reported above), streamed into the engine; a row's line goes
+    // at its input position, which counts the skipped rows too.
     for await (const { job, prepared } of jobRows(source, mapping, new BadRows(true, options.batchId), engineRequest)) {
       if (failure || options.signal?.aborted) break;
-      const p: Promise<void> = run(index, job, prepared)
+      const p: Promise<void> = run(Number(job.metadata[METADATA_SEQ]), job, prepared)
         .catch((err: unknown) => void (failure ??= err))
         .finally(() => inflight.delete(p));
       inflight.add(p);
-      index += 1;
       if (inflight.size >= limit) await Promise.race(inflight);
     }
     await Promise.all(inflight);

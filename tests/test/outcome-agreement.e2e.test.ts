@@ -13,7 +13,12 @@ const ROWS: Array<{ custom_id: string; body: Record<string, unknown>; code: stri
   { custom_id: 'over-max-len', body: { prompt: 'Hello', max_tokens: 100000 }, code: 'PROMPT_TOO_LARGE' },
   { custom_id: 'over-max-seqs', body: { prompt: 'Hello', max_tokens: 2, n: 3 }, code: 'ENGINE_REJECTED' },
   { custom_id: 'chat', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }, code: null },
+  { custom_id: 'logprobs', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2 }, code: null },
 ];
+
+// The logprobs of the row that asks for them, in OpenAI's shape.
+const logprobsOf = (path: string) =>
+  readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.custom_id === 'logprobs').response.body.choices[0].logprobs;
 
 const codes = (path: string) =>
   readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; error: { code: string } | null }).map((l) => [l.custom_id, l.error?.code ?? null]);
@@ -38,8 +43,11 @@ describe('generate and a worker agree on every outcome', () => {
     await p.waitForBatch(batch, 300_000, () => worker.tail());
     const collected = join(p.dir, 'collected.jsonl');
     // An OpenAI Batch input file gets OpenAI Batch output from both without being asked.
-    const summary = await p.collect(batch, collected);
+    const summary = await p.collect(batch, collected, ['--tokenizer', TINY_MODEL]);
     expect(summary).toMatchObject({ written: ROWS.length, pending: 0, dead_lettered: 1, format: 'openai' });
     expect(codes(collected)).toEqual(expected);
+    // Greedy, so both ran the same tokens: the same OpenAI logprobs, token text from the model's tokenizer.
+    expect(logprobsOf(generated).content).toHaveLength(3);
+    expect(logprobsOf(collected)).toEqual(logprobsOf(generated));
   });
 });

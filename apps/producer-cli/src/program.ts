@@ -95,6 +95,7 @@ function collectCommand(io: Io): Command {
     .option('--from <uri>', 'read completions from the export instead of the results topic: s3://bucket/prefix or file:///dir (the job count and dead letters still come from Kafka)')
     .option('--openai-format', 'write OpenAI Batch API output lines (custom_id, response, error); the default for a batch produced from an OpenAI Batch input file')
     .option('--no-openai-format', 'write Completion records even for a batch produced from an OpenAI Batch input file')
+    .option('--tokenizer <model dir>', "the served model's directory: OpenAI output's logprobs get token text, bytes and top_logprobs (records keep token ids; without it logprobs are null)")
     .option('--partial', 'write what there is even if jobs are still pending')
     .addOption(timeoutOption())
     .option('--json', 'print the summary as JSON on stderr');
@@ -108,6 +109,7 @@ function collectCommand(io: Io): Command {
       errorsFile: flags.errorsFile as string | undefined,
       from: flags.from as string | undefined,
       openaiFormat: flags.openaiFormat as boolean | undefined,
+      tokenizer: flags.tokenizer as string | undefined,
       partial: flags.partial === true,
       timeoutMs: (flags.timeout as number) * 1000,
       signal: io.signal,

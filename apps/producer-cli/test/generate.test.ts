@@ -62,6 +62,31 @@ describe('sluice generate', () => {
     expect(many).toMatchObject({ custom_id: 'too-many-tokens', response: null, error: { code: 'PROMPT_TOO_LARGE' } });
   });
 
+  it('gives OpenAI logprobs with token text from the model\'s tokenizer', async () => {
+    const input = writeText(dir, 'logprobs.jsonl', jsonl([
+      { custom_id: 'chat', method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2 } },
+      { custom_id: 'text', method: 'POST', url: '/v1/completions', body: { prompt: 'Hi', max_tokens: 3, temperature: 0, logprobs: 2 } },
+    ]));
+    const out = join(dir, 'logprobs-out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out]);
+    expect(run.code).toBe(0);
+    const [chat, text] = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const chatChoice = chat.response.body.choices[0];
+    const content = chatChoice.logprobs.content as Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string }> }>;
+    expect(content).toHaveLength(chat.response.body.usage.completion_tokens);
+    for (const t of content) {
+      expect(typeof t.token).toBe('string');
+      expect(t.bytes).toEqual([...Buffer.from(t.token, 'utf8')]);
+      expect(t.top_logprobs).toHaveLength(2);
+      // Greedy: the chosen token is the most likely one.
+      expect(t.top_logprobs[0].token).toBe(t.token);
+    }
+    const textLogprobs = text.response.body.choices[0].logprobs;
+    expect(textLogprobs.tokens).toHaveLength(text.response.body.usage.completion_tokens);
+    expect(textLogprobs.token_logprobs).toHaveLength(textLogprobs.tokens.length);
+    expect(textLogprobs.top_logprobs.every((top: Record<string, number>) => Object.keys(top).length >= 1)).toBe(true);
+  });
+
   it('stops at a row with parameters the engine refuses, naming file and line, before any inference and writing nothing', async () => {
     const input = writeText(dir, 'bad.jsonl', jsonl([{ prompt: 'fine' }, { prompt: 'beam', use_beam_search: true, temperature: 0.8 }]));
     const out = join(dir, 'bad-out.jsonl');

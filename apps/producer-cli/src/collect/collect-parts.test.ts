@@ -43,6 +43,24 @@ describe('OpenAI output lines', () => {
     expect(text.response.body.choices).toEqual([{ index: 0, text: 'out j2', logprobs: null, finish_reason: 'stop' }]);
   });
 
+  it('gives logprobs in OpenAI\'s chat and completions shapes, token text from the tokenizer', () => {
+    const tokenText = (id: number) => ['Hi', ' th', 'é'][id];
+    const logprobs = [{ token: 0, logprob: -0.5, top: [{ token: 0, logprob: -0.5 }, { token: 2, logprob: -2 }] }, { token: 1, logprob: -1, top: [{ token: 1, logprob: -1 }] }];
+    const withLogprobs = (kind: string) => ({ ...completion('j4', 3, null, kind), outputs: [{ index: 0, text: 'Hi th', finish_reason: 'stop' as const, logprobs }] });
+    const choice = (line: Record<string, unknown>) => (line as { response: { body: { choices: Array<{ logprobs: unknown }> } } }).response.body.choices[0].logprobs;
+    expect(choice(openAiOutputLine(withLogprobs('chat'), tokenText))).toEqual({
+      content: [
+        { token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105] }, { token: 'é', logprob: -2, bytes: [0xc3, 0xa9] }] },
+        { token: ' th', logprob: -1, bytes: [32, 116, 104], top_logprobs: [{ token: ' th', logprob: -1, bytes: [32, 116, 104] }] },
+      ],
+    });
+    expect(choice(openAiOutputLine(withLogprobs('text'), tokenText))).toEqual({
+      tokens: ['Hi', ' th'], token_logprobs: [-0.5, -1], top_logprobs: [{ Hi: -0.5, 'é': -2 }, { ' th': -1 }], text_offset: [0, 2],
+    });
+    // Without a tokenizer the ids cannot become OpenAI's token text.
+    expect(choice(openAiOutputLine(withLogprobs('chat')))).toBeNull();
+  });
+
   it('writes an error completion as an error line', () => {
     expect(openAiOutputLine(completion('j3', 2, { code: 'DEADLINE_EXCEEDED', message: 'too late' }))).toEqual({
       id: 'batch_req_j3', custom_id: 'j3', response: null, error: { code: 'DEADLINE_EXCEEDED', message: 'too late' },

@@ -9,6 +9,7 @@ import { readExport } from './export-source';
 import { inInputOrder } from './input-order';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
+import { tokenTextFromModel, type TokenText } from '../output/token-text';
 import { METADATA_INPUT_FORMAT } from '../produce/row-to-job';
 
 export interface CollectOptions {
@@ -21,6 +22,8 @@ export interface CollectOptions {
   from?: string;
   /** OpenAI Batch API output lines; undefined: when the batch was produced from an OpenAI Batch input file. */
   openaiFormat?: boolean;
+  /** A model directory whose tokenizer gives OpenAI output its logprobs' token text. */
+  tokenizer?: string;
   /** Write what there is even if the batch is not complete. */
   partial: boolean;
   timeoutMs: number;
@@ -50,11 +53,11 @@ export interface CollectSummary {
   format: 'openai' | 'sluice';
 }
 
-async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean): Promise<void> {
+async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean, tokenText?: TokenText): Promise<void> {
   const file = new LineFile(output);
   const errors = errorsFile ? new LineFile(errorsFile) : file;
   try {
-    for (const c of records) await (c.error ? errors : file).write(completionLine(c, openai));
+    for (const c of records) await (c.error ? errors : file).write(completionLine(c, openai, tokenText));
   } catch (err) {
     await file.discard();
     if (errors !== file) await errors.discard();
@@ -110,7 +113,8 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
   if (incomplete && !options.partial) throw new CliError(EXIT.INCOMPLETE, `${incomplete}; nothing written (--partial writes what there is)`);
   const ordered = inInputOrder([...completions.values(), ...dead]);
   const openai = options.openaiFormat ?? ordered.some((c) => c.metadata[METADATA_INPUT_FORMAT] === 'openai');
-  await writeLines(options.output, options.errorsFile, ordered, openai);
+  const tokenText = options.tokenizer && openai ? await tokenTextFromModel(options.tokenizer) : undefined;
+  await writeLines(options.output, options.errorsFile, ordered, openai, tokenText);
   const prompt = ordered.reduce((n, c) => n + c.usage.prompt_tokens, 0);
   const completion = ordered.reduce((n, c) => n + c.usage.completion_tokens, 0);
   return {

@@ -9,6 +9,7 @@ import type { InputFormat } from '../input/input-row';
 import { logger } from '../logger';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
+import { tokenTextFromModel } from '../output/token-text';
 import type { MappingOptions } from '../produce/row-to-job';
 import { ProgressBar } from '../progress';
 import { skippedRowLetter } from '../produce/skipped-rows';
@@ -96,10 +97,12 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   // First pass: every row checked and counted before any compute, so a bad row stops the run at once.
   const bad = new BadRows(options.skipBad, options.batchId);
   let total = 0;
+  let wantsLogprobs = false;
   try {
-    for await (const _row of jobRows(source, mapping, bad, engineRequest)) {
+    for await (const { job } of jobRows(source, mapping, bad, engineRequest)) {
       if (options.signal?.aborted) throw new CliError(EXIT.INTERRUPTED, `interrupted while checking ${options.input}; nothing generated`);
       total += 1;
+      wantsLogprobs ||= job.sampling?.logprobs != null;
     }
   } catch (err) {
     const loaded = await starting;
@@ -124,15 +127,22 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
 
   const served = [engine.modelName, ...(options.servedModelNames ?? [])];
   const openai = options.openaiFormat ?? source.format === 'openai';
+  // OpenAI's logprobs show token text: the model's own tokenizer gives it.
+  const tokenText = openai && wantsLogprobs
+    ? await tokenTextFromModel(options.engine.model).catch(async (err: unknown) => {
+      await engine.shutdown();
+      throw engineFailure(options.engine.model, err);
+    })
+    : undefined;
   // Every outcome code comes from @sluice/schema's one table, as a worker's (jobOutcomeOf, modelMismatch).
   const refuse = (job: PromptJob, code: string, message: string) => {
     failed += 1;
     logger.info({ batch_id: options.batchId, job_id: job.job_id, code }, message);
-    return completionLine(errorCompletion(job, code, message, ctx), openai);
+    return completionLine(errorCompletion(job, code, message, ctx), openai, tokenText);
   };
   const skippedRowLine = (row: SkippedRow) => {
     const dead = { letter: skippedRowLetter(row, options.batchId, options.input, mapping.idField), seq: row.seq, skippedRow: true };
-    return completionLine({ ...deadLetterRecord(options.batchId, dead), model: ctx.model, worker_id: ctx.workerId }, openai);
+    return completionLine({ ...deadLetterRecord(options.batchId, dead), model: ctx.model, worker_id: ctx.workerId }, openai, tokenText);
   };
   const lineOf = async (job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<string> => {
     const mismatch = modelMismatch(job.model, served);
@@ -141,7 +151,7 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
       const out = await engine.add({ id: job.job_id, ...request });
       promptTokens += out.usage.promptTokens;
       completionTokens += out.usage.completionTokens;
-      return completionLine(successCompletion(job, out, ctx), openai);
+      return completionLine(successCompletion(job, out, ctx), openai, tokenText);
     } catch (err) {
       const refused = jobOutcomeOf(err);
       if (!refused) throw err;

@@ -37,10 +37,9 @@ describe('sluice-consumer with records too large for their topics (real Kafka + 
   const fx = suiteFixture('sluice-oversize');
 
   it.each([
-    ['exactly-once', 'created'],
-    ['at-least-once', 'created'],
-    ['exactly-once', 'auto-created'],
-  ])('%s, DLQ topic %s: dead-letters a 1.5 MiB prompt and a 10 MiB value into a 1 MiB DLQ, cut with their size and SHA-256, and never blocks', async (delivery, dlqTopic) => {
+    ['exactly-once'],
+    ['at-least-once'],
+  ])('%s: dead-letters a 1.5 MiB prompt and a 10 MiB value into a 1 MiB DLQ, cut with their size and SHA-256, and never blocks', async (delivery) => {
     const id = randomUUID().slice(0, 8);
     const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
     const group = `group-${id}`;
@@ -52,8 +51,8 @@ describe('sluice-consumer with records too large for their topics (real Kafka + 
       topics: [
         { topic: topics.jobs, numPartitions: 1, replicationFactor: 1, configEntries: limit(16 * MiB) },
         { topic: topics.results, numPartitions: 1, replicationFactor: 1, configEntries: limit(64 * 1024) },
-        // Not created: the worker reads the brokers' message.max.bytes, which the topic gets when the first dead letter creates it.
-        ...(dlqTopic === 'created' ? [{ topic: topics.dlq, numPartitions: 1, replicationFactor: 1 }] : []),
+        // The worker never lets the broker auto-create a topic (test/fail-fast.test.ts): the DLQ is made here.
+        { topic: topics.dlq, numPartitions: 1, replicationFactor: 1 },
       ],
     });
     const job = (n: string, prompt: string) => Buffer.from(JSON.stringify({ job_id: `${batch}-${n}`, batch_id: batch, prompt, created_at: Date.now() }));
@@ -86,7 +85,7 @@ describe('sluice-consumer with records too large for their topics (real Kafka + 
     // The worker read the DLQ's limit from the broker and logged each cut with it.
     const lines = c.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; topic?: string; source?: string; source_offset?: number; max_message_bytes?: number });
     const read = lines.find((l) => l.msg === 'topic record size limit read' && l.topic === topics.dlq);
-    expect(read?.source).toBe(dlqTopic === 'created' ? 'topic' : 'broker message.max.bytes (topic not created yet)');
+    expect(read?.source).toBe('topic');
     const cuts = lines.filter((l) => l.msg === 'dead letter too large for its topic: cut to fit');
     expect(cuts.map((l) => [l.source_offset, l.max_message_bytes]).sort()).toEqual([[1, 1_048_588], [3, 1_048_588]]);
 

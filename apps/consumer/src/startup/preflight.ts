@@ -15,6 +15,15 @@ export async function preflight(config: ConsumerConfig, kafka: Kafka, store: Obj
   if (store) await checkStore(config, store);
 }
 
+/** A SASL or TLS authentication failure anywhere in kafkajs's chain of causes. */
+function isAuthFailure(err: unknown): boolean {
+  for (let e = err as { name?: string; message?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (/SASL|Authentication/i.test(`${e.name ?? ''} ${e.message ?? ''}`)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
 async function checkTopics(config: ConsumerConfig, kafka: Kafka): Promise<void> {
   const admin = kafka.admin({ retry: { retries: 2 } });
   let existing: string[];
@@ -22,6 +31,8 @@ async function checkTopics(config: ConsumerConfig, kafka: Kafka): Promise<void> 
     await admin.connect();
     existing = await admin.listTopics();
   } catch (err) {
+    // Refused credentials are the fatal error they always were (logged, exit 1), not an unreachable broker.
+    if (isAuthFailure(err)) throw err;
     throw new ConfigError(settingLabel('brokers')!, `cannot reach Kafka at ${config.brokers.join(',')}: ${(err as Error).message}`);
   } finally {
     await admin.disconnect().catch(() => undefined);

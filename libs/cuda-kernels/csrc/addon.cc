@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "cpu/isa.h"
 #include "native_backend.h"
 #include "tensor.h"
 #ifdef SLUICE_WITH_CUDA
@@ -45,6 +46,18 @@ static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// The CPU kernel set chosen at load ({ path, avx512bf16 }); throws a KernelError when SLUICE_CPU_ISA cannot be met.
+static Napi::Value CpuKernelPath(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  try {
+    o.Set("path", Napi::String::New(info.Env(), cpu_isa_name(cpu_isa())));
+  } catch (const std::exception& e) {
+    throw_kernel_error(info.Env(), "E_BACKEND", "cpuKernelPath", "", e.what());
+  }
+  o.Set("avx512bf16", Napi::Boolean::New(info.Env(), cpu_has_avx512_bf16()));
+  return o;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -55,6 +68,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tensor", tensor);
   exports.Set("NativeBackend", backend);
   exports.Set("registerErrorClass", Napi::Function::New(env, RegisterErrorClass, "registerErrorClass"));
+  exports.Set("cpuKernelPath", Napi::Function::New(env, CpuKernelPath, "cpuKernelPath"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("cudaBuilt", Napi::Boolean::New(env,
 #ifdef SLUICE_WITH_CUDA

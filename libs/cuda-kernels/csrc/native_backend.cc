@@ -517,7 +517,9 @@ Napi::Value NativeBackend::Gemm(const Napi::CallbackInfo& info) {
   if (has_bias) bias = c.tensor(info[3], "bias");
   c.floating(a, "a");
   c.rank(a, "a", 2);
-  c.same_dtype(w, "w", a, "a");
+  // The cpu backend also takes bf16 weights with f32 activations (widened in the kernel, f32 accumulation).
+  const bool bf16_weights = backend_->device() == Device::CPU && a.dtype == DType::F32 && w.dtype == DType::BF16;
+  if (!bf16_weights) c.same_dtype(w, "w", a, "a");
   c.rank(w, "w", 2);
   c.dim(w, "w", 1, a.dim(1), "K, the columns of 'a'");
   c.same_dtype(out, "out", a, "a");

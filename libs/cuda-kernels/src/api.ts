@@ -2,6 +2,12 @@
 // shapes are row-major and every op writes into caller-owned output tensors so a decode step allocates nothing.
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
+
+/** The CPU kernel set chosen at load by CPUID (or SLUICE_CPU_ISA=avx2|avx512), and whether the CPU has AVX512_BF16. */
+export interface CpuKernelPath {
+  path: 'avx512' | 'avx2' | 'generic';
+  avx512bf16: boolean;
+}
 export type DeviceKind = 'cpu' | 'cuda';
 export type HostArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 

@@ -1,5 +1,5 @@
 // The op set's entry point: one backend per device per thread, created on first use.
-import type { Backend, DeviceKind, Tensor } from './api';
+import type { Backend, CpuKernelPath, DeviceKind, Tensor } from './api';
 import { KernelError } from './errors';
 import { native, type NativeBackendObject } from './native';
 import { readSafetensorsHeader } from './safetensors';
@@ -21,6 +21,11 @@ function withLoader(obj: NativeBackendObject): Backend {
 /** True when this build has the CUDA backend and at least one GPU is visible. */
 export function cudaAvailable(): boolean {
   return native().cudaBuilt && native().cudaDeviceCount() > 0;
+}
+
+/** The CPU kernel set this process runs (throws a KernelError E_BACKEND when SLUICE_CPU_ISA cannot be met). */
+export function cpuKernelPath(): CpuKernelPath {
+  return native().cpuKernelPath();
 }
 
 /** The backend for a device (default: cuda when available, else cpu); the same object on every call in a thread. */

@@ -1,6 +1,6 @@
 // Loads the addon once per thread (each worker_thread gets its own module instance and native state).
 import { join } from 'node:path';
-import type { Backend, DeviceKind, Tensor } from './api';
+import type { Backend, CpuKernelPath, DeviceKind, Tensor } from './api';
 import { KernelError } from './errors';
 
 export interface SafetensorsEntry {
@@ -21,6 +21,7 @@ interface Binding {
   registerErrorClass(ctor: typeof KernelError): void;
   cudaDeviceCount(): number;
   cudaBuilt: boolean;
+  cpuKernelPath(): CpuKernelPath;
 }
 
 export const addonPath = join(__dirname, '..', 'build', 'Release', 'sluice_kernels.node');

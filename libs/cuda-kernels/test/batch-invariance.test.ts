@@ -1,6 +1,6 @@
 // Batch invariance of the CPU ops: a row's (or a sequence's) result is bit for bit the same computed alone and
 // inside any batch, at any place in it, so a request's greedy output never depends on what it was batched with.
-import { getBackend } from '../src';
+import { cpuKernelPath, getBackend } from '../src';
 import { F32_TOL, gemmRef, relErr, Rng } from './helpers';
 import { type Row, samplingTensors } from './sampling-tensors';
 
@@ -57,7 +57,7 @@ function expectBatchInvariant(what: string, pool: number, sizes: number[], op: (
   return alone;
 }
 
-describe('batch invariance of the cpu ops', () => {
+describe(`batch invariance of the cpu ops (${cpuKernelPath().path} kernels)`, () => {
   // K = 8717 spans three K blocks (4096, 4096, 525: 16-, 8- and 1-wide k steps); K = 4608 is a multiple of 512, where small batches take 6-wide tiles.
   it.each([[37, 8717], [45, 4608]])('gemm (N=%i, K=%i): every row equals its M=1 result in batches of 1-64 at any place, with and without bias', (N, K) => {
     const rng = new Rng(N * 7 + K);

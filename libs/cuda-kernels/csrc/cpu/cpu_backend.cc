@@ -4,11 +4,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/isa.h"
 #include "cpu/simd.h"
 
 namespace sluice {
 
-CpuBackend::CpuBackend(int threads) : threads_(threads) {}
+CpuBackend::CpuBackend(int threads) : threads_(threads) {
+  cpu_isa();  // an unusable SLUICE_CPU_ISA fails here, when the backend is created, naming the variable
+}
 
 void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
   if (bytes) std::memcpy(dst, src, bytes);
@@ -121,8 +124,8 @@ void CpuBackend::rotary_embedding(const TensorRef& positions, const TensorRef& q
 }
 
 void CpuBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef& w, const TensorRef* bias) {
-  cpu_gemm_f32(threads_, out.ptr<float>(), a.ptr<float>(), w.ptr<float>(), bias ? bias->ptr<float>() : nullptr,
-               a.dim(0), w.dim(0), w.dim(1));
+  cpu_gemm(threads_, out.ptr<float>(), a.ptr<float>(), w.data, w.dtype == DType::BF16,
+           bias ? bias->ptr<float>() : nullptr, a.dim(0), w.dim(0), w.dim(1));
 }
 
 void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {

@@ -81,8 +81,9 @@ inline int64_t cpu_index(const TensorRef& t, int64_t i) {
 inline int64_t cpu_grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
 // Kernels, one file each, shared by the backend methods above.
-void cpu_gemm_f32(ThreadPool& pool, float* out, const float* a, const float* w, const float* bias, int64_t M,
-                  int64_t N, int64_t K);
+// w is f32, or bf16 when w_bf16 (widened exactly, f32 accumulation).
+void cpu_gemm(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias, int64_t M,
+              int64_t N, int64_t K);
 // Neox rotation of `heads` rows of D floats in place by cs = cos[D/2] ++ sin[D/2]. The one copy of the formula
 // (out of line, so fused and unfused callers run the same instructions and agree bit for bit).
 void cpu_rotate_heads(float* x, int64_t heads, int64_t D, const float* cs);

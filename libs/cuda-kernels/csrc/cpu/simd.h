@@ -27,6 +27,17 @@ inline v8f fma8(v8f a, v8f b, v8f acc) {
   return acc + a * b;
 #endif
 }
+// 8 bf16 values widened exactly to f32 (a bf16 is the top half of an f32).
+inline v8f load8_bf16(const uint16_t* p) {
+  typedef uint16_t u16x8 __attribute__((vector_size(16)));
+  typedef uint32_t u32x8 __attribute__((vector_size(32)));
+  u16x8 h;
+  std::memcpy(&h, p, sizeof(h));
+  const u32x8 bits = __builtin_convertvector(h, u32x8) << 16;
+  v8f v;
+  std::memcpy(&v, &bits, sizeof(v));
+  return v;
+}
 inline float hsum8(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
 // Dot product of two float rows of length n.

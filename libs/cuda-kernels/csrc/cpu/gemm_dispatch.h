@@ -1,0 +1,15 @@
+// One GEMM entry per instruction set (gemm_baseline.cc, gemm_avx512.cc); cpu_gemm picks by cpu_isa().
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/thread_pool.h"
+
+namespace sluice {
+
+void cpu_gemm_baseline(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias,
+                       int64_t M, int64_t N, int64_t K);
+void cpu_gemm_avx512(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias,
+                     int64_t M, int64_t N, int64_t K);
+
+}  // namespace sluice

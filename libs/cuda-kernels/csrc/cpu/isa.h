@@ -1,0 +1,15 @@
+// Which CPU kernel set runs: chosen once per process from CPUID, or forced by SLUICE_CPU_ISA (avx2 | avx512).
+#pragma once
+
+namespace sluice {
+
+enum class CpuIsa { Baseline, Avx512 };
+
+// The kernel set in use; throws std::runtime_error naming SLUICE_CPU_ISA when it asks for what cannot run here.
+CpuIsa cpu_isa();
+// "avx512", or the baseline's build target: "avx2" (x86-64-v3) or "generic".
+const char* cpu_isa_name(CpuIsa isa);
+// Whether the CPU has AVX512_BF16 (reported with the path; the kernels widen bf16 exactly either way).
+bool cpu_has_avx512_bf16();
+
+}  // namespace sluice

@@ -1,6 +1,8 @@
 // Module entry: per-environment instance data, so the addon loads in the main thread and every worker_thread.
 #include <napi.h>
 
+#include <vector>
+
 #include "addon.h"
 #include "cpu/isa.h"
 #include "native_backend.h"
@@ -58,6 +60,26 @@ static Napi::Value CpuKernelPath(const Napi::CallbackInfo& info) {
   return o;
 }
 
+std::vector<double> cpu_fma_peak(int lanes, int threads, double seconds);
+
+// cpuFmaPeak(lanes, threads, seconds): each thread's GFLOP/s in an fma loop of 8- or 16-lane f32 vectors.
+static Napi::Value CpuFmaPeak(const Napi::CallbackInfo& info) {
+  const int lanes = info[0].As<Napi::Number>().Int32Value(), threads = info[1].As<Napi::Number>().Int32Value();
+  const double seconds = info[2].As<Napi::Number>().DoubleValue();
+  if (threads < 1 || threads > 1024 || !(seconds > 0 && seconds <= 60)) {
+    throw_kernel_error(info.Env(), "E_RANGE", "cpuFmaPeak", "threads", "cpuFmaPeak: threads must be in [1, 1024] and seconds in (0, 60]");
+  }
+  std::vector<double> per;
+  try {
+    per = cpu_fma_peak(lanes, threads, seconds);
+  } catch (const std::exception& e) {
+    throw_kernel_error(info.Env(), "E_UNSUPPORTED", "cpuFmaPeak", "lanes", std::string("cpuFmaPeak: ") + e.what());
+  }
+  Napi::Array out = Napi::Array::New(info.Env(), per.size());
+  for (size_t i = 0; i < per.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), per[i]));
+  return out;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -68,6 +90,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tensor", tensor);
   exports.Set("NativeBackend", backend);
   exports.Set("registerErrorClass", Napi::Function::New(env, RegisterErrorClass, "registerErrorClass"));
+  exports.Set("cpuFmaPeak", Napi::Function::New(env, CpuFmaPeak, "cpuFmaPeak"));
   exports.Set("cpuKernelPath", Napi::Function::New(env, CpuKernelPath, "cpuKernelPath"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("cudaBuilt", Napi::Boolean::New(env,

@@ -339,7 +339,8 @@ Napi::Value NativeBackend::LoadSafetensors(const Napi::CallbackInfo& info) {
   }
   std::vector<LoadedTensor> loaded;
   try {
-    loaded = load_safetensors(backend_, path, data_start, entries);
+    const bool as_stored = info.Length() > 3 && info[3].ToBoolean().Value();
+    loaded = load_safetensors(backend_, path, data_start, entries, as_stored);
   } catch (const std::exception& e) {
     throw_kernel_error(env, "E_IO", "loadSafetensors", "path", "loadSafetensors: argument 'path' (" + path + "): " + e.what());
   }

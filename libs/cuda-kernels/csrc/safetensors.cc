@@ -48,7 +48,8 @@ std::shared_ptr<Storage> pooled(const std::shared_ptr<Backend>& backend, size_t 
 }  // namespace
 
 std::vector<LoadedTensor> load_safetensors(const std::shared_ptr<Backend>& backend, const std::string& path,
-                                           int64_t data_start, const std::vector<SafetensorsEntry>& entries) {
+                                           int64_t data_start, const std::vector<SafetensorsEntry>& entries,
+                                           bool as_stored) {
   size_t size = 0;
   std::shared_ptr<void> mapping = map_file(path, size);
   const char* data = static_cast<const char*>(mapping.get()) + data_start;
@@ -66,7 +67,7 @@ std::vector<LoadedTensor> load_safetensors(const std::shared_ptr<Backend>& backe
     }
     const char* src = data + e.begin;
     LoadedTensor t{nullptr, e.dtype, e.shape};
-    if (on_cpu && (e.dtype == DType::BF16 || e.dtype == DType::F16)) {
+    if (on_cpu && !as_stored && (e.dtype == DType::BF16 || e.dtype == DType::F16)) {
       t.dtype = DType::F32;
       t.storage = pooled(backend, static_cast<size_t>(numel) * 4);
       widen_to_f32(static_cast<float*>(t.storage->data), src, e.dtype, static_cast<size_t>(numel));

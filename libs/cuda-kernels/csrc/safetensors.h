@@ -25,8 +25,10 @@ struct LoadedTensor {
   std::vector<int64_t> shape;
 };
 
-// Throws std::runtime_error naming the tensor on a bad range or an I/O failure.
+// Throws std::runtime_error naming the tensor on a bad range or an I/O failure. On CPU bf16/f16 tensors are
+// widened to f32 unless as_stored.
 std::vector<LoadedTensor> load_safetensors(const std::shared_ptr<Backend>& backend, const std::string& path,
-                                           int64_t data_start, const std::vector<SafetensorsEntry>& entries);
+                                           int64_t data_start, const std::vector<SafetensorsEntry>& entries,
+                                           bool as_stored = false);
 
 }  // namespace sluice

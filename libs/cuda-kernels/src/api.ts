@@ -3,6 +3,11 @@
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
 
+export interface LoadSafetensorsOptions {
+  /** Keep bf16/f16 tensors in the file's dtype on the cpu backend too (its gemm takes bf16 weights); default false. */
+  asStored?: boolean;
+}
+
 /** The CPU kernel set chosen at load by CPUID (or SLUICE_CPU_ISA=avx2|avx512), and whether the CPU has AVX512_BF16. */
 export interface CpuKernelPath {
   path: 'avx512' | 'avx2' | 'generic';
@@ -60,8 +65,8 @@ export interface Backend {
   view(t: Tensor, shape: readonly number[], dtype?: DType): Tensor;
   /** Rows [start, end) of the first dimension, as a view. */
   narrow(t: Tensor, start: number, end: number): Tensor;
-  /** Tensors of a .safetensors file by name; CPU maps the file and widens bf16/f16 to f32 once. */
-  loadSafetensors(path: string): Map<string, Tensor>;
+  /** Tensors of a .safetensors file by name; CPU maps the file and widens bf16/f16 to f32 once (unless asStored). */
+  loadSafetensors(path: string, options?: LoadSafetensorsOptions): Map<string, Tensor>;
   /** A host tensor in page-locked memory (device 'cpu'), the far side of swapBlocks. */
   emptyPinned(shape: readonly number[], dtype: DType): Tensor;
   synchronize(): void;

@@ -1,5 +1,5 @@
 // The op set's entry point: one backend per device per thread, created on first use.
-import type { Backend, CpuKernelPath, DeviceKind, Tensor } from './api';
+import type { Backend, CpuKernelPath, DeviceKind, LoadSafetensorsOptions, Tensor } from './api';
 import { KernelError } from './errors';
 import { native, type NativeBackendObject } from './native';
 import { readSafetensorsHeader } from './safetensors';
@@ -10,9 +10,9 @@ export { KernelError, type KernelErrorCode } from './errors';
 const backends = new Map<DeviceKind, Backend>();
 
 function withLoader(obj: NativeBackendObject): Backend {
-  const loadSafetensors = (path: string): Map<string, Tensor> => {
+  const loadSafetensors = (path: string, options?: LoadSafetensorsOptions): Map<string, Tensor> => {
     const { dataStart, entries } = readSafetensorsHeader(path);
-    const tensors = obj.loadSafetensorsEntries(path, dataStart, entries);
+    const tensors = obj.loadSafetensorsEntries(path, dataStart, entries, options?.asStored === true);
     return new Map(entries.map((e, i) => [e.name, tensors[i]]));
   };
   return Object.assign(obj, { loadSafetensors });
@@ -26,6 +26,14 @@ export function cudaAvailable(): boolean {
 /** The CPU kernel set this process runs (throws a KernelError E_BACKEND when SLUICE_CPU_ISA cannot be met). */
 export function cpuKernelPath(): CpuKernelPath {
   return native().cpuKernelPath();
+}
+
+/**
+ * Each thread's f32 GFLOP/s in an fma loop of `lanes`-wide vectors (8, or 16 where AVX-512 runs), all threads at
+ * once for about `seconds`: the measured FMA peak that benchmark records compare with.
+ */
+export function cpuFmaPeak(lanes: 8 | 16, threads: number, seconds = 0.3): number[] {
+  return native().cpuFmaPeak(lanes, threads, seconds);
 }
 
 /** The backend for a device (default: cuda when available, else cpu); the same object on every call in a thread. */

@@ -13,7 +13,7 @@ export interface SafetensorsEntry {
 
 /** The native object: the Backend contract minus loadSafetensors, which parses the header in TS first. */
 export type NativeBackendObject = Omit<Backend, 'loadSafetensors'> & {
-  loadSafetensorsEntries(path: string, dataStart: number, entries: SafetensorsEntry[]): Tensor[];
+  loadSafetensorsEntries(path: string, dataStart: number, entries: SafetensorsEntry[], asStored?: boolean): Tensor[];
 };
 
 interface Binding {
@@ -22,6 +22,7 @@ interface Binding {
   cudaDeviceCount(): number;
   cudaBuilt: boolean;
   cpuKernelPath(): CpuKernelPath;
+  cpuFmaPeak(lanes: number, threads: number, seconds: number): number[];
 }
 
 export const addonPath = join(__dirname, '..', 'build', 'Release', 'sluice_kernels.node');

@@ -1,7 +1,7 @@
 // Batch invariance of the CPU ops: a row's (or a sequence's) result is bit for bit the same computed alone and
 // inside any batch, at any place in it, so a request's greedy output never depends on what it was batched with.
 import { cpuKernelPath, getBackend } from '../src';
-import { F32_TOL, gemmRef, relErr, Rng } from './helpers';
+import { F32_TOL, fromBf16, gemmRef, relErr, Rng, toBf16 } from './helpers';
 import { type Row, samplingTensors } from './sampling-tensors';
 
 const b = getBackend('cpu');
@@ -58,26 +58,29 @@ function expectBatchInvariant(what: string, pool: number, sizes: number[], op: (
 }
 
 describe(`batch invariance of the cpu ops (${cpuKernelPath().path} kernels)`, () => {
-  // K = 8717 spans three K blocks (4096, 4096, 525: 16-, 8- and 1-wide k steps); K = 4608 is a multiple of 512, where small batches take 6-wide tiles.
-  it.each([[37, 8717], [45, 4608]])('gemm (N=%i, K=%i): every row equals its M=1 result in batches of 1-64 at any place, with and without bias', (N, K) => {
-    const rng = new Rng(N * 7 + K);
-    const pool = 64;
-    const a = rng.floats(pool * K);
-    const w = rng.floats(N * K);
-    const bias = rng.floats(N);
-    const wt = b.fromHost(w, [N, K], 'f32');
-    const biasT = b.fromHost(bias, [N], 'f32');
-    for (const withBias of [false, true]) {
-      const alone = expectBatchInvariant(`gemm${withBias ? ' + bias' : ''}`, pool, SIZES, (rows) => {
-        const out = b.empty([rows.length, N], 'f32');
-        b.gemm(out, b.fromHost(gather(a, K, rows), [rows.length, K], 'f32'), wt, withBias ? biasT : undefined);
-        return perItem(rows.length, [host(out), N]);
-      });
-      const got = new Float32Array(pool * N);
-      alone.forEach((row, r) => got.set(new Float32Array(row.buffer, row.byteOffset, N), r * N));
-      expect(relErr(got, gemmRef(a, w, withBias ? bias : undefined, pool, N, K))).toBeLessThan(F32_TOL);
-    }
-  });
+  // K = 8717 spans five K blocks of 2048 and a 525-wide tail (not a multiple of 8 or 16 lanes); K = 4608 two and a
+  // 512 tail. bf16 weights run the same chains on widened values.
+  it.each([[37, 8717, 'f32'], [45, 4608, 'f32'], [37, 8717, 'bf16'], [45, 4608, 'bf16']] as const)(
+    'gemm (N=%i, K=%i, %s weights): every row equals its M=1 result in batches of 1-64 at any place, with and without bias', (N, K, wdtype) => {
+      const rng = new Rng(N * 7 + K);
+      const pool = 64;
+      const a = rng.floats(pool * K);
+      const w32 = rng.floats(N * K);
+      const w = wdtype === 'bf16' ? fromBf16(toBf16(w32)) : w32;
+      const bias = rng.floats(N);
+      const wt = wdtype === 'bf16' ? b.fromHost(toBf16(w32), [N, K], 'bf16') : b.fromHost(w, [N, K], 'f32');
+      const biasT = b.fromHost(bias, [N], 'f32');
+      for (const withBias of [false, true]) {
+        const alone = expectBatchInvariant(`gemm${withBias ? ' + bias' : ''}`, pool, SIZES, (rows) => {
+          const out = b.empty([rows.length, N], 'f32');
+          b.gemm(out, b.fromHost(gather(a, K, rows), [rows.length, K], 'f32'), wt, withBias ? biasT : undefined);
+          return perItem(rows.length, [host(out), N]);
+        });
+        const got = new Float32Array(pool * N);
+        alone.forEach((row, r) => got.set(new Float32Array(row.buffer, row.byteOffset, N), r * N));
+        expect(relErr(got, gemmRef(a, w, withBias ? bias : undefined, pool, N, K))).toBeLessThan(F32_TOL);
+      }
+    });
 
   const H = 4099;
 

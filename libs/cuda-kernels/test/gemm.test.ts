@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backendFor, devices, expectKernelError, F32_TOL, gemmRef, halfToFloat, relErr, Rng } from './helpers';
+import { backendFor, devices, expectKernelError, F32_TOL, fromBf16, gemmRef, halfToFloat, relErr, Rng, toBf16 as bf16Bits } from './helpers';
 import { safetensorsFile, toBf16, toF16 } from './safetensors-writer';
 
 describe.each(devices())('gemm on %s', (device) => {
@@ -81,6 +81,34 @@ describe.each(devices())('gemm on %s', (device) => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  if (device === 'cpu') {
+    it.each([[1, 40, 72], [3, 17, 1030], [9, 40, 4100], [70, 13, 33]])(
+      'takes bf16 weights with f32 activations (M=%i, N=%i, K=%i): bitwise the f32 result on the widened weights', (M, N, K) => {
+        const rng = new Rng(M + N + K);
+        const a = b.fromHost(rng.floats(M * K), [M, K], 'f32');
+        const wb = bf16Bits(rng.floats(N * K));
+        const bias = b.fromHost(rng.floats(N), [N], 'f32');
+        const [o16, o32] = [b.empty([M, N], 'f32'), b.empty([M, N], 'f32')];
+        b.gemm(o16, a, b.fromHost(wb, [N, K], 'bf16'), bias);
+        b.gemm(o32, a, b.fromHost(fromBf16(wb), [N, K], 'f32'), bias);
+        expect(b.toHost(o16)).toEqual(b.toHost(o32));
+      });
+
+    it('keeps bf16 tensors bf16 when loaded asStored, zero-copy', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-gemm-'));
+      try {
+        const w = new Rng(12).floats(8 * 16);
+        const path = join(dir, 'w.safetensors');
+        writeFileSync(path, safetensorsFile({ wb: { dtype: 'BF16', shape: [8, 16], data: w } }));
+        const wt = b.loadSafetensors(path, { asStored: true }).get('wb')!;
+        expect(wt.dtype).toBe('bf16');
+        expect(b.toHost(wt)).toEqual(bf16Bits(w));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('rejects mismatched shapes and dtypes naming the argument', () => {
     const a = b.fromHost(new Rng(3).floats(6), [2, 3], 'f32');

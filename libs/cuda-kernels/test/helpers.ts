@@ -122,3 +122,14 @@ export function halfToFloat(bits: Uint16Array, dtype: 'bf16' | 'f16'): Float32Ar
     return sign * (1 + mant / 1024) * 2 ** (exp - 15);
   });
 }
+
+/** f32 to bf16 bits, round to nearest even (finite inputs). */
+export function toBf16(x: Float32Array): Uint16Array {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  return Uint16Array.from(bits, (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
+}
+
+/** bf16 bits widened exactly to f32. */
+export function fromBf16(h: Uint16Array): Float32Array {
+  return new Float32Array(Uint32Array.from(h, (u) => u << 16).buffer);
+}

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "cpu/gemm_dispatch.h"
+#include "cpu/fma_peak.h"
 #include "cpu/gemm_kernel.h"
 
 namespace sluice {
@@ -13,6 +14,7 @@ struct V16 {
   static constexpr int W = 16;
   static constexpr int kMR = 4, kNR = 6, kNRSmall = 8;  // 24 accumulators of 32 registers
   static vec zero() { return _mm512_setzero_ps(); }
+  static vec splat(float x) { return _mm512_set1_ps(x); }
   static vec load(const float* p) { return _mm512_loadu_ps(p); }
   static vec widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
   static vec load(const uint16_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
@@ -37,5 +39,8 @@ void cpu_gemm_avx512(ThreadPool& pool, float* out, const float* a, const void* w
   if (w_bf16) GemmKernel<V16, uint16_t>::run(pool, out, a, static_cast<const uint16_t*>(w), bias, M, N, K);
   else GemmKernel<V16, float>::run(pool, out, a, static_cast<const float*>(w), bias, M, N, K);
 }
+
+// 12 chains: more than FMA latency x FMA pipes (4 x 2 on Zen) in flight, within the register file.
+double fma_peak_avx512(double seconds) { return fma_loop_flops<V16, 12>(seconds); }
 
 }  // namespace sluice

@@ -1,4 +1,4 @@
-// One GEMM entry per instruction set (gemm_baseline.cc, gemm_avx512.cc); cpu_gemm picks by cpu_isa().
+// One entry per instruction set (gemm_baseline.cc, gemm_avx512.cc); cpu_gemm picks by cpu_isa().
 #pragma once
 
 #include <cstdint>
@@ -11,5 +11,8 @@ void cpu_gemm_baseline(ThreadPool& pool, float* out, const float* a, const void*
                        int64_t M, int64_t N, int64_t K);
 void cpu_gemm_avx512(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias,
                      int64_t M, int64_t N, int64_t K);
+// FMAs one thread retires per second in independent chains of the set's vectors, for `seconds`, as FLOP/s.
+double fma_peak_baseline(double seconds);
+double fma_peak_avx512(double seconds);
 
 }  // namespace sluice

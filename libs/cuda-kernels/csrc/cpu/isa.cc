@@ -5,8 +5,6 @@
 #include <string>
 
 namespace sluice {
-namespace {
-
 bool cpu_runs_avx512() {
 #if defined(SLUICE_CPU_AVX512) && (defined(__x86_64__) || defined(__i386__))
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -15,6 +13,8 @@ bool cpu_runs_avx512() {
   return false;  // the AVX-512 kernels were not compiled into this build
 #endif
 }
+
+namespace {
 
 CpuIsa choose() {
   const char* env = std::getenv("SLUICE_CPU_ISA");

@@ -9,6 +9,8 @@ enum class CpuIsa { Baseline, Avx512 };
 CpuIsa cpu_isa();
 // "avx512", or the baseline's build target: "avx2" (x86-64-v3) or "generic".
 const char* cpu_isa_name(CpuIsa isa);
+// Whether this build has the AVX-512 kernels and this CPU runs them (whatever SLUICE_CPU_ISA says).
+bool cpu_runs_avx512();
 // Whether the CPU has AVX512_BF16 (reported with the path; the kernels widen bf16 exactly either way).
 bool cpu_has_avx512_bf16();
 

@@ -71,6 +71,8 @@ describe('resolveConfig', () => {
     [['--kafka-ssl-ca', '/no/ca.pem'], {}, /--kafka-ssl-ca \(SLUICE_KAFKA_SSL_CA\): file \/no\/ca.pem does not exist/],
     [['--no-such-flag'], {}, /command line: unknown option '--no-such-flag'/],
     [['--max-num-seqs', '8'], {}, /--max-num-seqs \(SLUICE_MAX_NUM_SEQS\): applies only with --engine llm/],
+    [['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'int8' }, /--dtype \(SLUICE_DTYPE\): must be one of auto, float32, bfloat16, float16, got "int8"/],
+    [['--dtype', 'bfloat16'], {}, /--dtype \(SLUICE_DTYPE\): applies only with --engine llm/],
     [['--engine', 'llm', '--model', '.', '--kv-cache-bytes', 'lots'], {}, /--kv-cache-bytes \(SLUICE_KV_CACHE_BYTES\): must be a size like/],
     [['--engine', 'llm', '--model', '.', '--gpu-memory-utilization', '1.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): must be a fraction in \(0, 1\], got "1.5"/],
     [['--gpu-memory-utilization', '0.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): applies only with --engine llm/],
@@ -151,6 +153,8 @@ describe('engine options', () => {
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], {}).engineOptions).toEqual({});
     const c = resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-bytes', '20GiB', '--max-num-seqs', '128'], { SLUICE_DEVICE: 'cuda', SLUICE_MAX_NUM_BATCHED_TOKENS: '4096' });
     expect(c.engineOptions).toEqual({ device: 'cuda', kvCacheBytes: 20 * 2 ** 30, maxNumSeqs: 128, maxNumBatchedTokens: 4096 });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.', '--dtype', 'bfloat16'], {}).engineOptions).toEqual({ dtype: 'bfloat16' });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'float32' }).engineOptions).toEqual({ dtype: 'float32' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--device', 'cuda', '--gpu-memory-utilization', '0.45']).engineOptions).toEqual({ device: 'cuda', gpuMemoryUtilization: 0.45 });
   });
 

@@ -9,6 +9,7 @@ import { checkBatchId, newBatchId } from './produce/batch-id';
 import { produce } from './produce/produce';
 import { addSamplingFlags, samplingFromFlags } from './produce/sampling-flags';
 import { status } from './status/status';
+import type { EngineSettings } from './generate/generate';
 
 export interface Io {
   out: (text: string) => void;
@@ -138,6 +139,8 @@ function generateCommand(io: Io): Command {
     .option('--no-openai-format', 'write Completion records even for an OpenAI Batch input file')
     .option('--served-model-name <names>', 'comma-separated names rows may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH, as in a worker')
     .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--dtype <dtype>', "weight dtype, as vLLM names it (cpu: float32 or bfloat16; cuda: the checkpoint's)")
+      .choices(['auto', 'float32', 'bfloat16', 'float16']).default('auto'))
     .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
     .addOption(new Option('--kv-cache-bytes <size>', 'KV cache memory: bytes or with a unit, 512MiB, 2GiB (engine default 256MiB); the worker\'s flag has the same name').argParser(byteSize))
     .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
@@ -153,6 +156,7 @@ function generateCommand(io: Io): Command {
         engine: {
           model: String(flags.model),
           device: flags.device as 'cpu' | 'cuda',
+          dtype: flags.dtype as EngineSettings['dtype'],
           maxNumSeqs: flags.maxNumSeqs as number | undefined,
           kvCacheBytes: kvCacheBytes(flags, io),
           maxModelLen: flags.maxModelLen as number | undefined,

@@ -1,7 +1,7 @@
-import type { DeviceKind, DType } from '@sluice/cuda-kernels';
+import { cpuKernelPath, type CpuKernelPath, type DeviceKind, type DType } from '@sluice/cuda-kernels';
 import { EngineInvariantError, InvalidEngineOptionsError } from './errors';
 import { kvBudgetFromBlocks, kvBudgetFromBytes, kvBudgetFromDeviceMemory, type DeviceMemoryUse, type KvBudget } from './kv-budget';
-import type { ModelConfig } from './model/config';
+import type { CheckpointDType, ModelConfig } from './model/config';
 import { kvBlockBytes } from './models/kv-cache';
 
 /** recompute: drop a preempted sequence's KV and prefill it again later; swap: move its KV to host blocks. */
@@ -42,7 +42,16 @@ export interface EngineOptions {
    * off for CPU (whose ops run synchronously, so there is nothing to overlap).
    */
   asyncScheduling?: boolean;
+  /**
+   * The weights' dtype, named as vLLM names it; default 'auto': the checkpoint's (config.json torch_dtype). The cpu
+   * backend runs float32 and bfloat16 weights (f32 activations and accumulation; auto runs a float16 checkpoint as
+   * float32); cuda runs a checkpoint in its own dtype only.
+   */
+  dtype?: ModelDType;
 }
+
+export type ModelDType = 'auto' | 'float32' | 'bfloat16' | 'float16';
+const DTYPE_OF: Record<Exclude<ModelDType, 'auto'>, CheckpointDType> = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' };
 
 /** EngineOptions with every default applied and the cache sized in blocks. */
 export interface EngineConfig {
@@ -59,6 +68,10 @@ export interface EngineConfig {
   asyncScheduling: boolean;
   /** How numBlocks was derived and from which numbers. */
   kvBudget: KvBudget;
+  /** The GEMM weights' dtype (resolveWeightDType). */
+  dtype: DType;
+  /** On the cpu backend: the kernel set chosen at load (CPUID or SLUICE_CPU_ISA). */
+  cpuKernels?: CpuKernelPath;
 }
 
 /** The limits a profiled step is shaped by, handed to the device-memory measurement. */
@@ -70,7 +83,7 @@ export type MeasureDeviceMemory = (shape: StepShape) => DeviceMemoryUse;
 const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
-  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling',
+  'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling', 'dtype',
 ]);
 
 function fail(option: string, message: string): never {
@@ -105,6 +118,22 @@ export function validateEngineOptions(o: EngineOptions): void {
   if (o.preemptionMode !== undefined && o.preemptionMode !== 'recompute' && o.preemptionMode !== 'swap') {
     fail('preemptionMode', `must be 'recompute' or 'swap', got ${JSON.stringify(o.preemptionMode)}`);
   }
+  if (o.dtype !== undefined && o.dtype !== 'auto' && !Object.keys(DTYPE_OF).includes(o.dtype)) {
+    fail('dtype', `must be 'auto', 'float32', 'bfloat16' or 'float16', got ${JSON.stringify(o.dtype)}`);
+  }
+}
+
+/** The GEMM weights' dtype for this device and checkpoint (see EngineOptions.dtype); throws naming 'dtype'. */
+export function resolveWeightDType(o: EngineOptions, checkpoint: CheckpointDType): DType {
+  const asked = o.dtype ?? 'auto';
+  if ((o.device ?? 'cpu') === 'cpu') {
+    if (asked === 'float16') fail('dtype', "'float16' weights are not run by the cpu backend; use 'float32', 'bfloat16' or 'auto'");
+    return asked === 'auto' ? (checkpoint === 'bf16' ? 'bf16' : 'f32') : DTYPE_OF[asked];
+  }
+  if (asked !== 'auto' && DTYPE_OF[asked] !== checkpoint) {
+    fail('dtype', `'${asked}' on cuda needs a checkpoint stored in it; this one is ${checkpoint} (cuda runs a checkpoint in its own dtype)`);
+  }
+  return checkpoint;
 }
 
 /** Where the KV budget comes from: numBlocks, then kvCacheBytes, then on CUDA device memory, else the CPU default bytes. */
@@ -151,5 +180,7 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtyp
     preemptionMode,
     asyncScheduling: o.asyncScheduling ?? (o.device ?? 'cpu') === 'cuda',
     kvBudget,
+    dtype: resolveWeightDType(o, model.dtype),
+    cpuKernels: (o.device ?? 'cpu') === 'cpu' ? cpuKernelPath() : undefined,
   };
 }

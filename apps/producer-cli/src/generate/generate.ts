@@ -28,6 +28,8 @@ export interface GenerateEngine {
 export interface EngineSettings {
   model: string;
   device: 'cpu' | 'cuda';
+  /** The weights' dtype (EngineOptions.dtype). */
+  dtype?: 'auto' | 'float32' | 'bfloat16' | 'float16';
   maxNumSeqs?: number;
   kvCacheBytes?: number;
   maxModelLen?: number;

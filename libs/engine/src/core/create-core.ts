@@ -1,5 +1,5 @@
 import { cudaAvailable, getBackend, type Backend } from '@sluice/cuda-kernels';
-import { resolveEngineConfig, type EngineConfig, type EngineOptions, type StepShape } from '../config';
+import { resolveEngineConfig, resolveWeightDType, type EngineConfig, type EngineOptions, type StepShape } from '../config';
 import { InvalidEngineOptionsError } from '../errors';
 import type { ModelFiles } from '../model/model-files';
 import { KvCache } from '../models/kv-cache';
@@ -21,7 +21,7 @@ export function createEngineCore(options: EngineOptions, files: ModelFiles): { c
     throw new InvalidEngineOptionsError('device', "'cuda' was asked for, but this build has no CUDA backend or no GPU is visible");
   }
   const backend: Backend = getBackend(options.device ?? 'cpu');
-  const weights = loadLlamaWeights(backend, files);
+  const weights = loadLlamaWeights(backend, files, resolveWeightDType(options, files.config.dtype));
   const built: Array<{ free(): void }> = [];
   try {
     // On CUDA without a given size, the cache gets what the weights and a profiled largest step leave.

@@ -1,0 +1,96 @@
+// The dtype option on the cpu backend: bf16 GEMM weights (a bf16 checkpoint as stored, an f32 one rounded at load)
+// against the f32 path, and the option's validation and report in the engine config.
+import { getBackend } from '@sluice/cuda-kernels';
+import { resolveWeightDType } from '../src/config';
+import { LLMEngine } from '../src/frontend/llm-engine';
+import { InvalidEngineOptionsError } from '../src/errors';
+import { LLM } from '../src/llm';
+import { resolveModelFiles } from '../src/model/model-files';
+import { freeLlamaWeights, loadLlamaWeights } from '../src/models/llama-weights';
+import type { RequestOutput } from '../src/outputs';
+import { tinyModel } from './helpers/tiny-models';
+
+const MODELS = ['tiny-llama', 'tiny-gqa', 'tiny-mistral-bf16'] as const;
+const PROMPTS = ['The river', 'Café 日本語 🙂🚀 привет — naïve ✓', 'a', 'Once upon a time there was'];
+// Rounding these random tiny f32 models to bf16 moves a token's logprob by 0.007 on average and by up to 0.048
+// (tiny-gqa, 2026-12-05): the 2e-2 holds for the mean, not for every token.
+const LP_MEAN_TOL = 2e-2;
+const LP_MAX_TOL = 5e-2;
+// The f32 top-2 gap under which bf16 rounding may pick the other token: twice the largest logprob change.
+const NEAR_TIE = 2 * LP_MAX_TOL;
+
+async function run(model: string, dtype: 'float32' | 'bfloat16'): Promise<RequestOutput[]> {
+  const llm = new LLM({ model, dtype, kvCacheBytes: 8 * 1024 * 1024 });
+  try {
+    return await llm.generate(PROMPTS, { temperature: 0, maxTokens: 12, ignoreEos: true, logprobs: 2 });
+  } finally {
+    llm.close();
+  }
+}
+
+describe.each(MODELS)('%s with bfloat16 weights on cpu', (name) => {
+  it('loads the GEMM weights as bf16 and keeps the lookup table, norms and activations f32', () => {
+    const backend = getBackend('cpu');
+    const files = resolveModelFiles(tinyModel(name));
+    const w = loadLlamaWeights(backend, files, 'bf16');
+    try {
+      const l = w.layers[0];
+      expect([l.q, l.k, l.v, l.o, l.gateUp, l.down, w.lmHead].map((t) => t.dtype)).toEqual(Array(7).fill('bf16'));
+      expect([w.embed, w.norm, l.inputNorm, l.postNorm].map((t) => t.dtype)).toEqual(Array(4).fill('f32'));
+    } finally {
+      freeLlamaWeights(w);
+    }
+  });
+
+  it('agrees with the f32 path: greedy tokens until the first near-tie, logprobs within 2e-2 on average', async () => {
+    const [f32, bf16] = [await run(tinyModel(name), 'float32'), await run(tinyModel(name), 'bfloat16')];
+    if (name === 'tiny-mistral-bf16') {
+      // Weights stored in bf16 are the same values either way: the bf16 kernels add no error of their own.
+      expect(bf16.map((o) => o.outputs[0])).toEqual(f32.map((o) => o.outputs[0]));
+      return;
+    }
+    let compared = 0;
+    let sum = 0;
+    f32.forEach((ref, p) => {
+      const a = ref.outputs[0];
+      const b = bf16[p].outputs[0];
+      for (let i = 0; i < a.tokenIds.length; i++) {
+        const top = a.logprobs![i].top!;
+        if (b.tokenIds[i] !== a.tokenIds[i]) {
+          expect(top[0].logprob - top[1].logprob).toBeLessThan(NEAR_TIE);
+          break;
+        }
+        const d = Math.abs(b.logprobs![i].logprob - a.logprobs![i].logprob);
+        expect(d).toBeLessThan(LP_MAX_TOL);
+        sum += d;
+        compared++;
+      }
+    });
+    expect(compared).toBeGreaterThan(PROMPTS.length * 6);
+    expect(sum / compared).toBeLessThan(LP_MEAN_TOL);
+  });
+});
+
+describe('dtype option', () => {
+  it('resolves per device and checkpoint, naming the option when it cannot run', () => {
+    expect(resolveWeightDType({ model: 'm' }, 'bf16')).toBe('bf16');
+    expect(resolveWeightDType({ model: 'm' }, 'f16')).toBe('f32');
+    expect(resolveWeightDType({ model: 'm', dtype: 'float32' }, 'bf16')).toBe('f32');
+    expect(resolveWeightDType({ model: 'm', dtype: 'bfloat16' }, 'f32')).toBe('bf16');
+    expect(resolveWeightDType({ model: 'm', device: 'cuda', dtype: 'auto' }, 'f16')).toBe('f16');
+    expect(() => resolveWeightDType({ model: 'm', dtype: 'float16' }, 'f32')).toThrow(InvalidEngineOptionsError);
+    expect(() => resolveWeightDType({ model: 'm', device: 'cuda', dtype: 'float32' }, 'bf16')).toThrow(/'float32' on cuda/);
+  });
+
+  it('rejects an unknown dtype and reports the resolved one with the cpu kernel path', async () => {
+    await expect(LLMEngine.create({ model: tinyModel('tiny-llama'), dtype: 'int4' as never })).rejects.toThrow(
+      "must be 'auto', 'float32', 'bfloat16' or 'float16', got \"int4\"");
+    const engine = await LLMEngine.create({ model: tinyModel('tiny-llama'), dtype: 'bfloat16', kvCacheBytes: 1 << 20 });
+    try {
+      expect(engine.config.dtype).toBe('bf16');
+      expect(['avx512', 'avx2', 'generic']).toContain(engine.config.cpuKernels?.path);
+    } finally {
+      engine.close();
+    }
+  });
+});

@@ -80,6 +80,22 @@ static Napi::Value CpuFmaPeak(const Napi::CallbackInfo& info) {
   return out;
 }
 
+double cpu_read_bandwidth(int threads, size_t bytes);
+
+// cpuReadBandwidth(threads, bytes): GB/s of threads summing one buffer, best of 5 passes.
+static Napi::Value CpuReadBandwidth(const Napi::CallbackInfo& info) {
+  const int threads = info[0].As<Napi::Number>().Int32Value();
+  const double bytes = info[1].As<Napi::Number>().DoubleValue();
+  if (threads < 1 || threads > 1024 || !(bytes >= 1 << 20 && bytes <= double(1ull << 36))) {
+    throw_kernel_error(info.Env(), "E_RANGE", "cpuReadBandwidth", "threads", "cpuReadBandwidth: threads must be in [1, 1024] and bytes in [1 MiB, 64 GiB]");
+  }
+  try {
+    return Napi::Number::New(info.Env(), cpu_read_bandwidth(threads, static_cast<size_t>(bytes)));
+  } catch (const std::exception& e) {
+    throw_kernel_error(info.Env(), "E_ALLOC", "cpuReadBandwidth", "bytes", std::string("cpuReadBandwidth: ") + e.what());
+  }
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -90,6 +106,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tensor", tensor);
   exports.Set("NativeBackend", backend);
   exports.Set("registerErrorClass", Napi::Function::New(env, RegisterErrorClass, "registerErrorClass"));
+  exports.Set("cpuReadBandwidth", Napi::Function::New(env, CpuReadBandwidth, "cpuReadBandwidth"));
   exports.Set("cpuFmaPeak", Napi::Function::New(env, CpuFmaPeak, "cpuFmaPeak"));
   exports.Set("cpuKernelPath", Napi::Function::New(env, CpuKernelPath, "cpuKernelPath"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));

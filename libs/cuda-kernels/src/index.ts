@@ -36,6 +36,11 @@ export function cpuFmaPeak(lanes: 8 | 16, threads: number, seconds = 0.3): numbe
   return native().cpuFmaPeak(lanes, threads, seconds);
 }
 
+/** GB/s of `threads` threads reading one buffer of `bytes` (default 1 GiB) start to end, best of 5 passes. */
+export function cpuReadBandwidth(threads: number, bytes = 2 ** 30): number {
+  return native().cpuReadBandwidth(threads, bytes);
+}
+
 /** The backend for a device (default: cuda when available, else cpu); the same object on every call in a thread. */
 export function getBackend(device?: DeviceKind): Backend {
   const kind: DeviceKind = device ?? (cudaAvailable() ? 'cuda' : 'cpu');

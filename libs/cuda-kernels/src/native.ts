@@ -23,6 +23,7 @@ interface Binding {
   cudaBuilt: boolean;
   cpuKernelPath(): CpuKernelPath;
   cpuFmaPeak(lanes: number, threads: number, seconds: number): number[];
+  cpuReadBandwidth(threads: number, bytes: number): number;
 }
 
 export const addonPath = join(__dirname, '..', 'build', 'Release', 'sluice_kernels.node');

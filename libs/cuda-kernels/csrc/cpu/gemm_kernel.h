@@ -99,8 +99,11 @@ struct GemmKernel {
     const Op op{a, w, out, M, N, K};
     constexpr int64_t unit = 48;  // columns per scheduling unit: a multiple of every tile width
     const int64_t units = (N + unit - 1) / unit;
-    // Enough units per task that each task does ~1 MFLOP.
-    const int64_t grain = std::max<int64_t>(1, (1 << 20) / std::max<int64_t>(1, 2 * M * K * unit));
+    // Enough units per task that each task does ~1 MFLOP or streams ~256 KiB of w (decode is bandwidth-bound, and
+    // every thread adds bandwidth).
+    const int64_t per_unit = std::max<int64_t>(1, K * unit);
+    const int64_t grain = std::max<int64_t>(
+        1, std::min<int64_t>((1 << 20) / (2 * M * per_unit), (256 << 10) / (per_unit * int64_t(sizeof(TW)))));
     pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
       const int64_t n_begin = u0 * unit, n_end = std::min(N, u1 * unit);
       for (int64_t m = 0; m < M; m++) {

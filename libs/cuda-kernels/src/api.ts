@@ -8,9 +8,12 @@ export interface LoadSafetensorsOptions {
   asStored?: boolean;
 }
 
-/** The CPU kernel set chosen at load by CPUID (or SLUICE_CPU_ISA=avx2|avx512), and whether the CPU has AVX512_BF16. */
+/**
+ * The CPU kernel set chosen at load by CPUID (or SLUICE_CPU_ISA=avx2|avx512|avx512bf16; avx512bf16 multiplies bf16 weights
+ * by bf16-rounded activations in pair dot products), and whether the CPU has AVX512_BF16.
+ */
 export interface CpuKernelPath {
-  path: 'avx512' | 'avx2' | 'generic';
+  path: 'avx512bf16' | 'avx512' | 'avx2' | 'generic';
   avx512bf16: boolean;
 }
 export type DeviceKind = 'cpu' | 'cuda';

@@ -6,6 +6,7 @@ import type { RequestOutput } from '../src/outputs';
 import { argmax, referenceLogprobs, ReferenceLlama } from './helpers/reference-llama';
 import { tinyModel } from './helpers/tiny-models';
 
+// float32: the f32 path is the one held exact against the float64 reference (bfloat16 is tested in weight-dtype.test.ts).
 const MODELS = ['tiny-llama', 'tiny-gqa', 'tiny-mistral-bf16'] as const;
 const CORPUS = readFileSync(join(__dirname, '..', 'scripts', 'tiny-corpus.txt'), 'utf8');
 const PROMPTS = [
@@ -52,7 +53,7 @@ describe.each(MODELS)('%s matches the float64 reference', (name) => {
   }
 
   beforeAll(() => {
-    llm = new LLM({ model: tinyModel(name), kvCacheBytes: 8 * 1024 * 1024 });
+    llm = new LLM({ model: tinyModel(name), dtype: 'float32', kvCacheBytes: 8 * 1024 * 1024 });
   });
   afterAll(() => llm.close());
 
@@ -68,7 +69,7 @@ describe.each(MODELS)('%s matches the float64 reference', (name) => {
   });
 
   it('the long prompt gives the same result when prefilled in small chunks over small blocks', async () => {
-    const engine = await LLMEngine.create({ model: tinyModel(name), maxNumBatchedTokens: 64, maxNumSeqs: 8, numBlocks: 64, blockSize: 8 });
+    const engine = await LLMEngine.create({ model: tinyModel(name), dtype: 'float32', maxNumBatchedTokens: 64, maxNumSeqs: 8, numBlocks: 64, blockSize: 8 });
     try {
       await engine.addRequest('long', PROMPTS[3], params);
       let final: RequestOutput | undefined;

@@ -8,7 +8,9 @@ namespace sluice {
 void cpu_gemm(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias, int64_t M,
               int64_t N, int64_t K) {
 #ifdef SLUICE_CPU_AVX512
-  if (cpu_isa() == CpuIsa::Avx512) return cpu_gemm_avx512(pool, out, a, w, w_bf16, bias, M, N, K);
+  if (cpu_isa() != CpuIsa::Baseline) {
+    return cpu_gemm_avx512(pool, out, a, w, w_bf16, cpu_isa() == CpuIsa::Avx512Bf16, bias, M, N, K);
+  }
 #endif
   cpu_gemm_baseline(pool, out, a, w, w_bf16, bias, M, N, K);
 }

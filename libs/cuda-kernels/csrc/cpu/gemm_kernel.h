@@ -18,13 +18,13 @@ namespace sluice {
 constexpr int64_t kKC = 2048;  // K block: its hsum cost is < 10% of the chain's FMAs, and 64 rows of a stay in L2
 constexpr int64_t kMC = 64;    // M block of the batched order: 64 x 2048 floats of a is 512 KiB
 
-// V: vec, W, zero(), load(const float*|const uint16_t*), load_tail(p, n), fma(a, b, acc), hsum(v);
-// V::kMR x V::kNR is the batched tile, V::kNRSmall the width for the few-rows (decode) order.
-template <class V, class TW>
+// V: vec (the accumulator), W (k per step), zero(), load(const TA*|const TW*), load_tail(p, n), fma(a, w, acc),
+// hsum(v); V::kMR x V::kNR is the batched tile, V::kNRSmall the width for the few-rows (decode) order.
+template <class V, class TW, class TA = float>
 struct GemmKernel {
   using vec = typename V::vec;
   struct Op {
-    const float* a;
+    const TA* a;
     const TW* w;
     float* out;
     int64_t M, N, K;
@@ -33,7 +33,7 @@ struct GemmKernel {
   // out[m0 + i][n0 + j] += chain over [k0, k0 + kc) for i < MR, j < nr; rows of w past nr repeat the last one.
   template <int MR, int NR>
   static void tile(const Op& op, int64_t m0, int64_t n0, int64_t nr, int64_t k0, int64_t kc) {
-    const float* a[MR];
+    const TA* a[MR];
     const TW* w[NR];
     for (int i = 0; i < MR; i++) a[i] = op.a + (m0 + i) * op.K + k0;
     for (int j = 0; j < NR; j++) w[j] = op.w + (n0 + std::min<int64_t>(j, nr - 1)) * op.K + k0;
@@ -42,17 +42,17 @@ struct GemmKernel {
       for (int j = 0; j < NR; j++) acc[i][j] = V::zero();
     int64_t k = 0;
     for (; k + V::W <= kc; k += V::W) {
-      vec av[MR];
+      decltype(V::load(a[0])) av[MR];
       for (int i = 0; i < MR; i++) av[i] = V::load(a[i] + k);
       for (int j = 0; j < NR; j++) {
-        const vec wv = V::load(w[j] + k);
+        const auto wv = V::load(w[j] + k);
         for (int i = 0; i < MR; i++) acc[i][j] = V::fma(av[i], wv, acc[i][j]);
       }
     }
     if (k < kc) {
       const int n = static_cast<int>(kc - k);
       for (int j = 0; j < NR; j++) {
-        const vec wv = V::load_tail(w[j] + k, n);
+        const auto wv = V::load_tail(w[j] + k, n);
         for (int i = 0; i < MR; i++) acc[i][j] = V::fma(V::load_tail(a[i] + k, n), wv, acc[i][j]);
       }
     }
@@ -93,7 +93,7 @@ struct GemmKernel {
     }
   }
 
-  static void run(ThreadPool& pool, float* out, const float* a, const TW* w, const float* bias, int64_t M,
+  static void run(ThreadPool& pool, float* out, const TA* a, const TW* w, const float* bias, int64_t M,
                   int64_t N, int64_t K) {
     if (M == 0 || N == 0) return;
     const Op op{a, w, out, M, N, K};

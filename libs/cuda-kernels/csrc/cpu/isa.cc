@@ -19,13 +19,16 @@ namespace {
 CpuIsa choose() {
   const char* env = std::getenv("SLUICE_CPU_ISA");
   const std::string want = env ? env : "";
-  if (want.empty() || want == "auto") return cpu_runs_avx512() ? CpuIsa::Avx512 : CpuIsa::Baseline;
+  const bool bf16 = cpu_runs_avx512() && cpu_has_avx512_bf16();
+  if (want.empty() || want == "auto") return bf16 ? CpuIsa::Avx512Bf16 : cpu_runs_avx512() ? CpuIsa::Avx512 : CpuIsa::Baseline;
   if (want == "avx2") return CpuIsa::Baseline;
-  if (want == "avx512") {
-    if (cpu_runs_avx512()) return CpuIsa::Avx512;
-    throw std::runtime_error("SLUICE_CPU_ISA=avx512, but this CPU or build has no AVX-512 kernels (needs AVX-512 F/BW/VL/DQ)");
+  if (want == "avx512" && cpu_runs_avx512()) return CpuIsa::Avx512;
+  if (want == "avx512bf16" && bf16) return CpuIsa::Avx512Bf16;
+  if (want == "avx512" || want == "avx512bf16") {
+    throw std::runtime_error("SLUICE_CPU_ISA=" + want + ", but this CPU or build cannot run it (AVX-512 F/BW/VL/DQ" +
+                             (want == "avx512bf16" ? std::string(" and AVX512_BF16") : std::string()) + " needed)");
   }
-  throw std::runtime_error("SLUICE_CPU_ISA must be auto, avx2 or avx512, got '" + want + "'");
+  throw std::runtime_error("SLUICE_CPU_ISA must be auto, avx2, avx512 or avx512bf16, got '" + want + "'");
 }
 
 }  // namespace
@@ -36,6 +39,7 @@ CpuIsa cpu_isa() {
 }
 
 const char* cpu_isa_name(CpuIsa isa) {
+  if (isa == CpuIsa::Avx512Bf16) return "avx512bf16";
   if (isa == CpuIsa::Avx512) return "avx512";
 #if defined(__AVX2__) && defined(__FMA__)
   return "avx2";

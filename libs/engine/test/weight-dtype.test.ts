@@ -35,7 +35,7 @@ describe.each(MODELS)('%s with bfloat16 weights on cpu', (name) => {
     const w = loadLlamaWeights(backend, files, 'bf16');
     try {
       const l = w.layers[0];
-      expect([l.q, l.k, l.v, l.o, l.gateUp, l.down, w.lmHead].map((t) => t.dtype)).toEqual(Array(7).fill('bf16'));
+      expect([l.qkv, l.o, l.gateUp, l.down, w.lmHead].map((t) => t.dtype)).toEqual(Array(5).fill('bf16'));
       expect([w.embed, w.norm, l.inputNorm, l.postNorm].map((t) => t.dtype)).toEqual(Array(4).fill('f32'));
     } finally {
       freeLlamaWeights(w);

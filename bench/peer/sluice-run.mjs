@@ -17,17 +17,20 @@ const batches = batchesArg.split(',').map(Number);
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const vocab = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).vocab_size;
 
-function requests(engine, B, prompt, maxTokens, tag) {
+// Adds B requests and waits until the engine holds all of them (addRequest prepares prompts asynchronously).
+async function requests(engine, B, prompt, maxTokens, tag) {
   const next = rng(B * 7919 + prompt);
+  const added = [];
   for (let j = 0; j < B; j++) {
     const ids = Array.from({ length: prompt }, () => Math.floor(next() * vocab));
-    engine.addRequest(`${tag}${j}`, { promptTokenIds: ids }, { temperature: 0, maxTokens, ignoreEos: true });
+    added.push(engine.addRequest(`${tag}${j}`, { promptTokenIds: ids }, { temperature: 0, maxTokens, ignoreEos: true }));
   }
+  await Promise.all(added);
 }
 
 /** Wall time of the whole run, and of the decode steps after every sequence has its first token. */
-function runBatch(engine, B) {
-  requests(engine, B, pp, tg + 1, `b${B}-`);
+async function runBatch(engine, B) {
+  await requests(engine, B, pp, tg + 1, `b${B}-`);
   const t0 = now();
   let started = 0;
   let tDecode;
@@ -44,9 +47,10 @@ const engine = await LLMEngine.create({
   kvCacheBytes: 1024 * 2 ** 20, enablePrefixCaching: false,
 });
 try {
-  requests(engine, 2, 16, 4, 'warm-');
+  await requests(engine, 2, 16, 4, 'warm-');
   while (engine.hasUnfinishedRequests()) engine.step();
-  const results = batches.map((B) => runBatch(engine, B));
+  const results = [];
+  for (const B of batches) results.push(await runBatch(engine, B));
   console.log(JSON.stringify({ dtype: engine.config.dtype, cpuKernels: engine.config.cpuKernels, results }));
 } finally {
   engine.close();

@@ -88,3 +88,26 @@ export function resultToWire(out: RequestOutput): { outputs: WireCompletionOutpu
     usage: { prompt_tokens: out.usage.promptTokens, completion_tokens: out.usage.completionTokens },
   };
 }
+
+/** A job's request fields under the wire (schema) names: what both the worker and `sluice generate` send the engine. */
+export interface WireJob {
+  prompt?: string | null;
+  messages?: ReadonlyArray<{ role: string; content: string }> | null;
+  sampling?: WireSamplingParams | null;
+  priority?: number | null;
+}
+
+export interface JobRequest {
+  input: { prompt: string } | { messages: Array<{ role: string; content: string }> };
+  params: SamplingParams;
+  priority?: number;
+}
+
+/**
+ * The one mapping from a job to an engine request: chat messages (role and content only) or the prompt, the
+ * sampling by samplingParamsFromWire (or `params` already built from it), the priority when the job has one.
+ */
+export function jobRequest(job: WireJob, params: SamplingParams = samplingParamsFromWire(job.sampling)): JobRequest {
+  const input = job.messages ? { messages: job.messages.map(({ role, content }) => ({ role, content })) } : { prompt: job.prompt ?? '' };
+  return { input, params, ...(job.priority === null || job.priority === undefined ? {} : { priority: job.priority }) };
+}

@@ -6,9 +6,9 @@ import {
   RequestAbortedError,
   RequestRejectedError,
   jobOutcomeOf,
+  jobRequest,
   jobTimings,
   resultToWire,
-  samplingParamsFromWire,
   type AsyncEngineStats,
   type AsyncRequest,
   type RequestOutput,
@@ -25,9 +25,9 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 
 type Holds<T extends true> = T;
 type _SchemaIsWire = Holds<Same<SamplingParams, WireSamplingParams>> | Holds<Same<CompletionOutput, WireCompletionOutput>> | Holds<Same<Completion['usage'], WireUsage>>;
 
+/** The job under its in-flight id, by the one job-to-request mapping generate uses too (@sluice/engine's jobRequest). */
 export function engineRequest(job: EngineJob): AsyncRequest {
-  const input = job.messages ? { messages: job.messages.map((m) => ({ role: m.role, content: m.content })) } : { prompt: job.prompt ?? '' };
-  return { id: job.id, input, params: samplingParamsFromWire(job.sampling), priority: job.priority };
+  return { id: job.id, ...jobRequest(job) };
 }
 
 export function engineResult(out: RequestOutput): EngineResult {

@@ -1,5 +1,6 @@
 // The one place a PromptJob becomes an engine request: the engine takes the job's sampling under its wire (vLLM) names.
 import type { ChatMessage, SamplingParams as EngineSamplingParams, WireCompletionOutput, WireSamplingParams, WireUsage } from '@sluice/engine';
+import { jobRequest } from '@sluice/engine/wire-format';
 import type { CompletionOutput, PromptJob, SamplingParams, Usage } from '@sluice/schema';
 import { engineSampling } from '../produce/engine-sampling';
 
@@ -18,9 +19,10 @@ export interface EngineRequest {
   priority?: number;
 }
 
-/** The job as an engine request, its parameters checked by the engine's own rules so a bad row fails before any compute. */
+/**
+ * The job as an engine request, by the one mapping the worker uses too (@sluice/engine's jobRequest); its parameters
+ * checked first by the engine's own rules as a RowError, so a bad row fails before any compute.
+ */
 export function engineRequest(job: PromptJob): EngineRequest {
-  const params = engineSampling(job.sampling);
-  const input: EngineInput = job.messages ? { messages: job.messages.map(({ role, content }) => ({ role, content })) } : { prompt: job.prompt as string };
-  return { input, params, ...(job.priority === null || job.priority === undefined ? {} : { priority: job.priority }) };
+  return jobRequest(job, engineSampling(job.sampling));
 }

@@ -1,5 +1,6 @@
 // The `sluice` command line: produce, status, collect, generate; flags, validation and what each prints.
 import { Command, Option } from 'commander';
+import { redactUrl } from '@sluice/schema';
 import { usageError } from './errors';
 import { collect } from './collect/collect';
 import { byteSize, deadline, integer, positiveSeconds } from './cli-values';
@@ -87,6 +88,12 @@ function statusCommand(io: Io): Command {
   });
 }
 
+function s3Endpoint(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^https?:\/\/\S+$/.test(String(value))) throw usageError(`--s3-endpoint: "${redactUrl(String(value))}" is not an http(s) URL`);
+  return String(value);
+}
+
 function collectCommand(io: Io): Command {
   const cmd = new Command('collect')
     .description('Write one line per job of a batch in input order (completions, error records for failed and dead-lettered jobs), from the results topic (read_committed) or an export.')
@@ -98,6 +105,7 @@ function collectCommand(io: Io): Command {
     .option('--no-openai-format', 'write Completion records even for a batch produced from an OpenAI Batch input file')
     .option('--tokenizer <model dir>', "the served model's directory: OpenAI output's logprobs get token text, bytes and top_logprobs (records keep token ids; without it logprobs are null)")
     .option('--partial', 'write what there is even if jobs are still pending')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for --from s3:// (MinIO, S3Proxy; env SLUICE_S3_ENDPOINT; AWS when unset); the worker\'s flag has the same name')
     .addOption(timeoutOption())
     .option('--json', 'print the summary as JSON on stderr');
   addKafkaFlags(cmd);
@@ -109,6 +117,7 @@ function collectCommand(io: Io): Command {
       output: String(flags.output),
       errorsFile: flags.errorsFile as string | undefined,
       from: flags.from as string | undefined,
+      s3Endpoint: s3Endpoint(flags.s3Endpoint),
       openaiFormat: flags.openaiFormat as boolean | undefined,
       tokenizer: flags.tokenizer as string | undefined,
       partial: flags.partial === true,

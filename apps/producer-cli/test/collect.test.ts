@@ -134,6 +134,15 @@ describe('sluice collect from an S3 export', () => {
     await put(exportPartKey(prefix, batch, { partition: 0, firstOffset: 0, lastOffset: 5, format: 'jsonl' }), body([zombie]));
   });
 
+  it('takes the endpoint from --s3-endpoint too, the flag winning over SLUICE_S3_ENDPOINT', async () => {
+    const wrong = { ...env, SLUICE_S3_ENDPOINT: 'http://127.0.0.1:1' };
+    const run = await sluice(['collect', batch, '-o', join(dir, 's3-flag.jsonl'), '--from', `s3://${bucket}/${prefix}`, '--s3-endpoint', config.endpoint, '--json'], wrong);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, jobs: 5 });
+    const bad = await sluice(['collect', batch, '-o', join(dir, 's3-bad.jsonl'), '--from', `s3://${bucket}/${prefix}`, '--s3-endpoint', 'minio:9000'], env);
+    expect(bad).toMatchObject({ code: 2, stderr: 'sluice: --s3-endpoint: "minio:9000" is not an http(s) URL\n' });
+  });
+
   it('reads the parts in input order, one line per job, and writes OpenAI output from them too', async () => {
     const out = join(dir, 's3.jsonl');
     const run = await sluice(['collect', batch, '-o', out, '--from', `s3://${bucket}/${prefix}`, '--json'], env);

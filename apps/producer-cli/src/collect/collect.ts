@@ -5,7 +5,7 @@ import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
 import { scanBatch, type BatchScan } from '../status/batch-scan';
 import { deadLetterRecord } from './dead-letter-record';
-import { readExport } from './export-source';
+import { readExport, s3ClientFromEnv } from './export-source';
 import { inInputOrder } from './input-order';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
@@ -20,6 +20,8 @@ export interface CollectOptions {
   errorsFile?: string;
   /** `s3://bucket/prefix` or `file:///dir`; the results topic when absent. */
   from?: string;
+  /** S3-compatible endpoint for `from` (--s3-endpoint); SLUICE_S3_ENDPOINT when absent. */
+  s3Endpoint?: string;
   /** OpenAI Batch API output lines; undefined: when the batch was produced from an OpenAI Batch input file. */
   openaiFormat?: boolean;
   /** A model directory whose tokenizer gives OpenAI output its logprobs' token text. */
@@ -86,7 +88,8 @@ interface Gathered {
 
 async function gather(settings: KafkaSettings, options: CollectOptions, kafkaScan: BatchScan): Promise<Gathered> {
   if (!options.from) return { completions: kafkaScan.completions, source: settings.topics.results, orphans: null };
-  const read = await readExport(options.from, options.batchId);
+  const endpoint = options.s3Endpoint;
+  const read = await readExport(options.from, options.batchId, () => s3ClientFromEnv(endpoint ? { ...process.env, SLUICE_S3_ENDPOINT: endpoint } : process.env));
   // manifest.json counts records, a re-run job's repeats included; jobs are the distinct ones the rule kept.
   const exported = read.manifest ? read.manifest.completions + read.manifest.errors : null;
   const missing = exported === null ? 0 : Math.max(exported - read.records, 0);

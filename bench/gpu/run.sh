@@ -109,7 +109,7 @@ if [ $built -ne 0 ]; then
   skip ops "the addon did not build (build.log)"
 else
   devices=cpu,cuda; [ "$cpu" = 1 ] && devices=cpu
-  (cd "$repo/libs/cuda-kernels" && SLUICE_KERNEL_DEVICES=$devices step ops 240 node "$repo/node_modules/jest/bin/jest.js" --ci ${ops:+--testPathPatterns "$ops"})
+  (cd "$repo/libs/cuda-kernels" && FORCE_COLOR=0 SLUICE_KERNEL_DEVICES=$devices step ops 240 node "$repo/node_modules/jest/bin/jest.js" --ci ${ops:+--testPathPatterns "$ops"})
   if [ "$cpu" = 1 ]; then
     step parity-f32 120 parity parity-f32 "$SLUICE_MODELS_DIR/tiny" 1e-4
     skip parity-bf16 "--cpu: the CPU backend widens bf16 to f32"

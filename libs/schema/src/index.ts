@@ -17,3 +17,4 @@ export { recordToJson } from './json-record';
 export { DEFAULT_TOPICS, HEADERS, METADATA_SEQ, BATCH_ID_PATTERN } from './topics';
 export * from './export-layout';
 export { OUTCOMES, isDeadLetterCode, modelMismatch, type OutcomeCode, type OutcomeInfo, type OutcomeRecord, type DeadLetterCode, type ErrorLineCode } from './outcomes';
+export { deadLetterOriginal } from './dead-letter-original';

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EngineResult } from '../engine/inference-engine';
-import { HEADERS } from '@sluice/schema';
+import { deadLetterOriginal, HEADERS } from '@sluice/schema';
 import type { Completion, DeadLetter, PromptJob } from './schema';
 
 /**
@@ -85,12 +84,7 @@ export function deadLetter(code: string, message: string, o: Origin, ids: { job_
     batch_id: ids.batch_id ?? headers[HEADERS.batchId]?.toString() ?? null,
     worker_id: o.workerId,
     failed_at: Date.now(),
-    // The whole original, so a copy fetched from the source offset can be checked even once the value is cut to fit.
-    value_size: value?.length ?? null,
-    value_sha256: value ? createHash('sha256').update(value).digest('hex') : null,
-    value_truncated: false,
-    key_truncated: false,
-    headers_truncated: false,
+    ...deadLetterOriginal(value),
   };
 }
 

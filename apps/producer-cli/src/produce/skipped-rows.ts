@@ -1,6 +1,5 @@
 // Rows produce skipped (--skip-bad) as dead letters on the DLQ, so collect still answers each with an error line.
-import { createHash } from 'node:crypto';
-import { HEADERS, type DeadLetter } from '@sluice/schema';
+import { deadLetterOriginal, HEADERS, type DeadLetter } from '@sluice/schema';
 import type { SkippedRow } from '../input/job-rows';
 
 /** Marks a dead letter as an input row that never became a job (no Kafka partition held it). */
@@ -33,10 +32,6 @@ export function skippedRowLetter(row: SkippedRow, batchId: string, file: string,
     batch_id: batchId,
     worker_id: 'sluice-produce',
     failed_at: Date.now(),
-    value_size: value?.length ?? null,
-    value_sha256: value ? createHash('sha256').update(value).digest('hex') : null,
-    value_truncated: false,
-    key_truncated: false,
-    headers_truncated: false,
+    ...deadLetterOriginal(value),
   };
 }

@@ -18,5 +18,22 @@ export async function ensureTopics(admin: Admin, settings: KafkaSettings, layout
     { topic: batches, numPartitions: 1, replicationFactor: layout.replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
   ].filter((t) => !existing.has(t.topic));
   if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
-  return wanted.map((t) => t.topic);
+  const created = wanted.map((t) => t.topic);
+  await untilServed(admin, created);
+  return created;
+}
+
+// The controller has the new topics before every broker serves their metadata; with topic auto-creation off, a
+// reader that comes too soon gets "does not host this topic-partition", so wait (bounded) until it is served.
+async function untilServed(admin: Admin, topics: string[], timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await admin.fetchTopicMetadata({ topics });
+      return;
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

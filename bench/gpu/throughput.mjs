@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Sluice's output tokens/s on a fixed workload: N requests of P random prompt tokens, O output tokens each
 // (ignoreEos, greedy), all added at once; wall time from the first addRequest to the last finished request
-// (model load and KV sizing excluded). Prints one JSON line.
+// (model load and KV sizing excluded). Prints one JSON line, with the median and p90 of a step's wall time
+// (host and device together; with one request it is the per-token latency of decode).
 //   node throughput.mjs --model DIR --device cpu|cuda --requests N --prompt P --output O [--max-seqs S]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,13 +29,19 @@ try {
     await engine.addRequest(`t${r}`, { promptTokenIds: Array.from({ length: P }, id) }, { temperature: 0, maxTokens: O, ignoreEos: true });
   }
   let outputTokens = 0;
-  let steps = 0;
+  const stepMs = [];
   while (engine.hasUnfinishedRequests()) {
+    const t0 = performance.now();
     for (const o of engine.step()) if (o.finished) outputTokens += o.outputs[0].tokenIds.length;
-    steps++;
+    stepMs.push(performance.now() - t0);
   }
   const seconds = (performance.now() - start) / 1000;
-  console.log(JSON.stringify({ engine: 'sluice', device: v.device, requests: N, prompt: P, output: O, outputTokens, steps, seconds, outputTokensPerSecond: outputTokens / seconds }));
+  const sorted = [...stepMs].sort((a, b) => a - b);
+  const at = (q) => Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(3));
+  console.log(JSON.stringify({
+    engine: 'sluice', device: v.device, requests: N, prompt: P, output: O, outputTokens, steps: stepMs.length, seconds,
+    stepMsMedian: at(0.5), stepMsP90: at(0.9), outputTokensPerSecond: outputTokens / seconds,
+  }));
 } finally {
   engine.close();
 }

@@ -51,6 +51,14 @@ function fill(n, seed, fanIn, ones) {
   return out;
 }
 
+// A plain loop: Uint16Array.from with a map callback took minutes on the 1B shape.
+function bf16Bytes(data) {
+  const bits = new Uint32Array(data.buffer);
+  const out = new Uint16Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] >>> 16;
+  return new Uint8Array(out.buffer);
+}
+
 function writeSafetensors(path, list, dtype) {
   const size = dtype === 'F32' ? 4 : 2;
   const header = { __metadata__: { format: 'pt' } };
@@ -71,8 +79,7 @@ function writeSafetensors(path, list, dtype) {
     list.forEach(([, shape, init], i) => {
       const data = fill(shape.reduce((a, b) => a * b, 1), 0x9e3779b9 ^ (i + 1), shape[shape.length - 1], init === 'ones');
       // bf16 by truncation of the f32 bits: the weights are random, rounding mode does not matter.
-      const bytes = dtype === 'F32' ? new Uint8Array(data.buffer) : new Uint8Array(Uint16Array.from(new Uint32Array(data.buffer), (u) => u >>> 16).buffer);
-      writeSync(fd, bytes);
+      writeSync(fd, dtype === 'F32' ? new Uint8Array(data.buffer) : bf16Bytes(data));
     });
   } finally {
     closeSync(fd);

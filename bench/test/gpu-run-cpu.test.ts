@@ -33,7 +33,7 @@ describe('bench/gpu/run.sh --cpu', () => {
     const status = Object.fromEntries(rows.map(([name, s]) => [name, s]));
     expect(status).toEqual({
       build: 'ok', models: 'ok', ops: 'ok', 'parity-f32': 'ok', 'parity-bf16': 'skipped', 'parity-hf': 'skipped',
-      'throughput-sluice': 'ok', 'throughput-hf': 'skipped',
+      'throughput-sluice': 'ok', 'latency-sluice': 'ok', 'throughput-hf': 'skipped',
     });
     const parity = JSON.parse(rows.find(([name]) => name === 'parity-f32')![3]);
     expect(parity).toMatchObject({ ok: true, a: 'sluice-cpu', b: 'sluice-cpu', maxPromptLogprobDiff: 0 });

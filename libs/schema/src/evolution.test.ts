@@ -1,7 +1,7 @@
 import { RecordCodec } from './codec';
-import { DeadLetterSchemas, PromptJobSchemas } from './families';
+import { CompletionSchemas, DeadLetterSchemas, PromptJobSchemas } from './families';
 import { decodeSingleObject, encodeSingleObject } from './single-object';
-import { fullDeadLetter, fullPromptJob } from '../test/records';
+import { fullCompletion, fullDeadLetter, fullPromptJob } from '../test/records';
 
 const [v1, v2] = PromptJobSchemas.versions;
 
@@ -68,5 +68,31 @@ describe('DeadLetter schema evolution (v2 adds what was cut to fit the DLQ topic
     const codec = new RecordCodec(DeadLetterSchemas);
     const decoded = await codec.decode(await codec.encode(v1Letter()));
     expect(decoded).toMatchObject({ value_size: null, value_sha256: null, value_truncated: false, key_truncated: false, headers_truncated: false });
+  });
+});
+
+describe('Completion schema evolution (v2 adds usage.cached_tokens)', () => {
+  const [c1, c2] = CompletionSchemas.versions;
+  const v1Completion = () => {
+    const c = fullCompletion();
+    const { cached_tokens: _cached, ...usage } = c.usage;
+    return { ...c, usage };
+  };
+
+  it('writes v2 by default, with its own fingerprint', () => {
+    expect(c2).toBe(CompletionSchemas.latest);
+    expect(c1.fingerprint.equals(c2.fingerprint)).toBe(false);
+  });
+
+  it('v2 reader reads v1 records: cached_tokens null (not known), not 0', () => {
+    const bytes = encodeSingleObject(CompletionSchemas, v1Completion(), c1);
+    expect(bytes.subarray(2, 10)).toEqual(c1.fingerprint);
+    const c = v1Completion();
+    expect(decodeSingleObject(CompletionSchemas, bytes, c2)).toEqual({ ...c, usage: { ...c.usage, cached_tokens: null } });
+  });
+
+  it('v1 reader reads v2 records, ignoring the field it does not know', () => {
+    const decoded = decodeSingleObject(CompletionSchemas, encodeSingleObject(CompletionSchemas, fullCompletion(), c2), c1);
+    expect(decoded).toEqual(v1Completion());
   });
 });

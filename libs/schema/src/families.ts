@@ -7,6 +7,6 @@ export const PromptJobSchemas = loadFamily<PromptJob>('PromptJob', 'prompt-job',
   validate: validatePromptJob,
   jsonDefaults: () => ({ created_at: Date.now() }),
 });
-export const CompletionSchemas = loadFamily<Completion>('Completion', 'completion', 1);
+export const CompletionSchemas = loadFamily<Completion>('Completion', 'completion', 2);
 export const DeadLetterSchemas = loadFamily<DeadLetter>('DeadLetter', 'dead-letter', 2);
 export const BatchManifestSchemas = loadFamily<BatchManifest>('BatchManifest', 'batch-manifest', 1);

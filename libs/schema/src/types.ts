@@ -52,6 +52,8 @@ export interface CompletionOutput {
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
+  /** Added in completion v2: prompt tokens served from the prefix cache (null or absent: written by v1). */
+  cached_tokens?: number | null;
 }
 
 export interface Timings {

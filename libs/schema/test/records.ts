@@ -36,7 +36,7 @@ export function fullCompletion(): Completion {
       },
       { index: 1, text: 'Hello', token_ids: null, finish_reason: 'length', stop_reason: null, cumulative_logprob: null, logprobs: null },
     ],
-    usage: { prompt_tokens: 12, completion_tokens: 5 },
+    usage: { prompt_tokens: 12, completion_tokens: 5, cached_tokens: 8 },
     timings: { queued_ms: 1.5, first_token_ms: 20.25, total_ms: 40 },
     model: 'tiny-llama',
     worker_id: 'worker-a',

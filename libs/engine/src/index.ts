@@ -18,4 +18,5 @@ export type { ModelConfig } from './model/config';
 export * from './async';
 export * from './wire-format';
 export { jobOutcomeOf, type JobOutcome } from './job-outcome';
-export { jobTimings, type JobTimings } from './job-timings';
+export { jobTimings, afterWait, type JobTimings } from './job-timings';
+export { completionRecord, errorCompletionRecord, NO_TIMINGS, NO_USAGE, type CompletionContext, type CompletionJob } from './completion-record';

@@ -15,3 +15,9 @@ export function jobTimings(t: RequestTimings, waitedMs = 0): JobTimings {
   const since = (to: number | undefined) => (to === undefined ? undefined : Math.max(0, Math.round(waitedMs + to - t.arrivalMs)));
   return { queued_ms: since(t.firstScheduledMs) ?? 0, first_token_ms: since(t.firstTokenMs) ?? null, total_ms: since(t.finishedMs) ?? 0 };
 }
+
+/** Timings measured from a hand-off, shifted to start when the job was taken (a worker's wait before its submit). */
+export function afterWait(t: JobTimings, waitedMs: number): JobTimings {
+  const w = Math.max(0, Math.round(waitedMs));
+  return { queued_ms: t.queued_ms + w, first_token_ms: t.first_token_ms === null ? null : t.first_token_ms + w, total_ms: t.total_ms + w };
+}

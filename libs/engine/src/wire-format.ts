@@ -33,6 +33,8 @@ export interface WireCompletionOutput {
 export interface WireUsage {
   prompt_tokens: number;
   completion_tokens: number;
+  /** Prompt tokens whose KV came from the prefix cache (null: not known, a record written before completion v2). */
+  cached_tokens?: number | null;
 }
 
 /** A well-formed vLLM parameter value this engine does not implement (rather than one no engine could run). */
@@ -85,7 +87,7 @@ export function resultToWire(out: RequestOutput): { outputs: WireCompletionOutpu
       cumulative_logprob: o.cumulativeLogprob,
       logprobs: o.logprobs ? o.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.top ?? [] })) : null,
     })),
-    usage: { prompt_tokens: out.usage.promptTokens, completion_tokens: out.usage.completionTokens },
+    usage: { prompt_tokens: out.usage.promptTokens, completion_tokens: out.usage.completionTokens, cached_tokens: out.usage.cachedPromptTokens },
   };
 }
 

@@ -4,6 +4,7 @@ import { ChatTemplate, specialTokensOf } from '../src/tokenizer/chat-template';
 import { IncrementalDetokenizer } from '../src/tokenizer/incremental-detokenizer';
 import { StopStringText } from '../src/tokenizer/stop-strings';
 import { TextTokenizer } from '../src/tokenizer/text-tokenizer';
+import { tokenBytes, tokenBytesRule } from '../src/tokenizer/token-bytes';
 import { TokenizerError } from '../src/tokenizer/tokenizer-error';
 import { tinyModel } from './helpers/tiny-models';
 
@@ -25,6 +26,32 @@ describe('TextTokenizer', () => {
     expect(withBos[0]).toBe(tok.tokenId('<|begin_of_text|>'));
     expect(tok.decode(withBos, false)).toBe('<|begin_of_text|>' + UNICODE);
     expect(tok.decode(withBos, true)).toBe(UNICODE);
+  });
+});
+
+describe('TextTokenizer.tokenBytes', () => {
+  it('gives each token its own bytes: together the text\'s UTF-8, alone some not valid UTF-8 (a split character)', async () => {
+    const ids = await tok.encode(UNICODE, false);
+    const pieces = ids.map((id) => tok.tokenBytes(id));
+    expect(Buffer.concat(pieces).toString('utf8')).toBe(tok.decode(ids, true));
+    const valid = (b: Uint8Array) => { try { new TextDecoder('utf-8', { fatal: true }).decode(b); return true; } catch { return false; } };
+    expect(pieces.filter((b) => !valid(b)).length).toBeGreaterThan(0);
+    for (const [i, b] of pieces.entries()) if (valid(b)) expect(Buffer.from(b).toString('utf8')).toBe(tok.decode([ids[i]], false));
+  });
+
+  it('spells special tokens as their text, and an id with no token as no bytes', () => {
+    const bos = tok.tokenId('<|begin_of_text|>')!;
+    expect(Buffer.from(tok.tokenBytes(bos)).toString('utf8')).toBe('<|begin_of_text|>');
+    expect(tok.tokenBytes(tok.vocabSize + 10)).toHaveLength(0);
+  });
+
+  it('reads byte-fallback vocabularies (Llama 2, Mistral): <0xNN> is one byte, \u2581 a space', () => {
+    const rule = tokenBytesRule({ type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' } }, { type: 'ByteFallback' }, { type: 'Fuse' }] });
+    expect(rule).toBe('sentencepiece');
+    expect([...tokenBytes('<0xE2>', rule, false)]).toEqual([0xe2]);
+    expect(Buffer.from(tokenBytes('\u2581Hello', rule, false)).toString('utf8')).toBe(' Hello');
+    expect(tokenBytesRule({ type: 'ByteLevel' })).toBe('byte-level');
+    expect(tokenBytesRule(null)).toBe('text');
   });
 });
 

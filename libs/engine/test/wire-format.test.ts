@@ -84,7 +84,7 @@ describe('resultToWire', () => {
         { index: 1, text: 'c', token_ids: [7], finish_reason: 'length', stop_reason: null, cumulative_logprob: -2, logprobs: null },
         { index: 2, text: 'd.', token_ids: [8], finish_reason: 'stop', stop_reason: '.', cumulative_logprob: -0.1, logprobs: null },
       ],
-      usage: { prompt_tokens: 3, completion_tokens: 4 },
+      usage: { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 2 },
     });
   });
 });

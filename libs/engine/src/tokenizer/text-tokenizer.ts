@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Decoder, Tokenizer } from 'tokenizers';
 import { TokenizerError } from './tokenizer-error';
+import { tokenBytes, tokenBytesRule, type TokenBytesRule } from './token-bytes';
 
 interface AddedTokenJson {
   id: number;
@@ -16,9 +17,12 @@ export class TextTokenizer {
   readonly specialIds: ReadonlySet<number>;
   readonly vocabSize: number;
   private readonly decoder: Decoder | null;
+  // Added tokens are spelt as their own text, not in the vocabulary's byte alphabet.
+  private readonly addedIds: ReadonlySet<number>;
 
-  private constructor(private readonly tok: Tokenizer, added: AddedTokenJson[]) {
+  private constructor(private readonly tok: Tokenizer, added: AddedTokenJson[], private readonly bytesRule: TokenBytesRule) {
     this.specialIds = new Set(added.filter((t) => t.special).map((t) => t.id));
+    this.addedIds = new Set(added.map((t) => t.id));
     this.vocabSize = tok.getVocabSize(true);
     this.decoder = tok.getDecoder();
   }
@@ -32,8 +36,8 @@ export class TextTokenizer {
     } catch (e) {
       throw new TokenizerError('TOKENIZER_INVALID', `${file}: cannot load tokenizer (${(e as Error).message})`);
     }
-    const added = (JSON.parse(text).added_tokens ?? []) as AddedTokenJson[];
-    return new TextTokenizer(tok, added);
+    const json = JSON.parse(text) as { added_tokens?: AddedTokenJson[]; decoder?: Parameters<typeof tokenBytesRule>[0] };
+    return new TextTokenizer(tok, json.added_tokens ?? [], tokenBytesRule(json.decoder));
   }
 
   async encode(text: string, addSpecialTokens: boolean): Promise<number[]> {
@@ -58,6 +62,12 @@ export class TextTokenizer {
       if (t !== null) out.push(t);
     }
     return out;
+  }
+
+  /** The bytes token `id` stands for, a part of a UTF-8 character included; empty for an id with no token. */
+  tokenBytes(id: number): Uint8Array {
+    const t = this.tok.idToToken(id);
+    return t === null ? new Uint8Array(0) : tokenBytes(t, this.bytesRule, this.addedIds.has(id));
   }
 
   /** Text of token strings; an incomplete trailing UTF-8 sequence shows as U+FFFD. */

@@ -589,6 +589,7 @@ export class Worker {
     else {
       m.completed.inc();
       m.promptTokens.inc(o.completion.usage.prompt_tokens);
+      m.cachedPromptTokens.inc(o.completion.usage.cached_tokens ?? 0);
       m.generationTokens.inc(o.completion.usage.completion_tokens);
     }
   }

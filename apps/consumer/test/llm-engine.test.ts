@@ -25,11 +25,21 @@ describe('LlmEngine on tiny-llama', () => {
       const chat = await engine.submit({ id: 'b', messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, max_tokens: 12 }, priority: 1 });
       expect(text.outputs[0]).toMatchObject({ index: 0, text: fromText.outputs[0].text, token_ids: fromText.outputs[0].tokenIds, finish_reason: fromText.outputs[0].finishReason });
       expect(chat.outputs[0]).toMatchObject({ text: fromChat.outputs[0].text, token_ids: fromChat.outputs[0].tokenIds });
-      expect(text.usage).toEqual({ prompt_tokens: fromText.usage.promptTokens, completion_tokens: 12 });
-      expect(text.totalMs).toBeGreaterThanOrEqual(text.firstTokenMs ?? 0);
+      expect(text.usage).toEqual({ prompt_tokens: fromText.usage.promptTokens, completion_tokens: 12, cached_tokens: 0 });
+      expect(text.timings.total_ms).toBeGreaterThanOrEqual(text.timings.first_token_ms ?? 0);
     } finally {
       llm.close();
     }
+  });
+
+  it('reports the prompt tokens a later job got from the prefix cache (usage.cached_tokens)', async () => {
+    const prompt = 'a preamble long enough to fill more than one block of sixteen tokens, shared by both jobs. ';
+    const first = await engine.submit({ id: 'c1', prompt: `${prompt}one`, sampling: { temperature: 0, max_tokens: 1 } });
+    const second = await engine.submit({ id: 'c2', prompt: `${prompt}two`, sampling: { temperature: 0, max_tokens: 1 } });
+    expect(first.usage.cached_tokens).toBe(0);
+    expect(second.usage.cached_tokens).toBeGreaterThanOrEqual(16);
+    expect(second.usage.cached_tokens! % 16).toBe(0);
+    expect(second.usage.cached_tokens).toBeLessThan(second.usage.prompt_tokens);
   });
 
   it('returns n outputs for n > 1', async () => {

@@ -8,7 +8,7 @@ describe('EchoEngine', () => {
       { index: 0, text: 'hello big world', finish_reason: 'stop', cumulative_logprob: 0 },
       { index: 1, text: 'hello big world', finish_reason: 'stop', cumulative_logprob: 0 },
     ]);
-    expect(r.usage).toEqual({ prompt_tokens: 3, completion_tokens: 6 });
+    expect(r.usage).toEqual({ prompt_tokens: 3, completion_tokens: 6, cached_tokens: 0 });
   });
 
   it('renders chat messages', async () => {

@@ -31,9 +31,9 @@ export class EchoEngine implements InferenceEngine {
     const tokens = countTokens(text);
     const result: EngineResult = {
       outputs: Array.from({ length: n }, (_, index) => ({ index, text, finish_reason: 'stop' as const, cumulative_logprob: 0 })),
-      usage: { prompt_tokens: tokens, completion_tokens: tokens * n },
-      firstTokenMs: this.options.delayMs ?? 0,
-      totalMs: this.options.delayMs ?? 0,
+      // The echo engine caches nothing.
+      usage: { prompt_tokens: tokens, completion_tokens: tokens * n, cached_tokens: 0 },
+      timings: { queued_ms: 0, first_token_ms: this.options.delayMs ?? 0, total_ms: this.options.delayMs ?? 0 },
     };
     const delay = this.options.delayMs ?? 0;
     if (delay <= 0) return Promise.resolve(result);

@@ -1,4 +1,5 @@
-import type { ChatMessage, CompletionOutput, SamplingParams } from '../jobs/schema';
+import type { JobTimings } from '@sluice/engine';
+import type { ChatMessage, Completion, CompletionOutput, SamplingParams } from '../jobs/schema';
 
 /** One job as the engine sees it; `id` names it among in-flight jobs (the worker uses its (batch_id, job_id) key). */
 export interface EngineJob {
@@ -12,11 +13,9 @@ export interface EngineJob {
 
 export interface EngineResult {
   outputs: CompletionOutput[];
-  usage: { prompt_tokens: number; completion_tokens: number };
-  /** Milliseconds from submit until the engine first scheduled the job (when known), to first token (when known) and to the end. */
-  queuedMs?: number;
-  firstTokenMs?: number;
-  totalMs: number;
+  usage: Completion['usage'];
+  /** From submit, by @sluice/engine's jobTimings rule: the worker's wait before submit is added by afterWait. */
+  timings: JobTimings;
 }
 
 /** What backpressure looks at: the engine's own queue and KV cache, not only the worker's in-flight count. */

@@ -50,9 +50,10 @@ describe('engineResult', () => {
   };
 
   it('gives the engine\'s outputs and usage under the schema names, and timings relative to the engine taking the request', () => {
-    expect(engineResult(out)).toEqual({ ...resultToWire(out), queuedMs: 1, firstTokenMs: 10, totalMs: 40 });
+    expect(engineResult(out)).toEqual({ ...resultToWire(out), timings: { queued_ms: 1, first_token_ms: 10, total_ms: 40 } });
+    expect(engineResult(out).usage).toEqual({ prompt_tokens: 3, completion_tokens: 3, cached_tokens: 0 });
     expect(engineResult(out).outputs[0]).toMatchObject({ token_ids: [5, 6], stop_reason: '13', logprobs: [{ token: 5, logprob: -1, top: [] }] });
-    expect(engineResult({ ...out, timings: { arrivalMs: 1000 } })).toMatchObject({ firstTokenMs: undefined, totalMs: 0 });
+    expect(engineResult({ ...out, timings: { arrivalMs: 1000 } }).timings).toEqual({ queued_ms: 0, first_token_ms: null, total_ms: 0 });
   });
 });
 

@@ -12,18 +12,9 @@ import {
   type AsyncEngineStats,
   type AsyncRequest,
   type RequestOutput,
-  type WireCompletionOutput,
-  type WireSamplingParams,
-  type WireUsage,
 } from '@sluice/engine';
 import { EngineError, InvalidJobError } from '../errors';
-import type { Completion, CompletionOutput, SamplingParams } from '../jobs/schema';
 import type { EngineJob, EngineLoad, EngineResult } from './inference-engine';
-
-// The schema's records are the engine's wire shapes, field for field: a schema change that parts them fails to compile here.
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Holds<T extends true> = T;
-type _SchemaIsWire = Holds<Same<SamplingParams, WireSamplingParams>> | Holds<Same<CompletionOutput, WireCompletionOutput>> | Holds<Same<Completion['usage'], WireUsage>>;
 
 /** The job under its in-flight id, by the one job-to-request mapping generate uses too (@sluice/engine's jobRequest). */
 export function engineRequest(job: EngineJob): AsyncRequest {
@@ -31,8 +22,7 @@ export function engineRequest(job: EngineJob): AsyncRequest {
 }
 
 export function engineResult(out: RequestOutput): EngineResult {
-  const t = jobTimings(out.timings);
-  return { ...resultToWire(out), queuedMs: t.queued_ms, firstTokenMs: t.first_token_ms ?? undefined, totalMs: t.total_ms };
+  return { ...resultToWire(out), timings: jobTimings(out.timings) };
 }
 
 /** The scheduler's queue and KV cache for backpressure and the gauges. */

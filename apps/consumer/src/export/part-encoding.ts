@@ -33,6 +33,7 @@ export async function encodePart(completions: Completion[], format: ExportFormat
       col('outputs', 'JSON', (c) => json(c.outputs)),
       col('prompt_tokens', 'INT32', (c) => c.usage.prompt_tokens),
       col('completion_tokens', 'INT32', (c) => c.usage.completion_tokens),
+      col('cached_tokens', 'INT32', (c) => c.usage.cached_tokens ?? null),
       col('timings', 'JSON', (c) => json(c.timings)),
       col('model', 'STRING', (c) => c.model),
       col('worker_id', 'STRING', (c) => c.worker_id),

@@ -44,7 +44,7 @@ class FakeEngine implements InferenceEngine {
     const p = this.pending.get(id);
     this.pending.delete(id);
     this.reportedWaiting = this.pending.size;
-    p?.resolve({ outputs: [{ index: 0, text: 'ok', finish_reason: 'stop', cumulative_logprob: 0 }], usage: { prompt_tokens: 1, completion_tokens: 1 }, totalMs: 1 });
+    p?.resolve({ outputs: [{ index: 0, text: 'ok', finish_reason: 'stop', cumulative_logprob: 0 }], usage: { prompt_tokens: 1, completion_tokens: 1 }, timings: { queued_ms: 0, first_token_ms: 1, total_ms: 1 } });
   }
 
   load(): EngineLoad {

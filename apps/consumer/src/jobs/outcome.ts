@@ -1,5 +1,6 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EngineResult } from '../engine/inference-engine';
+import { afterWait, completionRecord, errorCompletionRecord } from '@sluice/engine';
 import { deadLetterOriginal, HEADERS } from '@sluice/schema';
 import type { Completion, DeadLetter, PromptJob } from './schema';
 
@@ -25,36 +26,14 @@ export interface Origin {
   receivedAt: number;
 }
 
+/** The Completion of a served job, by @sluice/engine's one record rule; its timings start when the worker took the job. */
 export function successCompletion(job: PromptJob, result: EngineResult, model: string, o: Origin, submittedAt: number): Completion {
-  const waited = Math.max(0, submittedAt - o.receivedAt);
-  return {
-    job_id: job.job_id,
-    batch_id: job.batch_id,
-    outputs: result.outputs,
-    usage: result.usage,
-    // As generate's (jobTimings): from when the job was taken, the worker's own wait before submit included.
-    timings: { queued_ms: waited + (result.queuedMs ?? 0), first_token_ms: result.firstTokenMs === undefined ? null : waited + result.firstTokenMs, total_ms: waited + result.totalMs },
-    model,
-    worker_id: o.workerId,
-    metadata: job.metadata,
-    error: null,
-    completed_at: Date.now(),
-  };
+  return completionRecord(job, result, afterWait(result.timings, submittedAt - o.receivedAt), { model, workerId: o.workerId });
 }
 
+/** A job answered with an outcome code: queued from when the worker took it until now. */
 export function errorCompletion(job: PromptJob, code: string, message: string, model: string, o: Origin): Completion {
-  return {
-    job_id: job.job_id,
-    batch_id: job.batch_id,
-    outputs: [],
-    usage: { prompt_tokens: 0, completion_tokens: 0 },
-    timings: { queued_ms: Math.max(0, Date.now() - o.receivedAt), first_token_ms: null, total_ms: 0 },
-    model,
-    worker_id: o.workerId,
-    metadata: job.metadata,
-    error: { code, message },
-    completed_at: Date.now(),
-  };
+  return errorCompletionRecord(job, { code, message }, { model, workerId: o.workerId }, Date.now() - o.receivedAt);
 }
 
 function headerBuffers(headers: IHeaders | undefined): Record<string, Buffer> {

@@ -13,6 +13,7 @@ export class WorkerMetrics {
   readonly failed = new Counter({ name: 'sluice_jobs_failed_total', help: 'Jobs committed with an error completion', labelNames: ['code'], registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'sluice_jobs_dead_lettered_total', help: 'Messages sent to the DLQ', labelNames: ['code'], registers: [this.registry] });
   readonly promptTokens = new Counter({ name: 'sluice_prompt_tokens_total', help: 'Prompt tokens of finished jobs (rate() gives tokens/s)', registers: [this.registry] });
+  readonly cachedPromptTokens = new Counter({ name: 'sluice_cached_prompt_tokens_total', help: 'Prompt tokens of finished jobs served from the prefix cache (over sluice_prompt_tokens_total: the hit rate)', registers: [this.registry] });
   readonly generationTokens = new Counter({ name: 'sluice_generation_tokens_total', help: 'Generated tokens of finished jobs (rate() gives tokens/s)', registers: [this.registry] });
   readonly commits = new Counter({ name: 'sluice_commits_total', help: 'Offset commits (transactions in exactly-once mode)', labelNames: ['result'], registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'sluice_in_flight_jobs', help: 'Jobs submitted to the engine and not finished', registers: [this.registry] });

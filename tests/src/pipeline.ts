@@ -96,12 +96,11 @@ export class Pipeline {
     return last!;
   }
 
-  /** `sluice collect BATCH -o FILE [--from ...]`, returning its JSON summary (printed on stderr). */
+  /** `sluice collect BATCH -o FILE [--from ...]`, returning its JSON summary (printed on stdout). */
   async collect(batchId: string, output: string, args: string[] = []): Promise<CollectSummary> {
     const r = await runSluice(['collect', batchId, '-o', output, '--json', ...args], this.env);
     if (r.code !== 0) throw new Error(`sluice collect exited ${r.code}: ${r.stderr}`);
-    const summary = r.stderr.trim().split('\n').pop() ?? '{}';
-    return JSON.parse(summary) as CollectSummary;
+    return JSON.parse(r.stdout) as CollectSummary;
   }
 
   /** Every completion on the results topic as read_committed sees it, duplicates included. */

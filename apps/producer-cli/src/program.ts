@@ -107,11 +107,12 @@ function collectCommand(io: Io): Command {
     .option('--partial', 'write what there is even if jobs are still pending')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for --from s3:// (MinIO, S3Proxy; env SLUICE_S3_ENDPOINT; AWS when unset); the worker\'s flag has the same name')
     .addOption(timeoutOption())
-    .option('--json', 'print the summary as JSON on stderr');
+    .option('--json', 'print the summary as JSON on stdout (so not with -o -)');
   addKafkaFlags(cmd);
   return cmd.action(async (batch: string, flags: Record<string, unknown>) => {
     const settings = resolveKafkaSettings(flags);
     if (flags.output === '') throw usageError('--output: a file name or - is required');
+    checkJsonOutput(flags);
     const summary = await collect(settings, {
       batchId: checkBatchId(batch, '<batch>'),
       output: String(flags.output),
@@ -124,7 +125,7 @@ function collectCommand(io: Io): Command {
       timeoutMs: (flags.timeout as number) * 1000,
       signal: io.signal,
     });
-    if (flags.json) return io.err(JSON.stringify(summary));
+    if (flags.json) return io.out(JSON.stringify(summary));
     const pending = summary.pending ? `, ${summary.pending} pending` : '';
     const dead = summary.dead_lettered ? `, ${summary.dead_lettered} of them dead-lettered` : '';
     const orphans = summary.orphans_ignored ? `; ${summary.orphans_ignored} uncommitted part objects ignored` : '';
@@ -155,8 +156,9 @@ function generateCommand(io: Io): Command {
     .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
     .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
     .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
-    .option('--json', 'print the summary as JSON on stderr');
+    .option('--json', 'print the summary as JSON on stdout (so not with -o -)');
   return cmd.action(async (flags: Record<string, unknown>) => {
+    checkJsonOutput(flags);
     const sampling = samplingFromFlags(flags);
     // Loaded only here: the engine and its native backend are not needed by the Kafka commands.
     const [{ generate }, { startAsyncEngine }] = await Promise.all([import('./generate/generate'), import('./generate/async-engine')]);
@@ -184,11 +186,16 @@ function generateCommand(io: Io): Command {
       startAsyncEngine,
     );
     reportSkipped(io, summary);
-    if (flags.json) return io.err(JSON.stringify(summary));
+    if (flags.json) return io.out(JSON.stringify(summary));
     const refused = summary.failed ? ` (${summary.failed} refused by the engine)` : '';
     const bad = summary.bad_rows ? `; ${summary.bad_rows} bad rows skipped` : '';
     io.err(`generate: wrote ${summary.requests} completions${refused} from ${summary.source} to ${summary.output} with ${summary.model} in ${summary.seconds.toFixed(1)} s, ${Math.round(summary.tokens_per_second)} tokens/s${bad}`);
   });
+}
+
+// Every command's --json summary goes to stdout; with -o - the lines own it, and mixing both would break a reader of either.
+function checkJsonOutput(flags: Record<string, unknown>): void {
+  if (flags.json && flags.output === '-') throw usageError('--json prints the summary on stdout, which -o - gives to the lines: write the lines to a file');
 }
 
 /** --kv-cache-bytes, or the deprecated --kv-cache-mib with a note. */

@@ -43,7 +43,7 @@ describe('sluice collect from the results topic', () => {
 
     const partial = await sluice(['collect', batch, '-o', out, '--partial', '--json'], env);
     expect(partial.code).toBe(0);
-    expect(JSON.parse(partial.stderr)).toMatchObject({ written: 4, failed: 0, jobs: 6, pending: 2, source: topics.results });
+    expect(JSON.parse(partial.stdout)).toMatchObject({ written: 4, failed: 0, jobs: 6, pending: 2, source: topics.results });
     const got = lines(out);
     expect(got.map((c) => c.job_id)).toEqual([id(0), id(2), id(4), id(5)]);
     expect(got[1]).toMatchObject({ error: null, outputs: [{ text: `answer ${id(2)}` }] });
@@ -77,7 +77,7 @@ describe('sluice collect from the results topic', () => {
     const errors = join(dir, 'errors.jsonl');
     const run = await sluice(['collect', batch, '-o', out, '--errors-file', errors, '--openai-format', '--json'], env);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stderr)).toMatchObject({ written: 6, failed: 1, dead_lettered: 1, errors_file: errors, usage: { prompt_tokens: 15, completion_tokens: 10, total_tokens: 25 } });
+    expect(JSON.parse(run.stdout)).toMatchObject({ written: 6, failed: 1, dead_lettered: 1, errors_file: errors, usage: { prompt_tokens: 15, completion_tokens: 10, total_tokens: 25 } });
     expect(lines(out).map((r) => r.custom_id)).toEqual([id(0), id(1), id(2), id(4), id(5)]);
     expect(lines(errors)).toEqual([{ id: `batch_req_${id(3)}`, custom_id: id(3), response: null, error: { code: 'UNDECODABLE', message: 'test dead letter' } }]);
   });
@@ -138,7 +138,7 @@ describe('sluice collect from an S3 export', () => {
     const wrong = { ...env, SLUICE_S3_ENDPOINT: 'http://127.0.0.1:1' };
     const run = await sluice(['collect', batch, '-o', join(dir, 's3-flag.jsonl'), '--from', `s3://${bucket}/${prefix}`, '--s3-endpoint', config.endpoint, '--json'], wrong);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, jobs: 5 });
+    expect(JSON.parse(run.stdout)).toMatchObject({ written: 5, jobs: 5 });
     const bad = await sluice(['collect', batch, '-o', join(dir, 's3-bad.jsonl'), '--from', `s3://${bucket}/${prefix}`, '--s3-endpoint', 'minio:9000'], env);
     expect(bad).toMatchObject({ code: 2, stderr: 'sluice: --s3-endpoint: "minio:9000" is not an http(s) URL\n' });
   });
@@ -147,7 +147,7 @@ describe('sluice collect from an S3 export', () => {
     const out = join(dir, 's3.jsonl');
     const run = await sluice(['collect', batch, '-o', out, '--from', `s3://${bucket}/${prefix}`, '--json'], env);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 5, failed: 1, jobs: 5, pending: 0, orphans_ignored: 1, source: `s3://${bucket}/${prefix}` });
+    expect(JSON.parse(run.stdout)).toMatchObject({ written: 5, failed: 1, jobs: 5, pending: 0, orphans_ignored: 1, source: `s3://${bucket}/${prefix}` });
     const got = lines(out);
     expect(got.map((c) => [c.job_id, (c.error as { code: string } | null)?.code ?? null])).toEqual([
       [`${batch}-0`, null], [`${batch}-1`, 'DEADLINE_EXCEEDED'], [`${batch}-2`, null], [`${batch}-3`, null], [`${batch}-4`, null],
@@ -184,14 +184,14 @@ describe('sluice collect from an S3 export', () => {
     expect(refused.stderr.trim().split('\n').pop()).toBe(`sluice: 2 of 4 jobs of batch ${running} are still pending; nothing written (--partial writes what there is)`);
     const partial = await sluice(['collect', running, '-o', out, '--from', from, '--partial', '--json'], env);
     expect(partial.code).toBe(0);
-    expect(JSON.parse(partial.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 2, jobs: 4, pending: 2 });
+    expect(JSON.parse(partial.stdout)).toMatchObject({ written: 2, jobs: 4, pending: 2 });
 
     // Job 2 is dead-lettered, job 3 exported: every job is accounted for, and the dead letter has its line.
     await writeTransaction(topics.dlq, DeadLetterSchemas, [{ key: `${running}-2`, value: deadLetter(`${running}-2`, running, 2, 2) }]);
     await exportParts([[c(0), c(1)], [c(3)]]);
     const done = await sluice(['collect', running, '-o', out, '--from', from, '--json'], env);
     expect(done.code).toBe(0);
-    expect(JSON.parse(done.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: 4, failed: 1, dead_lettered: 1, jobs: 4, pending: 0 });
+    expect(JSON.parse(done.stdout)).toMatchObject({ written: 4, failed: 1, dead_lettered: 1, jobs: 4, pending: 0 });
     expect(lines(out).map((l) => [l.job_id, (l.error as { code: string } | null)?.code ?? null])).toEqual([
       [`${running}-0`, null], [`${running}-1`, null], [`${running}-2`, 'UNDECODABLE'], [`${running}-3`, null],
     ]);

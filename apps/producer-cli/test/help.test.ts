@@ -36,3 +36,11 @@ describe('README.md', () => {
     for (const code of Object.values(EXIT)) expect(readme).toMatch(new RegExp(`^\\| ${code} \\| \\S`, 'm'));
   });
 });
+
+describe('--json', () => {
+  it.each(['collect b-x', 'generate --model m --input i.jsonl'])('%s: refused with -o -, whose lines own stdout', async (args) => {
+    const run = await sluice([...args.split(' '), '-o', '-', '--json']);
+    expect(run).toMatchObject({ code: EXIT.USAGE, stdout: '' });
+    expect(run.stderr.trim()).toBe('sluice: --json prints the summary on stdout, which -o - gives to the lines: write the lines to a file');
+  });
+});

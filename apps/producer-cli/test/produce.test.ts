@@ -126,7 +126,7 @@ describe('sluice produce', () => {
     const out = join(dir, 'skip-out.jsonl');
     const collected = await sluice(['collect', 'b-skip', '-o', out, '--json'], env);
     expect(collected.code).toBe(0);
-    expect(JSON.parse(collected.stderr)).toMatchObject({ written: 5, failed: 3, skipped: 3, dead_lettered: 0, pending: 0 });
+    expect(JSON.parse(collected.stdout)).toMatchObject({ written: 5, failed: 3, skipped: 3, dead_lettered: 0, pending: 0 });
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Completion);
     expect(lines.map((c) => [c.job_id, c.error?.code ?? null])).toEqual([['b-skip-0', null], ['b-skip-1', 'BAD_ROW'], ['b-skip-2', 'BAD_ROW'], ['b-skip-3', 'BAD_ROW'], ['b-skip-4', null]]);
     expect(lines[3].error?.message).toBe(`${file}:4: unknown field 'nothing'; --metadata-fields keeps it as metadata, --no-strict ignores unknown fields`);

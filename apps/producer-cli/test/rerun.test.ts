@@ -66,7 +66,7 @@ describe('a re-run of a batch', () => {
     const fromKafka = join(dir, 'kafka.jsonl');
     const kafkaRun = await sluice(['collect', batch, '-o', fromKafka, '--json'], env);
     expect(kafkaRun.code).toBe(0);
-    expect(JSON.parse(kafkaRun.stderr)).toMatchObject({ written: JOBS, failed: 0, jobs: JOBS, pending: 0 });
+    expect(JSON.parse(kafkaRun.stdout)).toMatchObject({ written: JOBS, failed: 0, jobs: JOBS, pending: 0 });
     expect(linesOf(fromKafka)).toEqual(expected);
 
     const fromS3 = join(dir, 's3.jsonl');
@@ -74,7 +74,7 @@ describe('a re-run of a batch', () => {
     const s3Run = await sluice(['collect', batch, '-o', fromS3, '--from', `s3://${bucket}/${prefix}`, '--json'], { ...s3Env, ...env });
     expect(s3Run.code).toBe(0);
     // The summary is stderr's last line (the AWS SDK may print a Node version warning before it).
-    expect(JSON.parse(s3Run.stderr.trim().split('\n').pop() as string)).toMatchObject({ written: JOBS, failed: 0, jobs: JOBS, pending: 0 });
+    expect(JSON.parse(s3Run.stdout)).toMatchObject({ written: JOBS, failed: 0, jobs: JOBS, pending: 0 });
     expect(linesOf(fromS3)).toEqual(expected);
 
     const status = await sluice(['status', batch, '--json'], env);

@@ -28,7 +28,7 @@ describe('sluice status', () => {
 
     const json = await sluice(['status', 'b-st', '--json'], env);
     expect(json.code).toBe(0);
-    const usage = { prompt_tokens: 6 * 3, completion_tokens: 5 * 2, total_tokens: 28 };
+    const usage = { prompt_tokens: 6 * 3, completion_tokens: 5 * 2, total_tokens: 28, cached_tokens: 0 };
     expect(JSON.parse(json.stdout)).toEqual({ batch_id: 'b-st', jobs: 10, done: 5, failed: 1, dead_lettered: 2, skipped: 0, pending: 2, unreadable: 0, usage });
 
     const text = await sluice(['status', 'b-st'], env);
@@ -40,6 +40,7 @@ describe('sluice status', () => {
       ['dead-lettered', '2'],
       ['pending', '2'],
       ['prompt', 'tokens', '18'],
+      ['cached', 'prompt', 'tokens', '0'],
       ['output', 'tokens', '10'],
       [''],
     ]);

@@ -44,21 +44,37 @@ describe('OpenAI output lines', () => {
   });
 
   it('gives logprobs in OpenAI\'s chat and completions shapes, token text from the tokenizer', () => {
-    const tokenText = (id: number) => ['Hi', ' th', 'é'][id];
+    const tokenBytes = (id: number) => Uint8Array.from(Buffer.from(['Hi', ' th', 'é'][id]));
     const logprobs = [{ token: 0, logprob: -0.5, top: [{ token: 0, logprob: -0.5 }, { token: 2, logprob: -2 }] }, { token: 1, logprob: -1, top: [{ token: 1, logprob: -1 }] }];
     const withLogprobs = (kind: string) => ({ ...completion('j4', 3, null, kind), outputs: [{ index: 0, text: 'Hi th', finish_reason: 'stop' as const, logprobs }] });
     const choice = (line: Record<string, unknown>) => (line as { response: { body: { choices: Array<{ logprobs: unknown }> } } }).response.body.choices[0].logprobs;
-    expect(choice(openAiOutputLine(withLogprobs('chat'), tokenText))).toEqual({
+    expect(choice(openAiOutputLine(withLogprobs('chat'), tokenBytes))).toEqual({
       content: [
         { token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105] }, { token: 'é', logprob: -2, bytes: [0xc3, 0xa9] }] },
         { token: ' th', logprob: -1, bytes: [32, 116, 104], top_logprobs: [{ token: ' th', logprob: -1, bytes: [32, 116, 104] }] },
       ],
     });
-    expect(choice(openAiOutputLine(withLogprobs('text'), tokenText))).toEqual({
+    expect(choice(openAiOutputLine(withLogprobs('text'), tokenBytes))).toEqual({
       tokens: ['Hi', ' th'], token_logprobs: [-0.5, -1], top_logprobs: [{ Hi: -0.5, 'é': -2 }, { ' th': -1 }], text_offset: [0, 2],
     });
     // Without a tokenizer the ids cannot become OpenAI's token text.
     expect(choice(openAiOutputLine(withLogprobs('chat')))).toBeNull();
+  });
+
+  it('gives a token holding part of a character its true bytes, its text escaped, and offsets in whole characters', () => {
+    // '🙂' is 4 bytes, split over two tokens; then 'ok'.
+    const pieces = [Uint8Array.of(0xf0, 0x9f), Uint8Array.of(0x99, 0x82), Uint8Array.from(Buffer.from('ok'))];
+    const logprobs = pieces.map((_, i) => ({ token: i, logprob: -i, top: [{ token: i, logprob: -i }] }));
+    const c = { ...completion('j5', 3, null, 'text'), outputs: [{ index: 0, text: '🙂ok', finish_reason: 'stop' as const, logprobs }] };
+    const body = (line: Record<string, unknown>) => (line as { response: { body: { choices: Array<{ logprobs: Record<string, unknown> }> } } }).response.body.choices[0].logprobs;
+    expect(body(openAiOutputLine(c, (id) => pieces[id]))).toEqual({
+      tokens: ['bytes:\\xf0\\x9f', 'bytes:\\x99\\x82', 'ok'], token_logprobs: [-0, -1, -2],
+      top_logprobs: [{ 'bytes:\\xf0\\x9f': -0 }, { 'bytes:\\x99\\x82': -1 }, { ok: -2 }],
+      text_offset: [0, 0, 2],
+    });
+    const chat = body(openAiOutputLine({ ...c, metadata: { ...c.metadata, 'sluice.kind': 'chat' } }, (id) => pieces[id])) as { content: Array<{ token: string; bytes: number[] }> };
+    expect(chat.content.map((e) => e.bytes)).toEqual([[0xf0, 0x9f], [0x99, 0x82], [111, 107]]);
+    expect(Buffer.from(chat.content.flatMap((e) => e.bytes)).toString('utf8')).toBe('🙂ok');
   });
 
   it('writes an error completion as an error line', () => {

@@ -3,13 +3,13 @@ import type { Completion } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { createKafka, serviceError } from '../kafka/client';
 import type { KafkaSettings } from '../kafka/settings';
-import { scanBatch, type BatchScan } from '../status/batch-scan';
+import { scanBatch, usageTotals, type BatchScan, type UsageTotals } from '../status/batch-scan';
 import { deadLetterRecord } from './dead-letter-record';
 import { readExport, s3ClientFromEnv } from './export-source';
 import { inInputOrder } from './input-order';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
-import { tokenTextFromModel, type TokenText } from '../output/token-text';
+import { tokenBytesFromModel, type TokenBytes } from '../output/token-text';
 import { METADATA_INPUT_FORMAT } from '../produce/row-to-job';
 
 export interface CollectOptions {
@@ -50,16 +50,16 @@ export interface CollectSummary {
   pending: number | null;
   /** Export part objects manifest.json does not list (attempts that never committed), not read; null for Kafka or an export without a manifest. */
   orphans_ignored: number | null;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: UsageTotals;
   /** The lines written: OpenAI Batch API output, or Sluice's Completion records. */
   format: 'openai' | 'sluice';
 }
 
-async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean, tokenText?: TokenText): Promise<void> {
+async function writeLines(output: string, errorsFile: string | undefined, records: Completion[], openai: boolean, tokenBytes?: TokenBytes): Promise<void> {
   const file = new LineFile(output);
   const errors = errorsFile ? new LineFile(errorsFile) : file;
   try {
-    for (const c of records) await (c.error ? errors : file).write(completionLine(c, openai, tokenText));
+    for (const c of records) await (c.error ? errors : file).write(completionLine(c, openai, tokenBytes));
   } catch (err) {
     await file.discard();
     if (errors !== file) await errors.discard();
@@ -116,10 +116,8 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
   if (incomplete && !options.partial) throw new CliError(EXIT.INCOMPLETE, `${incomplete}; nothing written (--partial writes what there is)`);
   const ordered = inInputOrder([...completions.values(), ...dead]);
   const openai = options.openaiFormat ?? ordered.some((c) => c.metadata[METADATA_INPUT_FORMAT] === 'openai');
-  const tokenText = options.tokenizer && openai ? await tokenTextFromModel(options.tokenizer) : undefined;
-  await writeLines(options.output, options.errorsFile, ordered, openai, tokenText);
-  const prompt = ordered.reduce((n, c) => n + c.usage.prompt_tokens, 0);
-  const completion = ordered.reduce((n, c) => n + c.usage.completion_tokens, 0);
+  const tokenBytes = options.tokenizer && openai ? await tokenBytesFromModel(options.tokenizer) : undefined;
+  await writeLines(options.output, options.errorsFile, ordered, openai, tokenBytes);
   return {
     batch_id: batchId,
     source,
@@ -133,6 +131,6 @@ export async function collect(settings: KafkaSettings, options: CollectOptions):
     pending,
     orphans_ignored: orphans,
     format: openai ? 'openai' : 'sluice',
-    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    usage: usageTotals(ordered),
   };
 }

@@ -18,7 +18,8 @@ export async function parquetPartRecords(bytes: Buffer): Promise<string[]> {
       job_id: r.job_id,
       batch_id: r.batch_id,
       outputs: json(r.outputs),
-      usage: { prompt_tokens: int(r.prompt_tokens), completion_tokens: int(r.completion_tokens) },
+      // cached_tokens: a part written before completion v2 has no such column (null).
+      usage: { prompt_tokens: int(r.prompt_tokens), completion_tokens: int(r.completion_tokens), cached_tokens: int(r.cached_tokens) },
       timings: json(r.timings),
       model: r.model,
       worker_id: r.worker_id,

@@ -1,14 +1,8 @@
 // The one place a PromptJob becomes an engine request: the engine takes the job's sampling under its wire (vLLM) names.
-import type { ChatMessage, SamplingParams as EngineSamplingParams, WireCompletionOutput, WireSamplingParams, WireUsage } from '@sluice/engine';
+import type { ChatMessage, SamplingParams as EngineSamplingParams } from '@sluice/engine';
 import { jobRequest } from '@sluice/engine/wire-format';
-import type { CompletionOutput, PromptJob, SamplingParams, Usage } from '@sluice/schema';
+import type { PromptJob } from '@sluice/schema';
 import { engineSampling } from '../produce/engine-sampling';
-
-// The schema's records are the engine's wire shapes (requests here, outputs in completion-record.ts), field for field:
-// a schema change that parts them fails to compile here.
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Holds<T extends true> = T;
-type _SchemaIsWire = Holds<Same<SamplingParams, WireSamplingParams>> | Holds<Same<CompletionOutput, WireCompletionOutput>> | Holds<Same<Usage, WireUsage>>;
 
 export type EngineInput = { prompt: string } | { messages: ChatMessage[] };
 

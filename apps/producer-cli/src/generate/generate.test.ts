@@ -67,7 +67,7 @@ describe('generate', () => {
     expect(lines[3]).toEqual({
       job_id: 'gen-3', batch_id: 'gen', model: 'fake', worker_id: expect.stringMatching(/^sluice-generate-/), completed_at: expect.any(Number), error: null,
       outputs: [{ index: 0, text: 'P3', token_ids: [7], finish_reason: 'stop', stop_reason: null, cumulative_logprob: -0.5, logprobs: null }],
-      usage: { prompt_tokens: 2, completion_tokens: 1 },
+      usage: { prompt_tokens: 2, completion_tokens: 1, cached_tokens: 0 },
       timings: { queued_ms: 2, first_token_ms: 5, total_ms: 10 },
       metadata: { 'sluice.seq': '3', 'sluice.kind': 'text' },
     });

@@ -1,6 +1,8 @@
 // `sluice generate`: offline batch inference from a file with a local model, no Kafka; lines in input order.
 import { hostname } from 'node:os';
-import { EngineError, jobOutcomeOf, ModelLoadError, TokenizerError, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
+import {
+  completionRecord, EngineError, errorCompletionRecord, jobOutcomeOf, jobTimings, ModelLoadError, resultToWire, TokenizerError,
+  type CompletionContext, type RequestOutput, type SamplingParams, type SamplingParamsInit } from '@sluice/engine';
 import { METADATA_SEQ, modelMismatch, type PromptJob } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { openInput } from '../input/detect';
@@ -9,12 +11,11 @@ import type { InputFormat } from '../input/input-row';
 import { logger } from '../logger';
 import { completionLine } from '../output/completion-line';
 import { LineFile } from '../output/line-file';
-import { tokenTextFromModel } from '../output/token-text';
+import { tokenBytesFromModel } from '../output/token-text';
 import type { MappingOptions } from '../produce/row-to-job';
 import { ProgressBar } from '../progress';
 import { skippedRowLetter } from '../produce/skipped-rows';
 import { deadLetterRecord } from '../collect/dead-letter-record';
-import { errorCompletion, successCompletion, type CompletionContext } from './completion-record';
 import { engineRequest, type EngineInput } from './engine-request';
 import { InOrder } from './in-order';
 
@@ -67,6 +68,8 @@ export interface GenerateSummary {
   bad_examples: string[];
   prompt_tokens: number;
   completion_tokens: number;
+  /** Prompt tokens served from the prefix cache. */
+  cached_tokens: number;
   seconds: number;
   tokens_per_second: number;
 }
@@ -125,39 +128,43 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
   let failed = 0;
   let promptTokens = 0;
   let completionTokens = 0;
+  let cachedTokens = 0;
   let failure: unknown;
 
   const served = [engine.modelName, ...(options.servedModelNames ?? [])];
   const openai = options.openaiFormat ?? source.format === 'openai';
   // OpenAI's logprobs show token text: the model's own tokenizer gives it.
-  const tokenText = openai && wantsLogprobs
-    ? await tokenTextFromModel(options.engine.model).catch(async (err: unknown) => {
+  const tokenBytes = openai && wantsLogprobs
+    ? await tokenBytesFromModel(options.engine.model).catch(async (err: unknown) => {
       await engine.shutdown();
       throw engineFailure(options.engine.model, err);
     })
     : undefined;
   // Every outcome code comes from @sluice/schema's one table, as a worker's (jobOutcomeOf, modelMismatch).
-  const refuse = (job: PromptJob, code: string, message: string) => {
+  const refuse = (job: PromptJob, code: string, message: string, takenAt: number) => {
     failed += 1;
     logger.info({ batch_id: options.batchId, job_id: job.job_id, code }, message);
-    return completionLine(errorCompletion(job, code, message, ctx), openai, tokenText);
+    return completionLine(errorCompletionRecord(job, { code, message }, ctx, Date.now() - takenAt), openai, tokenBytes);
   };
   const skippedRowLine = (row: SkippedRow) => {
     const dead = { letter: skippedRowLetter(row, options.batchId, options.input, mapping.idField), seq: row.seq, skippedRow: true };
-    return completionLine({ ...deadLetterRecord(options.batchId, dead), model: ctx.model, worker_id: ctx.workerId }, openai, tokenText);
+    return completionLine(deadLetterRecord(options.batchId, dead, ctx), openai, tokenBytes);
   };
   const lineOf = async (job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<string> => {
+    const takenAt = Date.now();
     const mismatch = modelMismatch(job.model, served);
-    if (mismatch) return refuse(job, 'MODEL_MISMATCH', mismatch);
+    if (mismatch) return refuse(job, 'MODEL_MISMATCH', mismatch, takenAt);
     try {
       const out = await engine.add({ id: job.job_id, ...request });
       promptTokens += out.usage.promptTokens;
       completionTokens += out.usage.completionTokens;
-      return completionLine(successCompletion(job, out, ctx), openai, tokenText);
+      cachedTokens += out.usage.cachedPromptTokens;
+      // The worker's rule (jobTimings): from when the job was taken; generate hands each job to the engine as it takes it.
+      return completionLine(completionRecord(job, resultToWire(out), jobTimings(out.timings), ctx), openai, tokenBytes);
     } catch (err) {
       const refused = jobOutcomeOf(err);
       if (!refused) throw err;
-      return refuse(job, refused.code, refused.message);
+      return refuse(job, refused.code, refused.message, takenAt);
     }
   };
   const run = async (index: number, job: PromptJob, request: ReturnType<typeof engineRequest>): Promise<void> => {
@@ -208,6 +215,7 @@ export async function generate(options: GenerateOptions, startEngine: StartEngin
     bad_examples: bad.examples,
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
+    cached_tokens: cachedTokens,
     seconds,
     tokens_per_second: completionTokens / Math.max(seconds, 1e-3),
   };

@@ -23,7 +23,7 @@ export interface BatchStatus {
   /** Records of this batch that could not be decoded (logged). */
   unreadable: number;
   /** Tokens over the batch's kept completions so far. */
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: UsageTotals;
   manifest: BatchManifest | null;
 }
 
@@ -66,10 +66,20 @@ async function deadLetteredJob(letter: DeadLetter, jobs: { decode(v: Buffer): Pr
   return { letter, seq: seqNumber(letter.headers[HEADERS.seq]?.toString()) ?? seqNumber(metadata?.[METADATA_SEQ]), metadata, skippedRow };
 }
 
-function usageOf(completions: Completion[]): BatchStatus['usage'] {
-  const prompt = completions.reduce((n, c) => n + c.usage.prompt_tokens, 0);
-  const completion = completions.reduce((n, c) => n + c.usage.completion_tokens, 0);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+/** A batch's token totals, as status and collect report them (OpenAI's usage names; cached_tokens: of the prompt tokens). */
+export interface UsageTotals {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** Prompt tokens served from a worker's prefix cache; a record written before completion v2 counts none. */
+  cached_tokens: number;
+}
+
+export function usageTotals(completions: Completion[]): UsageTotals {
+  const sum = (f: (c: Completion) => number) => completions.reduce((n, c) => n + f(c), 0);
+  const prompt = sum((c) => c.usage.prompt_tokens);
+  const completion = sum((c) => c.usage.completion_tokens);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, cached_tokens: sum((c) => c.usage.cached_tokens ?? 0) };
 }
 
 export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: string, options: ScanOptions): Promise<BatchScan> {
@@ -131,7 +141,7 @@ export async function scanBatch(kafka: Kafka, settings: KafkaSettings, batchId: 
       skipped,
       pending: count === null ? null : Math.max(count - done - failed - (dead.size - skipped), 0),
       unreadable,
-      usage: usageOf(all),
+      usage: usageTotals(all),
       manifest: m,
     },
     completions,

@@ -3,75 +3,12 @@
 // realistic per-token compute, with the tiny test model's tokenizer (its vocabulary sets vocab_size).
 import { createHash } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync,
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { llamaTensors, writeRandomSafetensors } from '../lib/random-weights.mjs';
 
 export const SHAPE = { hidden: 768, intermediate: 3072, layers: 12, heads: 12, kvHeads: 4 };
-
-// xorshift32 scaled to a uniform with the standard deviation asked for; weights only need plausible scale.
-function fillUniform(out, seed, std) {
-  let s = seed >>> 0 || 1;
-  const scale = std * Math.sqrt(12);
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * scale;
-  }
-  return out;
-}
-
-function tensorsOf(shape, vocab) {
-  const { hidden, intermediate, layers, heads, kvHeads } = shape;
-  const headDim = hidden / heads;
-  const list = [['model.embed_tokens.weight', [vocab, hidden], 0.02]];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}`;
-    list.push(
-      [`${p}.input_layernorm.weight`, [hidden], 'ones'],
-      [`${p}.self_attn.q_proj.weight`, [heads * headDim, hidden], 0.02],
-      [`${p}.self_attn.k_proj.weight`, [kvHeads * headDim, hidden], 0.02],
-      [`${p}.self_attn.v_proj.weight`, [kvHeads * headDim, hidden], 0.02],
-      [`${p}.self_attn.o_proj.weight`, [hidden, heads * headDim], 0.02],
-      [`${p}.post_attention_layernorm.weight`, [hidden], 'ones'],
-      [`${p}.mlp.gate_proj.weight`, [intermediate, hidden], 0.02],
-      [`${p}.mlp.up_proj.weight`, [intermediate, hidden], 0.02],
-      [`${p}.mlp.down_proj.weight`, [hidden, intermediate], 0.02],
-    );
-  }
-  list.push(['model.norm.weight', [hidden], 'ones'], ['lm_head.weight', [vocab, hidden], 0.02]);
-  return list;
-}
-
-// safetensors: 8-byte header length, JSON header, then the F32 data, written tensor by tensor.
-function writeSafetensors(path, list) {
-  const header = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const [name, shape] of list) {
-    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, json);
-    list.forEach(([, shape, init], i) => {
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      if (init === 'ones') data.fill(1);
-      else fillUniform(data, 0x9e3779b9 ^ (i + 1), init);
-      writeSync(fd, new Uint8Array(data.buffer));
-    });
-  } finally {
-    closeSync(fd);
-  }
-  return offset / 4;
-}
 
 /**
  * Writes a random Llama next to the tiny one unless a complete copy with this shape and config is there; returns
@@ -105,7 +42,7 @@ export function ensureRandomLlama(modelsDir, { name = 'bench-llama-100m', shape 
     if (existsSync(join(tiny, f))) writeFileSync(join(tmp, f), readFileSync(join(tiny, f)));
   }
   writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2));
-  const params = writeSafetensors(join(tmp, 'model.safetensors'), tensorsOf(shape, config.vocab_size));
+  const params = writeRandomSafetensors(join(tmp, 'model.safetensors'), llamaTensors(shape, config.vocab_size, 0.02));
   writeFileSync(join(tmp, '.bench-shape.json'), stamp);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

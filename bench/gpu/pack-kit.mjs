@@ -23,7 +23,7 @@ const COPY = [
   'libs/cuda-kernels/package.json', 'libs/cuda-kernels/CMakeLists.txt', 'libs/cuda-kernels/csrc', 'libs/cuda-kernels/scripts',
   'libs/cuda-kernels/src', 'libs/cuda-kernels/test', 'libs/cuda-kernels/dist', 'libs/cuda-kernels/jest.config.js',
   'libs/cuda-kernels/tsconfig.json', 'libs/engine/package.json', 'libs/engine/dist', 'libs/schema/package.json',
-  'libs/schema/dist', 'libs/schema/schemas', 'bench/gpu', '.cache/models/tiny-llama',
+  'libs/schema/dist', 'libs/schema/schemas', 'bench/gpu', 'bench/lib', '.cache/models/tiny-llama',
 ];
 
 function fail(msg) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCommand, EXTRA_ENV, parseBytes, parseDuration, resolveConfig, settingDocs } from './config';
+import { buildCommand, EXTRA_ENV, parseDuration, resolveConfig, settingDocs } from './config';
 import { ConfigError } from './errors';
 import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS } from '@sluice/schema';
 
@@ -158,8 +158,6 @@ describe('engine options', () => {
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--device', 'cuda', '--gpu-memory-utilization', '0.45']).engineOptions).toEqual({ device: 'cuda', gpuMemoryUtilization: 0.45 });
   });
 
-  it.each([['1073741824', 2 ** 30], ['512MiB', 512 * 2 ** 20], ['1.5GB', 1.5e9], ['64 kib', 65536]])('parseBytes(%s) = %d', (t, n) => expect(parseBytes(t)).toBe(n));
-  it('parseBytes rejects nonsense', () => expect(parseBytes('12 parsecs')).toBeUndefined());
 });
 
 describe('parseDuration', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DECODE_LIMITS, DEFAULT_DECODE_LIMITS, type DecodeLimitName, type DecodeLimits } from '@sluice/schema';
 import { redactUrl } from '@sluice/schema';
+import { BYTE_SIZE_EXAMPLES, parseByteSize } from '@sluice/engine/byte-size';
 import { ConfigError } from './errors';
 import type { LogFormat } from './observability/logger';
 
@@ -238,17 +239,6 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
-
-/** Parses "1073741824", "512MiB", "20GiB" or "1.5GB" into bytes. */
-export function parseBytes(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  const n = Math.floor(Number(m[1]) * unit);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
 function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
   const keys = ['device', 'dtype', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens'] as const;
   const given = keys.filter((k) => raw[k] !== undefined && raw[k] !== '');
@@ -257,8 +247,8 @@ function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
   if (raw.device) flags.device = choice<'cpu' | 'cuda'>(raw, 'device');
   if (raw.dtype) flags.dtype = choice<NonNullable<EngineFlags['dtype']>>(raw, 'dtype');
   if (raw.kvCacheBytes) {
-    const bytes = parseBytes(raw.kvCacheBytes);
-    if (bytes === undefined || bytes < 1) throw new ConfigError(label('kvCacheBytes'), `must be a size like 536870912, 512MiB or 20GiB, got "${raw.kvCacheBytes}"`);
+    const bytes = parseByteSize(raw.kvCacheBytes);
+    if (bytes === undefined || bytes < 1) throw new ConfigError(label('kvCacheBytes'), `must be a size like ${BYTE_SIZE_EXAMPLES}, got "${raw.kvCacheBytes}"`);
     flags.kvCacheBytes = bytes;
   }
   if (raw.gpuMemoryUtilization) {

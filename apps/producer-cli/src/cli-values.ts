@@ -1,5 +1,6 @@
 // Parsers for flag values: each refuses bad text with a message naming what was expected.
 import { InvalidArgumentError } from 'commander';
+import { BYTE_SIZE_EXAMPLES, parseByteSize } from '@sluice/engine/byte-size';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -29,13 +30,9 @@ export function deadline(value: string, now: number = Date.now()): number {
   return ms;
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
-
-/** A size in bytes: a number, or with a unit (512MiB, 20GiB, 1.5GB), as the worker's --kv-cache-bytes reads it. */
+/** A size in bytes: a number, or with a unit (512MiB, 20GiB, 1.5GB), by the engine's one rule (the worker's --kv-cache-bytes too). */
 export function byteSize(value: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
-  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a size like 536870912, 512MiB or 20GiB, got "${value}"`);
+  const n = parseByteSize(value);
+  if (n === undefined || n < 1) throw new InvalidArgumentError(`expected a size like ${BYTE_SIZE_EXAMPLES}, got "${value}"`);
   return n;
 }

@@ -1,5 +1,6 @@
-import { parseServiceNames } from './config';
+import { HOST, parseServiceNames, resolveConfig } from './config';
 import { LocalServiceError } from './errors';
+import { localKafkaTls, type LocalKafkaTls } from './kafka';
 import { localServicesStatus, startLocalServices, stopLocalServices } from './local-services';
 import { cliLogger } from './logger';
 import type { ServiceStatus } from './service';
@@ -12,6 +13,13 @@ function describe(status: ServiceStatus): string {
     .join(', ');
   const state = status.running ? `running (pid ${status.pid}), ${ports}` : `stopped (configured: ${ports})`;
   return `${status.name}: ${state}; logs ${status.logFile}; data ${status.dir}`;
+}
+
+function tlsLines(tls: LocalKafkaTls): string[] {
+  return [
+    `kafka TLS brokers: ${tls.brokers.join(',')} (trust CA ${tls.ca})`,
+    `kafka mutual-TLS brokers: ${tls.mtlsBrokers.join(',')} (trust CA ${tls.ca}; client cert ${tls.cert}, key ${tls.key})`,
+  ];
 }
 
 /** Runs one CLI command (install is handled by local/install.mjs, which needs no build); resolves the exit code. */
@@ -29,7 +37,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
       for (const status of local.statuses) {
         print(`${local.started.includes(status.name) ? 'started' : 'already running'}: ${describe(status)}`);
       }
-      if (services.includes('kafka')) print(`kafka brokers: ${local.brokers.join(',')}`);
+      if (services.includes('kafka')) for (const line of [`kafka brokers: ${local.brokers.join(',')}`, ...tlsLines(local.kafkaTls)]) print(line);
       if (services.includes('s3')) {
         const { endpoint, region, credentials } = local.s3;
         print(`s3 endpoint: ${endpoint} (region ${region}, access key ${credentials.accessKeyId}, secret ${credentials.secretAccessKey}, path-style)`);
@@ -39,7 +47,14 @@ export async function main(argv: string[], print: (line: string) => void = conso
         print(result.stoppedPid !== undefined ? `${result.name}: stopped (pid ${result.stoppedPid})` : `${result.name}: not running`);
       }
     } else {
-      for (const status of localServicesStatus({ services, logger })) print(describe(status));
+      for (const status of localServicesStatus({ services, logger })) {
+        print(describe(status));
+        // The running broker's own ports (its pid record); one started before TLS listeners existed records none.
+        const { tls, mtls } = status.ports;
+        if (status.name === 'kafka' && status.running && tls !== undefined && mtls !== undefined) {
+          for (const line of tlsLines({ ...localKafkaTls(resolveConfig()), brokers: [`${HOST}:${tls}`], mtlsBrokers: [`${HOST}:${mtls}`] })) print(line);
+        }
+      }
     }
     return 0;
   } catch (err) {

@@ -15,6 +15,10 @@ export const HOST = '127.0.0.1';
 export interface LocalConfig {
   kafkaPort: number;
   kafkaControllerPort: number;
+  /** Kafka's TLS listener (server certificate only); default: the Kafka port + 2. */
+  kafkaTlsPort: number;
+  /** Kafka's mutual-TLS listener (client certificate required); default: the Kafka port + 3. */
+  kafkaMtlsPort: number;
   s3Port: number;
   /** Root of config, data, logs and pid files, one subdirectory per service. */
   dataDir: string;
@@ -46,10 +50,14 @@ function checkPort(value: number, what: string): void {
 
 /** Resolves settings: explicit overrides, then SLUICE_* environment variables, then defaults. */
 export function resolveConfig(overrides: LocalConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const kafkaPort = overrides.kafkaPort ?? intFromEnv(env, 'SLUICE_KAFKA_PORT', DEFAULTS.kafkaPort, 1, 65535);
   const config: LocalConfig = {
-    kafkaPort: overrides.kafkaPort ?? intFromEnv(env, 'SLUICE_KAFKA_PORT', DEFAULTS.kafkaPort, 1, 65535),
+    kafkaPort,
     kafkaControllerPort:
       overrides.kafkaControllerPort ?? intFromEnv(env, 'SLUICE_KAFKA_CONTROLLER_PORT', DEFAULTS.kafkaControllerPort, 1, 65535),
+    // Derived from the Kafka port so every suite's TLS listeners sit next to its own broker without a setting of their own.
+    kafkaTlsPort: overrides.kafkaTlsPort ?? intFromEnv(env, 'SLUICE_KAFKA_TLS_PORT', kafkaPort + 2, 1, 65535),
+    kafkaMtlsPort: overrides.kafkaMtlsPort ?? intFromEnv(env, 'SLUICE_KAFKA_MTLS_PORT', kafkaPort + 3, 1, 65535),
     s3Port: overrides.s3Port ?? intFromEnv(env, 'SLUICE_S3_PORT', DEFAULTS.s3Port, 1, 65535),
     dataDir: resolve(overrides.dataDir ?? (env.SLUICE_DATA_DIR || join(homedir(), '.local', 'share', 'sluice'))),
     cacheDir: resolve(overrides.cacheDir ?? (env.SLUICE_CACHE_DIR || join(homedir(), '.cache', 'sluice', 'infra'))),
@@ -57,12 +65,14 @@ export function resolveConfig(overrides: LocalConfigOverrides = {}, env: NodeJS.
   };
   checkPort(config.kafkaPort, 'Kafka port');
   checkPort(config.kafkaControllerPort, 'Kafka controller port');
+  checkPort(config.kafkaTlsPort, 'Kafka TLS port (SLUICE_KAFKA_TLS_PORT, default Kafka port + 2)');
+  checkPort(config.kafkaMtlsPort, 'Kafka mutual-TLS port (SLUICE_KAFKA_MTLS_PORT, default Kafka port + 3)');
   checkPort(config.s3Port, 'S3 port');
-  const ports = [config.kafkaPort, config.kafkaControllerPort, config.s3Port];
+  const ports = [config.kafkaPort, config.kafkaControllerPort, config.kafkaTlsPort, config.kafkaMtlsPort, config.s3Port];
   if (new Set(ports).size !== ports.length) {
     throw new LocalServiceError(
       'BAD_CONFIG',
-      `Kafka port ${config.kafkaPort}, Kafka controller port ${config.kafkaControllerPort} and S3 port ${config.s3Port} must all differ.`,
+      `Kafka port ${config.kafkaPort}, Kafka controller port ${config.kafkaControllerPort}, Kafka TLS port ${config.kafkaTlsPort}, Kafka mutual-TLS port ${config.kafkaMtlsPort} and S3 port ${config.s3Port} must all differ.`,
     );
   }
   return config;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { HOST, SERVICE_NAMES, resolveConfig, type LocalConfig, type LocalConfigOverrides, type ServiceName } from './config';
 import { ensureInstalled } from './installer';
-import { kafkaService } from './kafka';
+import { kafkaService, localKafkaTls, type LocalKafkaTls } from './kafka';
 import { defaultLogger } from './logger';
 import { localS3Config, s3Service, type LocalS3Config } from './s3proxy';
 import { assertPortsFree, launchService, serviceStatus, stopService, type ServiceSpec, type ServiceStatus } from './service';
@@ -17,6 +17,8 @@ export interface LocalServicesOptions extends LocalConfigOverrides {
 export interface LocalServices {
   /** kafkajs `brokers`. */
   brokers: string[];
+  /** The TLS and mutual-TLS listeners and the PEM files to reach them with (kafkajs `ssl`: `{ ca, cert, key }` read from them). */
+  kafkaTls: LocalKafkaTls;
   /** `new S3Client(s3)` talks to the local S3 server. */
   s3: LocalS3Config;
   dataDir: string;
@@ -82,6 +84,7 @@ export async function startLocalServices(options: LocalServicesOptions = {}): Pr
   }
   return {
     brokers: [`${HOST}:${config.kafkaPort}`],
+    kafkaTls: localKafkaTls(config),
     s3: localS3Config(config.s3Port),
     dataDir: config.dataDir,
     started: started.map((s) => s.name),

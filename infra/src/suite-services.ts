@@ -15,9 +15,10 @@ export interface SuiteDefaults {
 }
 
 /**
- * The suite's settings: `<PREFIX>_KAFKA_PORT`, `<PREFIX>_KAFKA_CONTROLLER_PORT`, `<PREFIX>_S3_PORT` and
- * `<PREFIX>_DATA_DIR` in place of their SLUICE_* names (validated the same way), else the suite's defaults, so
- * suites never share services with each other or with a developer's own on the default ports.
+ * The suite's settings: `<PREFIX>_KAFKA_PORT`, `<PREFIX>_KAFKA_CONTROLLER_PORT`, `<PREFIX>_KAFKA_TLS_PORT`,
+ * `<PREFIX>_KAFKA_MTLS_PORT`, `<PREFIX>_S3_PORT` and `<PREFIX>_DATA_DIR` in place of their SLUICE_* names (validated
+ * the same way), else the suite's defaults, so suites never share services with each other or with a developer's
+ * own on the default ports.
  */
 export function suiteConfig(envPrefix: string, defaults: SuiteDefaults, env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const pick = (name: string, fallback: string) => env[`${envPrefix}_${name}`] || fallback;
@@ -25,6 +26,9 @@ export function suiteConfig(envPrefix: string, defaults: SuiteDefaults, env: Nod
     return resolveConfig({}, {
       SLUICE_KAFKA_PORT: pick('KAFKA_PORT', String(defaults.kafkaPort)),
       SLUICE_KAFKA_CONTROLLER_PORT: pick('KAFKA_CONTROLLER_PORT', String(defaults.kafkaControllerPort)),
+      // Unset: next to the suite's Kafka port (+2, +3), as resolveConfig derives them.
+      SLUICE_KAFKA_TLS_PORT: pick('KAFKA_TLS_PORT', ''),
+      SLUICE_KAFKA_MTLS_PORT: pick('KAFKA_MTLS_PORT', ''),
       SLUICE_S3_PORT: pick('S3_PORT', String(defaults.s3Port)),
       SLUICE_DATA_DIR: pick('DATA_DIR', join(tmpdir(), defaults.dataDirName)),
       SLUICE_CACHE_DIR: env.SLUICE_CACHE_DIR,

@@ -1,11 +1,11 @@
 // Drives the real CLI (node local/sluice-local.mjs) against real Kafka and S3Proxy processes.
 // Ports differ from the e2e harness (19xxx) and the defaults (9092/9000) so suites and a user's services never collide.
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaAnswers, localS3Config, s3Answers, startLocalServices } from '../src';
+import { kafkaAnswers, localKafkaTls, localS3Config, resolveConfig, s3Answers, startLocalServices } from '../src';
 
 const CLI = join(__dirname, '..', 'local', 'sluice-local.mjs');
 const PORTS = { kafkaPort: 29092, kafkaControllerPort: 29093, s3Port: 29000 };
@@ -18,6 +18,8 @@ const env = {
   SLUICE_DATA_DIR: dataDir,
 };
 const brokers = [`127.0.0.1:${PORTS.kafkaPort}`];
+const tls = localKafkaTls(resolveConfig({ ...PORTS, dataDir }, {}));
+const pem = (path: string) => readFileSync(path);
 const s3 = localS3Config(PORTS.s3Port);
 
 interface Run {
@@ -58,9 +60,13 @@ describe('sluice-local start/status/stop', () => {
   it('starts both services, and a second start is a successful no-op', async () => {
     const first = await cli('start');
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toMatch(/^started: kafka: running \(pid \d+\), broker port 29092, controller port 29093; logs .*kafka\.log/m);
+    expect(first.stdout).toMatch(/^started: kafka: running \(pid \d+\), broker port 29092, controller port 29093, tls port 29094, mtls port 29095; logs .*kafka\.log/m);
     expect(first.stdout).toMatch(/^started: s3: running \(pid \d+\), http port 29000; logs .*s3proxy\.log/m);
     expect(first.stdout).toContain('kafka brokers: 127.0.0.1:29092');
+    expect(first.stdout).toContain(`kafka TLS brokers: 127.0.0.1:29094 (trust CA ${dataDir}/kafka/tls/ca.pem)`);
+    expect(first.stdout).toContain(
+      `kafka mutual-TLS brokers: 127.0.0.1:29095 (trust CA ${dataDir}/kafka/tls/ca.pem; client cert ${dataDir}/kafka/tls/client.pem, key ${dataDir}/kafka/tls/client.key)`,
+    );
     expect(first.stdout).toContain('s3 endpoint: http://127.0.0.1:29000');
     await expect(kafkaAnswers(brokers)).resolves.toBe(true);
     await expect(s3Answers(s3)).resolves.toBe(true);
@@ -76,14 +82,28 @@ describe('sluice-local start/status/stop', () => {
   it('reports each running service with pid, ports and log file', async () => {
     const status = await cli('status');
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`^kafka: running \\(pid \\d+\\), broker port 29092, controller port 29093; logs ${dataDir}/kafka/kafka\\.log`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^kafka: running \\(pid \\d+\\), broker port 29092, controller port 29093, tls port 29094, mtls port 29095; logs ${dataDir}/kafka/kafka\\.log`, 'm'));
+    expect(status.stdout).toMatch(/^kafka TLS brokers: 127\.0\.0\.1:29094 \(trust CA .*\/kafka\/tls\/ca\.pem\)$/m);
+    expect(status.stdout).toMatch(/^kafka mutual-TLS brokers: 127\.0\.0\.1:29095 \(trust CA .*; client cert .*\/client\.pem, key .*\/client\.key\)$/m);
     expect(status.stdout).toMatch(new RegExp(`^s3: running \\(pid \\d+\\), http port 29000; logs ${dataDir}/s3/s3proxy\\.log`, 'm'));
+  });
+
+  it('serves TLS with the CA, and mutual TLS only to a client presenting the client certificate', async () => {
+    const ca = pem(tls.ca);
+    await expect(kafkaAnswers(tls.brokers, { ca })).resolves.toBe(true);
+    await expect(kafkaAnswers(tls.mtlsBrokers, { ca, cert: pem(tls.cert), key: pem(tls.key) })).resolves.toBe(true);
+    // The system CAs do not know the local CA, and the mutual-TLS listener turns away a client without a certificate.
+    await expect(kafkaAnswers(tls.brokers, {})).resolves.toBe(false);
+    await expect(kafkaAnswers(tls.mtlsBrokers, { ca })).resolves.toBe(false);
+    // The plaintext listener is unchanged: TLS on it fails, plaintext works.
+    await expect(kafkaAnswers(brokers, { ca })).resolves.toBe(false);
   });
 
   it('leaves running services alone when the API finds them already up', async () => {
     const local = await startLocalServices({ ...PORTS, dataDir });
     expect(local.started).toEqual([]);
     expect(local.brokers).toEqual(brokers);
+    expect(local.kafkaTls).toEqual(tls);
     await local.stop();
     await expect(kafkaAnswers(brokers)).resolves.toBe(true);
     await expect(s3Answers(s3)).resolves.toBe(true);
@@ -106,12 +126,15 @@ describe('sluice-local start/status/stop', () => {
     expect(status.stdout).toMatch(/^s3: stopped/m);
   });
 
-  it('restarts on the data it kept', async () => {
+  it('restarts on the data it kept, with the same CA', async () => {
+    const ca = pem(tls.ca);
     const start = await cli('start', 'kafka');
     expect(start.code).toBe(0);
     expect(start.stdout).toMatch(/^started: kafka: running/m);
     expect(start.stderr).not.toContain('formatting Kafka storage');
     await expect(kafkaAnswers(brokers)).resolves.toBe(true);
+    expect(pem(tls.ca).equals(ca)).toBe(true);
+    await expect(kafkaAnswers(tls.mtlsBrokers, { ca, cert: pem(tls.cert), key: pem(tls.key) })).resolves.toBe(true);
     expect((await cli('stop', 'kafka')).stdout).toMatch(/^kafka: stopped \(pid \d+\)$/m);
   });
 

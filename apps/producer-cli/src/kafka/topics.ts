@@ -23,16 +23,20 @@ export async function ensureTopics(admin: Admin, settings: KafkaSettings, layout
   return created;
 }
 
-// The controller has the new topics before every broker serves their metadata; with topic auto-creation off, a
-// reader that comes too soon gets "does not host this topic-partition", so wait (bounded) until it is served.
+// The controller has the new topics before the broker serves them: first their metadata, then their leadership. With
+// topic auto-creation off, a reader that comes too soon gets "does not host this topic-partition" or "not the leader
+// for that topic-partition" (kafkajs's admin does not retry either), so wait (bounded) until offsets are served.
+const NOT_SERVED_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
 async function untilServed(admin: Admin, topics: string[], timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await admin.fetchTopicMetadata({ topics });
+      for (const topic of topics) await admin.fetchTopicOffsets(topic);
       return;
     } catch (err) {
-      if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() > deadline) throw err;
+      if (!NOT_SERVED_YET.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -55,7 +55,7 @@ describe('sluice-consumer over Kafka mutual TLS', () => {
     const seconds = (Date.now() - started) / 1000;
     expect(code).toBe(2);
     expect(c.logs.filter((l) => l.startsWith('sluice-consumer: '))).toEqual([
-      `sluice-consumer: --brokers (SLUICE_KAFKA_BROKERS): cannot reach Kafka at ${tls.mtlsBrokers.join(',')}: Connection error: self-signed certificate in certificate chain`,
+      `sluice-consumer: --kafka-ssl-ca (SLUICE_KAFKA_SSL_CA): the brokers' certificate is not trusted: give the CA that signed it (Kafka at ${tls.mtlsBrokers.join(',')}: Connection error: self-signed certificate in certificate chain)`,
     ]);
     expect(c.logs.filter((l) => /^\s+at /.test(l))).toEqual([]);
     expect(c.logs.some((l) => l.includes('worker started'))).toBe(false);

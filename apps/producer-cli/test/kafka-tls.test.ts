@@ -71,10 +71,10 @@ describe('sluice over Kafka TLS', () => {
   it('refuses a broker certificate the system CAs do not know, in one line', async () => {
     const { env } = freshTopics('tls-noca');
     const produce = await refused(['produce', rows, '--batch-id', 'b-noca', '--create-topics', '--brokers', tls.brokers.join(','), '--kafka-ssl'], env);
-    expect(produce.line).toBe(`sluice: checking topics failed (brokers ${tls.brokers.join(',')}): Connection error: self-signed certificate in certificate chain`);
+    expect(produce.line).toBe(`sluice: checking topics failed (brokers ${tls.brokers.join(',')}): Connection error: self-signed certificate in certificate chain; the brokers' certificate is not trusted: give the CA that signed it (--kafka-ssl-ca)`);
     expect(produce.seconds).toBeLessThan(REFUSAL_BOUND_S);
     const status = await refused(['status', 'b-noca', '--timeout', '5', '--brokers', tls.brokers.join(','), '--kafka-ssl'], env);
-    expect(status.line).toBe(`sluice: reading batch b-noca failed (brokers ${tls.brokers.join(',')}): Connection error: self-signed certificate in certificate chain`);
+    expect(status.line).toBe(`sluice: reading batch b-noca failed (brokers ${tls.brokers.join(',')}): Connection error: self-signed certificate in certificate chain; the brokers' certificate is not trusted: give the CA that signed it (--kafka-ssl-ca)`);
     expect(status.seconds).toBeLessThan(REFUSAL_BOUND_S);
   });
 
@@ -82,7 +82,7 @@ describe('sluice over Kafka TLS', () => {
     const { env } = freshTopics('mtls-nocert');
     const produce = await refused(['produce', rows, '--batch-id', 'b-nocert', '--create-topics', ...withCa(tls.mtlsBrokers)], env);
     // The broker's TLS alert, as OpenSSL words it (bad_certificate under TLS 1.3's post-handshake read).
-    expect(produce.line).toMatch(new RegExp(`^sluice: checking topics failed \\(brokers ${tls.mtlsBrokers.join(',')}\\): Connection error: .*(bad certificate|certificate required)`));
+    expect(produce.line).toMatch(new RegExp(`^sluice: checking topics failed \\(brokers ${tls.mtlsBrokers.join(',')}\\): Connection error: .*(bad certificate|certificate required).*; the brokers want a client certificate they trust \\(mutual TLS\\): give it and its key \\(--kafka-ssl-cert/--kafka-ssl-key\\)$`));
     expect(produce.seconds).toBeLessThan(REFUSAL_BOUND_S);
   });
 });

@@ -40,7 +40,7 @@ describe('sluice status', () => {
       ['dead-lettered', '2'],
       ['pending', '2'],
       ['prompt', 'tokens', '18'],
-      ['cached', 'prompt', 'tokens', '0'],
+      ['cached', 'tokens', '0'],
       ['output', 'tokens', '10'],
       [''],
     ]);

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { kafkaTlsFailure } from '@sluice/schema';
 import { settingLabel, type ConsumerConfig } from '../config';
 import { ConfigError } from '../errors';
 import type { ObjectStore } from '../export/object-store';
@@ -33,6 +34,9 @@ async function checkTopics(config: ConsumerConfig, kafka: Kafka): Promise<void> 
   } catch (err) {
     // Refused credentials are the fatal error they always were (logged, exit 1), not an unreachable broker.
     if (isAuthFailure(err)) throw err;
+    // A TLS failure names the TLS setting to fix, not the brokers.
+    const tls = kafkaTlsFailure(err);
+    if (tls) throw new ConfigError(settingLabel(tls.setting)!, `${tls.reason} (Kafka at ${config.brokers.join(',')}: ${(err as Error).message.trim()})`);
     throw new ConfigError(settingLabel('brokers')!, `cannot reach Kafka at ${config.brokers.join(',')}: ${(err as Error).message}`);
   } finally {
     await admin.disconnect().catch(() => undefined);

@@ -1,6 +1,6 @@
 // The kafkajs client and the record codecs for the configured settings; kafkajs logs go through pino.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import { RecordCodec, SchemaRegistryClient, type SchemaFamily } from '@sluice/schema';
+import { kafkaTlsFailure, RecordCodec, SchemaRegistryClient, type SchemaFamily } from '@sluice/schema';
 import { CliError, EXIT } from '../errors';
 import { logger } from '../logger';
 import type { KafkaSettings } from './settings';
@@ -33,8 +33,13 @@ export function codecFor<T>(settings: KafkaSettings, family: SchemaFamily<T>, to
   return new RecordCodec(family, { registry, subject: `${topic}-value` });
 }
 
-/** Kafka failures become one-line service errors naming the brokers. */
+// The CLI's flag for each TLS setting a failure can name (@sluice/schema's kafkaTlsFailure).
+const TLS_FLAG = { kafkaSslCa: '--kafka-ssl-ca', kafkaSslCert: '--kafka-ssl-cert/--kafka-ssl-key', kafkaSsl: '--kafka-ssl' } as const;
+
+/** Kafka failures become one-line service errors naming the brokers, and for a TLS failure the flag to fix. */
 export function serviceError(what: string, settings: KafkaSettings, err: unknown): CliError {
   if (err instanceof CliError) return err;
-  return new CliError(EXIT.SERVICE, `${what} failed (brokers ${settings.brokers.join(',')}): ${(err as Error).message}`, { cause: err });
+  const tls = kafkaTlsFailure(err);
+  const hint = tls ? `; ${tls.reason} (${TLS_FLAG[tls.setting]})` : '';
+  return new CliError(EXIT.SERVICE, `${what} failed (brokers ${settings.brokers.join(',')}): ${(err as Error).message.trim()}${hint}`, { cause: err });
 }

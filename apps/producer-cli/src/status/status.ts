@@ -41,7 +41,7 @@ export function formatStatus(s: BatchStatus): string {
     ['pending', s.pending ?? 'unknown'],
   ];
   if (s.unreadable) rows.push(['unreadable', s.unreadable]);
-  rows.push(['prompt tokens', s.usage.prompt_tokens], ['cached prompt tokens', s.usage.cached_tokens], ['output tokens', s.usage.completion_tokens]);
+  rows.push(['prompt tokens', s.usage.prompt_tokens], ['cached tokens', s.usage.cached_tokens], ['output tokens', s.usage.completion_tokens]);
   const source = s.manifest ? ` (from ${s.manifest.source})` : '';
   return [`batch ${s.batch_id}${source}`, ...rows.map(([k, v]) => `  ${k.padEnd(14)}${String(v).padStart(10)}`)].join('\n');
 }

@@ -1,6 +1,7 @@
 // Compiles structured-output constraints against the model's vocabulary with XGrammar, once per distinct
 // constraint: a bounded cache keyed by the canonical text, so a batch of jobs sharing a schema compiles it once.
 import { InvalidStructuredOutputError } from '../errors';
+import { safeStringLengths } from './json-schema-fixups';
 import type { StructuredOutput } from './structured-output';
 import { TokenMatcher, type MatcherSource } from './token-matcher';
 import { loadXGrammar, type XGrammarModule } from './xgrammar-loader';
@@ -87,6 +88,12 @@ export interface GrammarCacheStats {
   compileMs: number;
 }
 
+/**
+ * Whitespace characters XGrammar allows between JSON tokens: enough for pretty-printed JSON, but a model that
+ * favours whitespace cannot spend its whole maxTokens on it (vLLM's any-whitespace runaway).
+ */
+export const JSON_MAX_WHITESPACE = 24;
+
 /** Compiled constraints the cache keeps at most (least recently used goes first). */
 export const DEFAULT_GRAMMAR_CACHE_ENTRIES = 256;
 
@@ -161,11 +168,11 @@ export class GrammarCompiler {
     const c = this.compiler;
     switch (so.kind) {
       case 'json':
-        // Any whitespace, strict: no properties or items beyond the schema's (vLLM's default with XGrammar).
-        return c.compileJSONSchema(so.text, true, undefined, undefined, true);
+        // Any whitespace (bounded), strict: no properties or items beyond the schema's (vLLM's default with XGrammar).
+        return c.compileJSONSchema(JSON.stringify(safeStringLengths(JSON.parse(so.text))), true, undefined, undefined, true, JSON_MAX_WHITESPACE);
       case 'json_object':
         // OpenAI's json_object: one JSON object, any members (XGrammar's built-in JSON grammar takes any value).
-        return c.compileJSONSchema('{"type":"object"}', true, undefined, undefined, false);
+        return c.compileJSONSchema('{"type":"object"}', true, undefined, undefined, false, JSON_MAX_WHITESPACE);
       case 'grammar':
         return c.compileGrammar(so.text);
       case 'regex':

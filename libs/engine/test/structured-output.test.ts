@@ -1,5 +1,6 @@
 import Ajv from 'ajv';
 import { LLMEngine } from '../src/frontend/llm-engine';
+import { jobOutcomeOf } from '../src/job-outcome';
 import type { RequestOutput } from '../src/outputs';
 import type { SamplingParamsInit } from '../src/sampling-params';
 import { MAX_STRUCTURED_OUTPUT_CHARS } from '../src/structured/structured-output';
@@ -189,7 +190,10 @@ describe('structured output on the random-weight tiny model', () => {
     await engine.addRequest('before', 'hi', { ...good.params, temperature: 0, maxTokens: 96 });
     step();
     for (const [i, params] of bad.entries()) {
-      await expect(engine.addRequest(`bad${i}`, 'hi', { ...params, maxTokens: 8 })).rejects.toMatchObject({ code: 'INVALID_STRUCTURED_OUTPUT', retriable: false });
+      const err: unknown = await engine.addRequest(`bad${i}`, 'hi', { ...params, maxTokens: 8 }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INVALID_STRUCTURED_OUTPUT', retriable: false });
+      // The worker dead-letters it, and generate writes an error line, under this outcome code.
+      expect(jobOutcomeOf(err)?.code).toBe('INVALID_STRUCTURED_OUTPUT');
       step();
     }
     await expect(engine.addRequest('two', 'hi', { guidedRegex: 'a', guidedChoice: ['a'] })).rejects.toMatchObject({ code: 'INVALID_SAMPLING_PARAMS', param: 'guidedChoice' });

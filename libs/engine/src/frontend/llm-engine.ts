@@ -31,6 +31,8 @@ export interface EngineStats extends SchedulerStats {
   stepCount: number;
   /** Steps scheduled and launched before the previous one was read (asyncScheduling). */
   stepsScheduledAhead: number;
+  /** Host time spent building structured-output token bitmasks, ms, summed over steps. */
+  grammarMaskMs: number;
 }
 
 /**
@@ -214,6 +216,7 @@ export class LLMEngine {
       generationTokensTotal: this.generationTokensTotal,
       stepCount: this.stepCount,
       stepsScheduledAhead: this.core.stepsScheduledAhead,
+      grammarMaskMs: this.core.grammarMaskMs,
     };
   }
 

@@ -26,6 +26,9 @@ export function safeStringLengths(schema: unknown): unknown {
     const min = Number.isSafeInteger(out.minLength) ? (out.minLength as number) : 0;
     const max = Number.isSafeInteger(out.maxLength) ? String(out.maxLength) : '';
     out.pattern = `^[^"\\\\\\x00-\\x1f]{${min},${max}}$`;
+    // XGrammar ignores (and warns about) lengths beside a pattern: the pattern carries them.
+    delete out.minLength;
+    delete out.maxLength;
   }
   return out;
 }

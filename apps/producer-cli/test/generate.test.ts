@@ -77,6 +77,40 @@ describe('sluice generate', () => {
     expect(many).toMatchObject({ custom_id: 'too-many-tokens', response: null, error: { code: 'PROMPT_TOO_LARGE' } });
   });
 
+  it('passes OpenAI response_format through: every finished answer fits its schema, one that does not compile is an error line', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string', maxLength: 10 }, n: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['city', 'n'] };
+    const line = (id: string, responseFormat: unknown, seed: number) => ({
+      custom_id: id, method: 'POST', url: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: `Where is place ${seed}?` }], max_tokens: 96, temperature: 1, seed, response_format: responseFormat },
+    });
+    const input = writeText(dir, 'structured.jsonl', jsonl([
+      ...Array.from({ length: 6 }, (_, i) => line(`schema-${i}`, { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } }, i)),
+      ...Array.from({ length: 3 }, (_, i) => line(`object-${i}`, { type: 'json_object' }, 10 + i)),
+      line('bad', { type: 'json_schema', json_schema: { name: 'bad', schema: { type: 'nope' } } }, 20),
+    ]));
+    const out = join(dir, 'structured-out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--openai-format']);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.custom_id)).toEqual([...Array.from({ length: 6 }, (_, i) => `schema-${i}`), 'object-0', 'object-1', 'object-2', 'bad']);
+    const fits = (text: string, object: boolean): boolean => {
+      const v = JSON.parse(text) as Record<string, unknown>;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+      if (object) return true;
+      const keysOk = Object.keys(v).every((k) => k === 'city' || k === 'n');
+      return keysOk && typeof v.city === 'string' && v.city.length <= 10 && Number.isInteger(v.n) && (v.n as number) >= 0 && (v.n as number) <= 9;
+    };
+    let stopped = 0;
+    for (const l of lines.slice(0, 9)) {
+      const choice = l.response.body.choices[0];
+      if (choice.finish_reason !== 'stop') continue;
+      stopped++;
+      expect({ id: l.custom_id, fits: fits(choice.message.content, l.custom_id.startsWith('object')) }).toEqual({ id: l.custom_id, fits: true });
+    }
+    expect(stopped).toBeGreaterThan(4);
+    expect(lines[9]).toMatchObject({ custom_id: 'bad', response: null, error: { code: 'INVALID_STRUCTURED_OUTPUT', message: expect.stringContaining('Unsupported type "nope"') } });
+  });
+
   it('gives OpenAI logprobs with token text from the model\'s tokenizer', async () => {
     const input = writeText(dir, 'logprobs.jsonl', jsonl([
       { custom_id: 'chat', method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2 } },

@@ -131,6 +131,8 @@ class Backend {
                                 int k) = 0;
   virtual void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) = 0;
   virtual void argmax(const TensorRef& out, const TensorRef& logits) = 0;
+  // Structured output: logits[b, v] = -inf where bit v % 32 of bitmask[b, v / 32] is 0 (in place).
+  virtual void apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask) = 0;
 };
 
 }  // namespace sluice

@@ -148,6 +148,7 @@ Napi::Function NativeBackend::Define(Napi::Env env) {
           InstanceMethod<&NativeBackend::LogSoftmaxTopK>("logSoftmaxTopK"),
           InstanceMethod<&NativeBackend::GatherLogProbs>("gatherLogProbs"),
           InstanceMethod<&NativeBackend::Argmax>("argmax"),
+          InstanceMethod<&NativeBackend::ApplyTokenBitmask>("applyTokenBitmask"),
       });
 }
 
@@ -859,6 +860,18 @@ Napi::Value NativeBackend::Argmax(const Napi::CallbackInfo& info) {
   c.rank(out, "out", 1);
   c.dim(out, "out", 0, logits.dim(0), "one entry per logits row");
   guarded(info.Env(), "argmax", [&] { backend_->argmax(out, logits); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeBackend::ApplyTokenBitmask(const Napi::CallbackInfo& info) {
+  OpCheck c(info.Env(), "applyTokenBitmask", *backend_);
+  const TensorRef logits = c.tensor(info[0], "logits"), bitmask = c.tensor(info[1], "bitmask");
+  check_logits(c, logits);
+  c.dtype(bitmask, "bitmask", DType::I32);
+  c.rank(bitmask, "bitmask", 2);
+  c.dim(bitmask, "bitmask", 0, logits.dim(0), "one row per logits row");
+  c.dim(bitmask, "bitmask", 1, (logits.dim(1) + 31) / 32, "ceil(V / 32) words");
+  guarded(info.Env(), "applyTokenBitmask", [&] { backend_->apply_token_bitmask(logits, bitmask); });
   return info.Env().Undefined();
 }
 

@@ -61,6 +61,7 @@ class NativeBackend : public Napi::ObjectWrap<NativeBackend> {
   Napi::Value LogSoftmaxTopK(const Napi::CallbackInfo& info);
   Napi::Value GatherLogProbs(const Napi::CallbackInfo& info);
   Napi::Value Argmax(const Napi::CallbackInfo& info);
+  Napi::Value ApplyTokenBitmask(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Backend> backend_;
 };

@@ -169,4 +169,9 @@ export interface Backend {
   /** Log-probability of the given token per row: out f32 [B] = logSoftmax(logits)[b, tokens[b]]. */
   gatherLogProbs(out: Tensor, logits: Tensor, tokens: Tensor): void;
   argmax(out: Tensor, logits: Tensor): void;
+  /**
+   * Structured output's token mask, in place: logits[b, v] = -inf where bit v % 32 of bitmask[b, v / 32]
+   * (i32 [B, ceil(V / 32)], XGrammar's layout) is 0; allowed logits are left unchanged.
+   */
+  applyTokenBitmask(logits: Tensor, bitmask: Tensor): void;
 }

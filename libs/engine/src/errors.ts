@@ -20,7 +20,8 @@ export type EngineErrorCode =
   | 'DUPLICATE_REQUEST'
   | 'REQUEST_REJECTED'
   | 'ABORTED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  | 'INVALID_STRUCTURED_OUTPUT';
 
 /** Every code an EngineError carries: the engine's own, the tokenizer's (TokenizerError), the model loader's (ModelLoadError). */
 export type AnyEngineErrorCode = EngineErrorCode | TokenizerErrorCode | ModelLoadErrorCode;
@@ -37,6 +38,7 @@ const RETRIABLE: Record<AnyEngineErrorCode, boolean> = {
   REQUEST_REJECTED: false, // a request this engine can never serve (too long, cannot fit the cache, empty)
   ABORTED: true, // aborted by the caller or by shutdown before it finished
   INTERNAL: false, // a broken invariant: a bug
+  INVALID_STRUCTURED_OUTPUT: false, // the request's schema, regex, choices or grammar: too large or not compilable
   TOKENIZER_INVALID: false, // tokenizer files that cannot be used
   CHAT_TEMPLATE_MISSING: false, // the model has no chat template
   CHAT_TEMPLATE_FAILED: false, // the template raised on these messages
@@ -71,6 +73,14 @@ export class InvalidSamplingParamsError extends EngineError {
     message: string,
   ) {
     super('INVALID_SAMPLING_PARAMS', `sampling parameter ${param}: ${message}`);
+  }
+}
+
+/** A structured-output constraint (JSON schema, regex, choice list, grammar) that is too large or does not compile. */
+export class InvalidStructuredOutputError extends EngineError {
+  override name = 'InvalidStructuredOutputError';
+  constructor(message: string) {
+    super('INVALID_STRUCTURED_OUTPUT', `structured output: ${message}`);
   }
 }
 

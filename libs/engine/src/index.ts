@@ -11,6 +11,8 @@ export { LLMEngine, MAX_LOGPROBS, type EngineStats } from './frontend/llm-engine
 export { LLM } from './llm';
 export type { ChatMessage } from './tokenizer/chat-template';
 export { TextTokenizer } from './tokenizer/text-tokenizer';
+export { GrammarCompiler, grammarVocab, type GrammarVocab, type GrammarCacheStats } from './structured/grammar-compiler';
+export { structuredOutputOf, type StructuredOutput } from './structured/structured-output';
 export { TokenizerError, type TokenizerErrorCode } from './tokenizer/tokenizer-error';
 export { ModelLoadError, type ModelLoadErrorCode } from './model/model-load-error';
 export { resolveModelFiles, type ModelFiles } from './model/model-files';

@@ -1,6 +1,6 @@
 // Which per-job outcome code (@sluice/schema's OUTCOMES table) an engine error is, for the worker and generate alike.
 import type { OutcomeCode } from '@sluice/schema';
-import { EngineError, InvalidSamplingParamsError, RequestRejectedError } from './errors';
+import { EngineError, InvalidSamplingParamsError, InvalidStructuredOutputError, RequestRejectedError } from './errors';
 import { TokenizerError } from './tokenizer/tokenizer-error';
 import { UnsupportedSamplingParamError } from './wire-format';
 
@@ -18,6 +18,7 @@ export function jobOutcomeOf(err: unknown): JobOutcome | undefined {
   // A vLLM value this engine lacks is checked before the wider invalid-parameter class it extends.
   if (err instanceof UnsupportedSamplingParamError) return as('ENGINE_REJECTED');
   if (err instanceof InvalidSamplingParamsError) return as('INVALID_SAMPLING');
+  if (err instanceof InvalidStructuredOutputError) return as('INVALID_STRUCTURED_OUTPUT');
   if (err instanceof RequestRejectedError) {
     if (err.reason === 'EXCEEDS_MAX_MODEL_LEN') return as('PROMPT_TOO_LARGE');
     if (err.reason === 'EMPTY_PROMPT') return as('SCHEMA_VIOLATION');

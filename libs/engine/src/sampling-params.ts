@@ -1,5 +1,6 @@
 import { SAMPLING_API_NAMES, type SamplingApiName } from '@sluice/schema/sampling-parameters';
 import { InvalidSamplingParamsError } from './errors';
+import { STRUCTURED_PARAMS, structuredOutputOf, type StructuredOutput } from './structured/structured-output';
 
 /** What a request may set; vLLM's parameters and defaults, camelCase (vLLM's snake_case names are accepted too). */
 export interface SamplingParamsInit {
@@ -33,6 +34,16 @@ export interface SamplingParamsInit {
   lengthPenalty?: number;
   /** Beam search ends once bestOf beams have finished. */
   earlyStopping?: boolean;
+  /** Structured output (at most one of the five): a JSON schema (object or its JSON text) the text must validate against. */
+  guidedJson?: string | object;
+  /** A regular expression the whole text must match. */
+  guidedRegex?: string;
+  /** The text must be exactly one of these strings. */
+  guidedChoice?: string[];
+  /** An EBNF grammar (XGrammar's dialect, start rule `root`) the text must match. */
+  guidedGrammar?: string;
+  /** When true, the text must be one JSON object (OpenAI's json_object response format). */
+  guidedJsonObject?: boolean;
 }
 
 type Key = keyof SamplingParamsInit;
@@ -115,6 +126,8 @@ export class SamplingParams {
   readonly useBeamSearch: boolean;
   readonly lengthPenalty: number;
   readonly earlyStopping: boolean;
+  /** The request's one structured-output constraint, checked and canonical; undefined when it has none. */
+  readonly structuredOutput: StructuredOutput | undefined;
 
   constructor(init: SamplingParamsInit = {}) {
     if (typeof init !== 'object' || init === null || Array.isArray(init)) {
@@ -176,6 +189,8 @@ export class SamplingParams {
       if (raw.lengthPenalty !== undefined) fail('lengthPenalty', 'only applies with useBeamSearch');
       if (raw.earlyStopping !== undefined) fail('earlyStopping', 'only applies with useBeamSearch');
     }
+
+    this.structuredOutput = structuredOutputOf(Object.fromEntries(STRUCTURED_PARAMS.map((k) => [k, raw[k]])));
 
     // Greedy sampling ignores truncation, as vLLM normalises it.
     this.temperature = temperature < GREEDY_EPS ? 0 : temperature;

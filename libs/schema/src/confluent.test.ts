@@ -80,7 +80,10 @@ describe('RecordCodec with a schema registry', () => {
   it('resolves a v1 writer schema from the registry into the latest reader shape', async () => {
     const client = new SchemaRegistryClient({ url: registry.url });
     const v1Writer = new RecordCodec(PromptJobSchemas, { registry: client, subject: 'old-value', writeVersion: 1 });
-    const { trace_id: _none, ...v1Job } = fullPromptJob();
+    const { trace_id: _none, ...job } = fullPromptJob();
+    // v1 has no structured-output fields (v3): the latest reader gives them null.
+    const guided = { guided_json: null, guided_regex: null, guided_choice: null, guided_grammar: null, guided_json_object: null };
+    const v1Job = { ...job, sampling: { ...job.sampling!, ...guided } };
     const bytes = await v1Writer.encode(v1Job);
     expect(parseConfluentFrame(bytes).schemaId).toBe(102);
     expect(await new RecordCodec(PromptJobSchemas, { registry: client }).decode(bytes)).toEqual({ ...v1Job, trace_id: null });

@@ -43,6 +43,8 @@ const sampling: fc.Arbitrary<SamplingParams> = fc
     logprobs: opt(fc.nat(20)), prompt_logprobs: opt(fc.nat(20)), skip_special_tokens: opt(fc.boolean()),
     use_beam_search: opt(fc.boolean()), beam_width: opt(fc.integer({ min: 1, max: 8 })), length_penalty: opt(finite(-5, 5)),
     early_stopping: opt(fc.oneof(fc.boolean(), fc.constant('never' as const))),
+    guided_json: opt(text), guided_regex: opt(text), guided_choice: opt(fc.array(text, { maxLength: 3 })), guided_grammar: opt(text),
+    guided_json_object: opt(fc.boolean()),
   })
   .map((s) => ({
     ...s,

@@ -3,28 +3,58 @@ import { CompletionSchemas, DeadLetterSchemas, PromptJobSchemas } from './famili
 import { decodeSingleObject, encodeSingleObject } from './single-object';
 import { fullCompletion, fullDeadLetter, fullPromptJob } from '../test/records';
 
-const [v1, v2] = PromptJobSchemas.versions;
+const [v1, v2, v3] = PromptJobSchemas.versions;
+
+const GUIDED = ['guided_json', 'guided_regex', 'guided_choice', 'guided_grammar', 'guided_json_object'] as const;
+
+// A full job as v2 knows it: no structured-output fields in its sampling.
+function v2Job() {
+  const job = fullPromptJob();
+  const sampling = { ...job.sampling! } as Record<string, unknown>;
+  for (const k of GUIDED) delete sampling[k];
+  return { ...job, sampling };
+}
 
 describe('PromptJob schema evolution', () => {
   it('gives each version its own fingerprint so readers tell them apart', () => {
     expect(v1.version).toBe(1);
-    expect(v2).toBe(PromptJobSchemas.latest);
-    expect(v1.fingerprint.equals(v2.fingerprint)).toBe(false);
+    expect(v3).toBe(PromptJobSchemas.latest);
+    expect(new Set([v1, v2, v3].map((v) => v.fingerprint.toString('hex'))).size).toBe(3);
   });
 
   it('v2 reader reads v1 records, the added field null', () => {
-    const { trace_id: _dropped, ...v1Job } = fullPromptJob();
+    const { trace_id: _dropped, ...v1Job } = v2Job();
     const bytes = encodeSingleObject(PromptJobSchemas, v1Job, v1);
     expect(bytes.subarray(2, 10)).toEqual(v1.fingerprint);
     expect(decodeSingleObject(PromptJobSchemas, bytes, v2)).toEqual({ ...v1Job, trace_id: null });
   });
 
   it('v1 reader reads v2 records, ignoring the field it does not know', () => {
-    const job = fullPromptJob();
+    const job = v2Job();
     const decoded = decodeSingleObject(PromptJobSchemas, encodeSingleObject(PromptJobSchemas, job, v2), v1);
     const { trace_id: _unknownToV1, ...expected } = job;
     expect(decoded).toEqual(expected);
     expect(decoded).not.toHaveProperty('trace_id');
+  });
+
+  it('v3 reader reads v2 records, the structured-output fields null', () => {
+    const job = v2Job();
+    const decoded = decodeSingleObject(PromptJobSchemas, encodeSingleObject(PromptJobSchemas, job, v2), v3);
+    expect(decoded).toEqual({ ...job, sampling: { ...job.sampling, ...Object.fromEntries(GUIDED.map((k) => [k, null])) } });
+  });
+
+  it('v2 reader reads v3 records, ignoring the structured-output fields', () => {
+    const job = fullPromptJob();
+    expect(job.sampling?.guided_choice).toEqual(['yes', 'no']);
+    const decoded = decodeSingleObject(PromptJobSchemas, encodeSingleObject(PromptJobSchemas, job, v3), v2);
+    expect(decoded).toEqual(v2Job());
+  });
+
+  it('the latest writer round-trips every structured-output field', () => {
+    const job = fullPromptJob();
+    const sampling = { ...job.sampling!, guided_json: '{"type":"object"}', guided_regex: '[a-z]+', guided_grammar: 'root ::= "a"', guided_json_object: true };
+    const all = { ...job, sampling };
+    expect(decodeSingleObject(PromptJobSchemas, encodeSingleObject(PromptJobSchemas, all, v3), v3)).toEqual(all);
   });
 
   it('a codec pinned to v1 writes v1, and the default codec reads it', async () => {
@@ -32,6 +62,12 @@ describe('PromptJob schema evolution', () => {
     const bytes = await old.encode({ ...fullPromptJob(), trace_id: undefined });
     expect(bytes.subarray(2, 10)).toEqual(v1.fingerprint);
     expect((await new RecordCodec(PromptJobSchemas).decode(bytes)).trace_id).toBeNull();
+  });
+
+  it('a codec pinned to v2 writes v2 (structured output dropped), and the default codec reads it', async () => {
+    const bytes = await new RecordCodec(PromptJobSchemas, { writeVersion: 2 }).encode(fullPromptJob());
+    expect(bytes.subarray(2, 10)).toEqual(v2.fingerprint);
+    expect((await new RecordCodec(PromptJobSchemas).decode(bytes)).sampling?.guided_choice).toBeNull();
   });
 
   it('refuses a write version that does not exist', () => {

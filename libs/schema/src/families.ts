@@ -3,7 +3,7 @@ import { loadFamily } from './schema-files';
 import { validatePromptJob } from './prompt-job-rules';
 import type { BatchManifest, Completion, DeadLetter, PromptJob } from './types';
 
-export const PromptJobSchemas = loadFamily<PromptJob>('PromptJob', 'prompt-job', 2, {
+export const PromptJobSchemas = loadFamily<PromptJob>('PromptJob', 'prompt-job', 3, {
   validate: validatePromptJob,
   jsonDefaults: () => ({ created_at: Date.now() }),
 });

@@ -14,6 +14,7 @@ const AVRO_BRANCHES: Record<SamplingKind, AvroSchemaJson[]> = {
   long: ['long'],
   double: ['double'],
   boolean: ['boolean'],
+  string: ['string'],
   'string[]': [{ type: 'array', items: 'string' }],
   'int[]': [{ type: 'array', items: 'int' }],
   early_stopping: ['boolean', 'string'],

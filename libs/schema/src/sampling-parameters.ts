@@ -4,7 +4,7 @@
 // This file imports nothing, so the engine can take it alone through the `@sluice/schema/sampling-parameters` subpath.
 
 /** A parameter's value: the non-null branch of its Avro type ('early_stopping' is the boolean-or-string union). */
-export type SamplingKind = 'int' | 'long' | 'double' | 'boolean' | 'string[]' | 'int[]' | 'early_stopping';
+export type SamplingKind = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'string[]' | 'int[]' | 'early_stopping';
 
 export interface SamplingParameter {
   /** The wire name: Avro field, vLLM HTTP parameter. */
@@ -41,6 +41,12 @@ export const SAMPLING_PARAMETERS = [
   { wire: 'length_penalty', api: 'lengthPenalty', kind: 'double' },
   // vLLM's "never" is accepted on the wire; the engine takes true or false only.
   { wire: 'early_stopping', api: 'earlyStopping', kind: 'early_stopping' },
+  // Structured output (prompt-job v3), vLLM's guided decoding: at most one per job (the engine checks).
+  { wire: 'guided_json', api: 'guidedJson', kind: 'string' },
+  { wire: 'guided_regex', api: 'guidedRegex', kind: 'string' },
+  { wire: 'guided_choice', api: 'guidedChoice', kind: 'string[]' },
+  { wire: 'guided_grammar', api: 'guidedGrammar', kind: 'string' },
+  { wire: 'guided_json_object', api: 'guidedJsonObject', kind: 'boolean' },
 ] as const satisfies readonly SamplingParameter[];
 
 type Row = (typeof SAMPLING_PARAMETERS)[number];
@@ -53,11 +59,13 @@ export type SamplingWireValue<K extends SamplingKind> = K extends 'int' | 'long'
   ? number
   : K extends 'boolean'
     ? boolean
-    : K extends 'string[]'
-      ? string[]
-      : K extends 'int[]'
-        ? number[]
-        : boolean | 'never';
+    : K extends 'string'
+      ? string
+      : K extends 'string[]'
+        ? string[]
+        : K extends 'int[]'
+          ? number[]
+          : boolean | 'never';
 
 /** Sampling parameters under their wire names; null or absent means the engine's default. */
 export type SamplingParams = { [R in Row as R['wire']]?: SamplingWireValue<R['kind']> | null };

@@ -16,6 +16,7 @@ export function fullPromptJob(): PromptJob {
       presence_penalty: 0.5, frequency_penalty: -0.5, repetition_penalty: 1.1, stop: ['\n\n', 'END'], stop_token_ids: [2, 7],
       include_stop_str_in_output: true, ignore_eos: false, max_tokens: 64, min_tokens: 4, logprobs: 5, prompt_logprobs: 1,
       skip_special_tokens: true, use_beam_search: false, beam_width: 4, length_penalty: 0.8, early_stopping: 'never',
+      guided_json: null, guided_regex: null, guided_choice: ['yes', 'no'], guided_grammar: null, guided_json_object: null,
     },
     priority: 3,
     metadata: { customer: 'acme', row: '17' },

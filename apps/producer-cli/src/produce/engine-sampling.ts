@@ -13,6 +13,8 @@ export function engineSampling(sampling: WireSamplingParams | null | undefined):
     return samplingParamsFromWire(sampling);
   } catch (err) {
     const e = err as Error & { code?: string; param?: string };
+    // A constraint over the size bounds or a schema that is not JSON (whether it compiles, only a worker knows).
+    if (e.code === 'INVALID_STRUCTURED_OUTPUT') throw new RowError(e.message, { cause: err });
     if (e.code !== 'INVALID_SAMPLING_PARAMS' || !e.param) throw err;
     throw new RowError(e.message.replace(`sampling parameter ${e.param}`, `field '${e.param}'`), { cause: err });
   }

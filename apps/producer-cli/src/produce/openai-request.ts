@@ -1,5 +1,6 @@
 // One OpenAI Batch API input line ({custom_id, method, url, body}) as the fields of a job.
 import type { ChatMessage, SamplingParams } from '@sluice/schema';
+import { guidedJsonText, responseFormatSampling } from './response-format';
 import { RowError } from './row-error';
 import { samplingField } from './sampling-fields';
 
@@ -16,7 +17,7 @@ export interface OpenAiJobFields {
 }
 
 // Body keys that change what is asked for and that the engine cannot honour: refused, never silently dropped.
-const UNSUPPORTED = ['stream', 'tools', 'tool_choice', 'functions', 'function_call', 'response_format', 'logit_bias', 'suffix', 'echo'];
+const UNSUPPORTED = ['stream', 'tools', 'tool_choice', 'functions', 'function_call', 'logit_bias', 'suffix', 'echo'];
 // Body keys with no effect on generation.
 const IGNORED = ['user', 'metadata', 'store', 'service_tier', 'parallel_tool_calls'];
 
@@ -32,12 +33,13 @@ export function openAiJobFields(row: Record<string, unknown>): OpenAiJobFields {
   if (url !== OPENAI_CHAT_URL && url !== OPENAI_COMPLETIONS_URL) throw new RowError(`field 'url' must be ${OPENAI_CHAT_URL} or ${OPENAI_COMPLETIONS_URL}, got "${url}"`);
   const body = row.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RowError("field 'body' must be an object");
-  const { model, messages, prompt, max_completion_tokens, logprobs, top_logprobs, stop, ...rest } = body as Record<string, unknown>;
-  const sampling: Record<string, unknown> = {};
+  const { model, messages, prompt, max_completion_tokens, logprobs, top_logprobs, stop, response_format, ...rest } = body as Record<string, unknown>;
+  const sampling: Record<string, unknown> = responseFormatSampling(response_format);
   for (const [key, value] of Object.entries(rest)) {
     if (UNSUPPORTED.includes(key) && !(key === 'stream' && value === false) && !(key === 'echo' && value === false)) throw new RowError(`field 'body.${key}' is not supported`);
     if (IGNORED.includes(key) || key === 'stream' || key === 'echo') continue;
     if (!samplingField(key)) throw new RowError(`field 'body.${key}' is not a known request parameter`);
+    if (key in sampling) throw new RowError(`field 'body.${key}' and 'body.response_format' both ask for structured output`);
     sampling[key] = value;
   }
   if (max_completion_tokens !== undefined) sampling.max_tokens ??= max_completion_tokens;
@@ -53,6 +55,6 @@ export function openAiJobFields(row: Record<string, unknown>): OpenAiJobFields {
     model: typeof model === 'string' ? model : undefined,
     prompt,
     messages: messages as ChatMessage[] | undefined,
-    sampling: sampling as SamplingParams,
+    sampling: guidedJsonText(sampling) as SamplingParams,
   };
 }

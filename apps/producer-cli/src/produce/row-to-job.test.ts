@@ -120,6 +120,29 @@ describe('rowToJob', () => {
     expect(reason(row, { format: format as MappingOptions['format'] })).toContain(message);
   });
 
+  it("maps OpenAI's response_format to the structured-output fields", () => {
+    const schema = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] };
+    const line = (response_format: unknown) => ({ custom_id: 'r', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'hi' }], response_format } });
+    const openai = { ...options, format: 'openai' as const };
+    expect(rowToJob(line({ type: 'json_schema', json_schema: { name: 'n', schema, strict: true } }), 0, openai).sampling).toMatchObject({ guided_json: JSON.stringify(schema) });
+    expect(rowToJob(line({ type: 'json_object' }), 0, openai).sampling).toMatchObject({ guided_json_object: true });
+    expect(rowToJob(line({ type: 'text' }), 0, openai).sampling).toMatchObject({ guided_json: null, guided_json_object: null });
+    expect(reason(line({ type: 'json_schema', json_schema: { name: 'n' } }), { format: 'openai' })).toContain("'body.response_format.json_schema.schema' must be a JSON Schema object");
+    expect(reason(line({ type: 'grammar' }), { format: 'openai' })).toContain("'body.response_format.type' must be text, json_object or json_schema");
+    const both = { custom_id: 'r', url: '/v1/completions', body: { prompt: 'x', response_format: { type: 'json_object' }, guided_json_object: true } };
+    expect(reason(both, { format: 'openai' })).toContain("'body.guided_json_object' and 'body.response_format' both ask for structured output");
+  });
+
+  it('takes guided_* parameters in native rows (guided_json as an object or its text) and refuses what the engine refuses', () => {
+    const schema = { type: 'array', items: { type: 'string' } };
+    expect(rowToJob({ prompt: 'x', guided_json: schema }, 0, options).sampling).toMatchObject({ guided_json: JSON.stringify(schema) });
+    expect(rowToJob({ prompt: 'x', sampling: { guided_json: schema } }, 0, options).sampling).toMatchObject({ guided_json: JSON.stringify(schema) });
+    expect(rowToJob({ prompt: 'x', guided_choice: ['a', 'b'] }, 0, options).sampling).toMatchObject({ guided_choice: ['a', 'b'] });
+    expect(reason({ prompt: 'x', guided_regex: 'a+', guided_choice: ['a'] })).toContain("field 'guided_choice': only one structured-output constraint per request");
+    expect(reason({ prompt: 'x', guided_json: '{"type":' })).toContain('the JSON schema is not JSON');
+    expect(reason({ prompt: 'x', guided_regex: 'a'.repeat(70_000) })).toContain('more than 65536');
+  });
+
   it('accepts beam search as the engine takes it', () => {
     expect(rowToJob({ prompt: 'x', use_beam_search: true, best_of: 3, temperature: 0 }, 0, options).sampling).toMatchObject({ use_beam_search: true, best_of: 3 });
   });

@@ -3,6 +3,7 @@ import { METADATA_SEQ, PromptJobSchemas, recordFromPlain, SchemaError, type Prom
 import type { InputFormat } from '../input/input-row';
 import { engineSampling } from './engine-sampling';
 import { openAiJobFields, OPENAI_CHAT_URL } from './openai-request';
+import { guidedJsonText } from './response-format';
 import { RowError } from './row-error';
 import { checkRowFields, knownFields } from './row-fields';
 import { parseSamplingText, SAMPLING_FIELDS } from './sampling-fields';
@@ -60,7 +61,7 @@ function rowSampling(row: Record<string, unknown>, paramsField: string): Record<
     if (typeof nested !== 'object' || Array.isArray(nested)) throw new RowError(`field '${paramsField}' must be an object of sampling parameters`);
     Object.assign(out, nested);
   }
-  return out;
+  return guidedJsonText(out);
 }
 
 function idText(value: unknown, field: string): string {

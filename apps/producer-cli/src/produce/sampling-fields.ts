@@ -49,6 +49,8 @@ export function parseSamplingText(field: SamplingField, text: string): unknown {
       if (t === 'never') return t;
       if (/^(true|false)$/i.test(t)) return t.toLowerCase() === 'true';
       throw new Error(`expected true, false or never, got "${text}"`);
+    case 'string':
+      return text;
     case 'string[]':
       // JSON array text for several stop strings, otherwise the text itself is the one stop string.
       return t.startsWith('[') ? JSON.parse(t) : [text];

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { addSamplingFlags, samplingFromFlags } from './sampling-flags';
 import { SAMPLING_FIELDS } from './sampling-fields';
@@ -19,6 +22,17 @@ describe('sampling flags', () => {
     const params = samplingFromFlags(parse(['--temperature', '0.5', '--top-k', '40', '--stop', 'a', '--stop', 'b', '--stop-token-ids', '1,2', '--ignore-eos', 'true', '--seed', '7']));
     expect(params).toEqual({ temperature: 0.5, top_k: 40, stop: ['a', 'b'], stop_token_ids: [1, 2], ignore_eos: true, seed: 7 });
     expect(samplingFromFlags(parse(['--use-beam-search', 'true', '--temperature', '0', '--best-of', '3', '--early-stopping', 'true']))).toEqual({ use_beam_search: true, temperature: 0, best_of: 3, early_stopping: true });
+  });
+
+  it('takes structured output: a regex, repeated choices, a schema as text or from a file (@path)', () => {
+    expect(samplingFromFlags(parse(['--guided-regex', '[0-9]+']))).toEqual({ guided_regex: '[0-9]+' });
+    expect(samplingFromFlags(parse(['--guided-choice', 'yes', '--guided-choice', 'no']))).toEqual({ guided_choice: ['yes', 'no'] });
+    expect(samplingFromFlags(parse(['--guided-json', '{"type":"object"}']))).toEqual({ guided_json: '{"type":"object"}' });
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-flags-')), 'schema.json');
+    writeFileSync(file, '{"type": "array"}');
+    expect(samplingFromFlags(parse(['--guided-json', `@${file}`]))).toEqual({ guided_json: '{"type": "array"}' });
+    expect(() => samplingFromFlags(parse(['--guided-json', '@/nonexistent/schema.json']))).toThrow('--guided-json: cannot read the schema file /nonexistent/schema.json (ENOENT)');
+    expect(() => samplingFromFlags(parse(['--guided-regex', 'a', '--guided-json-object', 'true']))).toThrow(/--guided-json-object.*only one structured-output constraint/);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 // Default sampling parameters from command-line flags: one flag per schema field, validated with the engine's rules.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SchemaError, validateSamplingParams, type SamplingParams } from '@sluice/schema';
 import { usageError } from '../errors';
@@ -16,6 +17,7 @@ function placeholder(field: SamplingField): string {
       return '<true|false>';
     case 'early_stopping':
       return '<true|false|never>';
+    case 'string':
     case 'string[]':
       return '<text>';
     case 'int[]':
@@ -40,6 +42,16 @@ export function addSamplingFlags(command: Command): Command {
   return command;
 }
 
+// `--guided-json @schema.json` reads the schema from a file (curl's convention); other text is the value itself.
+function flagText(field: SamplingField, raw: string): string {
+  if (field.name !== 'guided_json' || !raw.startsWith('@')) return raw;
+  try {
+    return readFileSync(raw.slice(1), 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the schema file ${raw.slice(1)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 /** The sampling flags given on the command line, converted and validated; errors name the flag. */
 export function samplingFromFlags(options: Record<string, unknown>): SamplingParams {
   const params: Record<string, unknown> = {};
@@ -47,7 +59,7 @@ export function samplingFromFlags(options: Record<string, unknown>): SamplingPar
     const raw = options[optionKey(field)];
     if (raw === undefined) continue;
     try {
-      params[field.name] = Array.isArray(raw) ? raw : parseSamplingText(field, String(raw));
+      params[field.name] = Array.isArray(raw) ? raw : parseSamplingText(field, flagText(field, String(raw)));
     } catch (err) {
       throw usageError(`--${flagName(field)}: ${(err as Error).message}`);
     }

@@ -210,4 +210,8 @@ void CpuBackend::gather_logprobs(const TensorRef& out, const TensorRef& logits, 
 
 void CpuBackend::argmax(const TensorRef& out, const TensorRef& logits) { cpu_argmax(threads_, out, logits); }
 
+void CpuBackend::apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask) {
+  cpu_apply_token_bitmask(threads_, logits, bitmask);
+}
+
 }  // namespace sluice

@@ -65,6 +65,7 @@ class CpuBackend final : public Backend {
   void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) override;
   void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) override;
   void argmax(const TensorRef& out, const TensorRef& logits) override;
+  void apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask) override;
 
  private:
   HostPool pool_;
@@ -103,5 +104,6 @@ void cpu_log_softmax_topk(ThreadPool& pool, const TensorRef& values, const Tenso
                           const TensorRef& logits, int k);
 void cpu_gather_logprobs(ThreadPool& pool, const TensorRef& out, const TensorRef& logits, const TensorRef& tokens);
 void cpu_argmax(ThreadPool& pool, const TensorRef& out, const TensorRef& logits);
+void cpu_apply_token_bitmask(ThreadPool& pool, const TensorRef& logits, const TensorRef& bitmask);
 
 }  // namespace sluice

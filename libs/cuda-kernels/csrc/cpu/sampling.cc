@@ -208,4 +208,17 @@ void cpu_argmax(ThreadPool& pool, const TensorRef& out, const TensorRef& logits)
   });
 }
 
+void cpu_apply_token_bitmask(ThreadPool& pool, const TensorRef& logits, const TensorRef& bitmask) {
+  const int64_t B = logits.dim(0), V = logits.dim(1), W = bitmask.dim(1);
+  if (B == 0) return;
+  pool.parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      float* x = logits.ptr<float>() + b * V;
+      const uint32_t* m = reinterpret_cast<const uint32_t*>(bitmask.ptr<int32_t>()) + b * W;
+      for (int64_t v = 0; v < V; v++)
+        if (!((m[v >> 5] >> (v & 31)) & 1u)) x[v] = -std::numeric_limits<float>::infinity();
+    }
+  });
+}
+
 }  // namespace sluice

@@ -411,6 +411,11 @@ void CudaBackend::argmax(const TensorRef& out, const TensorRef& logits) {
   cuda::argmax(out, logits, stream_);
 }
 
+void CudaBackend::apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask) {
+  activate();
+  cuda::apply_token_bitmask(logits, bitmask, stream_);
+}
+
 }  // namespace cuda
 
 int cuda_device_count() {

@@ -95,6 +95,7 @@ class CudaBackend : public Backend {
   void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const TensorRef& logits, int k) override;
   void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens) override;
   void argmax(const TensorRef& out, const TensorRef& logits) override;
+  void apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask) override;
 
  private:
   void activate() const;  // makes this backend's device current on the calling thread

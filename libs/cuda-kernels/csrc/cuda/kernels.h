@@ -68,6 +68,7 @@ void log_softmax_topk(const TensorRef& values, const TensorRef& indices, const T
 void gather_logprobs(const TensorRef& out, const TensorRef& logits, const TensorRef& tokens, IndexFault* fault,
                      cudaStream_t stream);
 void argmax(const TensorRef& out, const TensorRef& logits, cudaStream_t stream);
+void apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace sluice

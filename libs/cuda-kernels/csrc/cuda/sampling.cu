@@ -410,7 +410,28 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p, const 
   }
 }
 
+// One thread per logit: clears (to -inf) the logits whose bit in the row's mask is 0.
+template <typename T>
+__global__ void apply_token_bitmask_kernel(T* logits, const uint32_t* bitmask, int64_t V, int64_t W) {
+  const int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (v >= V) return;
+  const int64_t b = blockIdx.y;
+  if (!((bitmask[b * W + (v >> 5)] >> (v & 31)) & 1u)) logits[b * V + v] = from_float<T>(-INFINITY);
+}
+
 }  // namespace
+
+void apply_token_bitmask(const TensorRef& logits, const TensorRef& bitmask, cudaStream_t stream) {
+  const int64_t B = logits.dim(0), V = logits.dim(1), W = bitmask.dim(1);
+  if (B == 0 || V == 0) return;
+  constexpr int kMaskThreads = 256;
+  const dim3 grid(static_cast<unsigned>((V + kMaskThreads - 1) / kMaskThreads), static_cast<unsigned>(B));
+  SLUICE_DISPATCH_FLOAT("apply_token_bitmask", logits.dtype, T, {
+    apply_token_bitmask_kernel<T><<<grid, kMaskThreads, 0, stream>>>(
+        logits.ptr<T>(), reinterpret_cast<const uint32_t*>(bitmask.ptr<int32_t>()), V, W);
+    SLUICE_LAUNCH_CHECK();
+  });
+}
 
 void argmax(const TensorRef& out, const TensorRef& logits, cudaStream_t stream) {
   const int64_t V = logits.dim(logits.shape.size() - 1);

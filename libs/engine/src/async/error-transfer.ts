@@ -3,6 +3,7 @@ import {
   EngineInvariantError,
   InvalidEngineOptionsError,
   InvalidSamplingParamsError,
+  InvalidStructuredOutputError,
   RequestAbortedError,
   RequestRejectedError,
 } from '../errors';
@@ -24,6 +25,7 @@ const TYPED: Record<string, new (...args: never[]) => Error> = {
   EngineInvariantError,
   InvalidEngineOptionsError,
   InvalidSamplingParamsError,
+  InvalidStructuredOutputError,
   RequestAbortedError,
   RequestRejectedError,
   ModelLoadError,

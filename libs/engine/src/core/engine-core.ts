@@ -99,6 +99,11 @@ export class EngineCore {
     return this.scheduler.stats();
   }
 
+  /** Host time spent building structured-output bitmasks so far, ms. */
+  get grammarMaskMs(): number {
+    return this.runner.sampler.maskMs;
+  }
+
   /** Frees the step buffers, the cache and the weights; the core cannot be used afterwards. */
   close(): void {
     if (this.closed) return;

@@ -144,7 +144,7 @@ function sampleRows(ordered: readonly ScheduledSeq[], lastRow: readonly number[]
       const topK = seq.group.clientDriven ? 2 * p.beamWidth : (p.logprobs ?? 0);
       const wantsLogprob = p.logprobs !== undefined || p.bestOf > p.n || seq.group.clientDriven;
       rows.push({
-        seq, row: lastRow[i], params: p, seed: seq.seed, step: seq.outputLen, topK, wantsLogprob,
+        seq, row: lastRow[i], params: p, seed: seq.seed, step: seq.outputLen, topK, wantsLogprob, matcher: seq.matcher,
         // Only penalties read the token lists, so the output list is not copied for other rows.
         promptTokens: seq.group.promptTokenIds, outputTokens: hasPenalties(p) ? seq.outputTokens() : [],
       });

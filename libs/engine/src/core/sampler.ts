@@ -1,6 +1,8 @@
 import type { Backend, SamplingTensors, Tensor } from '@sluice/cuda-kernels';
 import type { TokenLogprob } from '../outputs';
+import { EngineInvariantError } from '../errors';
 import type { SamplingParams } from '../sampling-params';
+import type { TokenMatcher } from '../structured/token-matcher';
 
 /** One logits row to sample: its request's parameters and the RNG key (seed, step). */
 export interface SampleRow {
@@ -14,6 +16,8 @@ export interface SampleRow {
   topK: number;
   /** Whether the sampled token's logprob is needed (asked for, or best-of / beam ranking). */
   wantsLogprob: boolean;
+  /** The sequence's grammar (structured output): only the tokens it allows may be sampled. */
+  matcher?: TokenMatcher;
 }
 
 /** A launched sampling pass: its rows are computed on the device until read() brings them back. */
@@ -54,6 +58,11 @@ export class Sampler {
   private readonly scoreOut: Tensor;
   private promptCap = 0;
   private outputCap = 0;
+  /** Structured output's token bitmasks [maxRows, ceil(V / 32)], allocated at the first constrained step. */
+  private bitmask: Tensor | undefined;
+  private bitmaskHost: Int32Array | undefined;
+  /** Host time spent building bitmasks (the matchers' share of a step), ms. */
+  maskMs = 0;
 
   constructor(private readonly backend: Backend, private readonly maxRows: number, private readonly maxTopK: number) {
     const b = backend;
@@ -85,6 +94,8 @@ export class Sampler {
     this.turn ^= 1;
     const results = this.results[slot];
     const tokens = this.region(results, 0, B, 'i32');
+    // Masked before sampling, so the draw and every logprob reported are those of the masked distribution.
+    if (rows.some((r) => r.matcher)) this.applyMasks(logits, rows);
     b.sample(tokens, logits, this.params(rows));
     this.logprobs(results, B, logits, tokens, L, K, k);
     // Queued behind the sampling ops: the host waits for this copy alone, not for steps launched after it.
@@ -119,6 +130,7 @@ export class Sampler {
 
   free(): void {
     for (const x of [...Object.values(this.t), ...this.results, ...this.pinned, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
+    if (this.bitmask && !this.bitmask.freed) this.bitmask.free();
     for (const e of this.copied) this.backend.destroyEvent(e);
   }
 
@@ -131,6 +143,29 @@ export class Sampler {
       const indices = b.view(this.region(buf, at + L + K * k, K * k, 'i32'), [K, k]);
       b.logSoftmaxTopK(values, indices, b.narrow(logits, 0, K), k);
     }
+  }
+
+  // Each constrained row's allowed tokens from its matcher (unconstrained rows allow all), one upload, one op.
+  private applyMasks(logits: Tensor, rows: readonly SampleRow[]): void {
+    const b = this.backend;
+    const V = logits.shape[1];
+    const W = Math.ceil(V / 32);
+    const start = performance.now();
+    if (!this.bitmask || !this.bitmaskHost) {
+      this.bitmask = b.empty([this.maxRows * W], 'i32');
+      this.bitmaskHost = new Int32Array(this.maxRows * W);
+    }
+    const host = this.bitmaskHost.subarray(0, rows.length * W);
+    host.fill(-1);
+    rows.forEach((r, i) => {
+      if (!r.matcher) return;
+      if (r.matcher.vocabSize !== V) throw new EngineInvariantError(`grammar vocabulary ${r.matcher.vocabSize} != logits width ${V}`);
+      r.matcher.fillBitmask(host, i * W);
+    });
+    const mask = b.view(b.narrow(this.bitmask, 0, rows.length * W), [rows.length, W]);
+    b.copyFromHost(mask, host);
+    b.applyTokenBitmask(logits, mask);
+    this.maskMs += performance.now() - start;
   }
 
   // Entries [start, start + n) of a flat 4-byte buffer, read as the given dtype.

@@ -278,6 +278,7 @@ export class Scheduler {
     const group = seq.group;
     seq.dropPending();
     this.release(seq);
+    seq.releaseMatcher();
     seq.status = 'finished';
     seq.finish = finish;
     if (group.isFinished) {
@@ -297,6 +298,7 @@ export class Scheduler {
         if (seq.isFinished) continue;
         seq.dropPending();
         this.release(seq);
+        seq.releaseMatcher();
         seq.status = 'finished';
         seq.finish = { reason: 'abort' };
       }
@@ -328,7 +330,9 @@ export class Scheduler {
   }
 
   // vLLM's order: nothing ends before minTokens but length; then eos, a stop token id, maxTokens, the model's length.
+  // A finished grammar (it took its stop token) ends the sequence first: nothing may follow it.
   private stopOf(seq: Sequence): FinishState | undefined {
+    if (seq.matcher?.isTerminated) return { reason: 'stop' };
     const p = seq.group.params;
     const len = seq.tokenIds.length - seq.numPending;
     const n = len - seq.promptLen;
@@ -352,7 +356,8 @@ export class Scheduler {
 
   /**
    * Whether the next step can be scheduled before the one in flight is read: no running request needs this
-   * step's tokens on the host (beam search picks them; penalties count them), and the free blocks cover one
+   * step's tokens on the host (beam search picks them; penalties count them; a grammar's next mask follows
+   * from them), and the free blocks cover one
    * more token for every running sequence, so scheduling cannot preempt a sequence whose step is in flight.
    */
   canScheduleAhead(): boolean {
@@ -360,7 +365,7 @@ export class Scheduler {
     let need = 0;
     for (const g of this.running) {
       const p = g.params;
-      if (g.clientDriven || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
+      if (g.clientDriven || g.grammar || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
       for (const s of g.activeSeqs) need += bm.appendCost(s.seqId, Math.min(s.tokenIds.length + 1, this.cfg.maxModelLen));
     }
     return this.running.length > 0 && need + this.watermarkBlocks <= bm.numFreeBlocks;

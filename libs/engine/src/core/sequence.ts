@@ -1,5 +1,7 @@
+import { EngineInvariantError } from '../errors';
 import type { FinishReason, TokenLogprob } from '../outputs';
 import type { SamplingParams } from '../sampling-params';
+import type { MatcherSource, TokenMatcher } from '../structured/token-matcher';
 
 export type SequenceStatus = 'waiting' | 'running' | 'swapped' | 'finished';
 
@@ -29,6 +31,8 @@ export class Sequence {
   row = -1;
   /** Tokens sampled on the device whose values the host has not read yet; their places in tokenIds hold -1. */
   numPending = 0;
+  /** Where this sequence is in its request's grammar (structured output); undefined when unconstrained. */
+  matcher: TokenMatcher | undefined;
 
   constructor(
     readonly group: SequenceGroup,
@@ -40,6 +44,8 @@ export class Sequence {
     this.tokenIds = from ? [...from.tokenIds] : [...group.promptTokenIds];
     this.logprobs = from ? [...from.logprobs] : [];
     this.cumulativeLogprob = from ? from.cumulativeLogprob : 0;
+    // A fork continues from its parent's place in the grammar; a new sequence starts at the grammar's start.
+    this.matcher = from ? from.matcher?.fork() : group.grammar?.newMatcher();
   }
 
   get promptLen(): number {
@@ -72,10 +78,18 @@ export class Sequence {
 
   /** Appends a sampled token, into the oldest reserved place if there is one. */
   append(step: TokenLogprob): void {
+    // The step's mask allowed only tokens the grammar accepts; any other is a bug, never the request's fault.
+    if (this.matcher && !this.matcher.accept(step.token)) throw new EngineInvariantError(`sequence ${this.seqId}: token ${step.token} breaks its grammar`);
     if (this.numPending > 0) this.tokenIds[this.tokenIds.length - this.numPending--] = step.token;
     else this.tokenIds.push(step.token);
     this.logprobs.push(step);
     this.cumulativeLogprob += step.logprob;
+  }
+
+  /** Frees the grammar matcher (the sequence has ended). */
+  releaseMatcher(): void {
+    this.matcher?.dispose();
+    this.matcher = undefined;
   }
 
   /** Forgets reserved places (the sequence ended before their tokens were read). */
@@ -116,6 +130,8 @@ export class SequenceGroup {
     /** Lower runs first, as in vLLM; requests of equal priority run first come, first served. */
     readonly priority = 0,
     readonly clientDriven = false,
+    /** The compiled structured-output constraint each sequence gets a matcher of. */
+    readonly grammar?: MatcherSource,
   ) {
     const n = clientDriven ? 1 : params.bestOf;
     // Shared, unchanged, by every output of the request.
@@ -143,6 +159,11 @@ export class SequenceGroup {
 
   get isFinished(): boolean {
     return this.seqs.every((s) => s.isFinished);
+  }
+
+  /** Frees every sequence's grammar matcher (a request that never ran, or left the core). */
+  releaseMatchers(): void {
+    for (const s of this.seqs) s.releaseMatcher();
   }
 
   /** A new sequence with parent's tokens and scores (the caller gives it parent's blocks). */

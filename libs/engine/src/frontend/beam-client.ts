@@ -56,7 +56,8 @@ export class BeamClient {
     if (k < 0 || r.top[k]) return undefined;
     r.timings.firstScheduledMs ??= Date.now();
     r.timings.firstTokenMs ??= Date.now();
-    r.top[k] = result.top ?? [];
+    // Under a grammar the masked tokens come back with logprob -inf: they are no candidates.
+    r.top[k] = (result.top ?? []).filter((c) => c.logprob > -Infinity);
     if (++r.reported < r.seqs.length) return undefined;
     r.search.advance(r.top as TokenLogprob[][]);
     if (r.search.isDone) return this.finish(r, r.search.results(), false);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { EngineConfig, EngineOptions } from '../config';
 import { validateEngineOptions } from '../config';
@@ -12,6 +13,8 @@ import { resolveModelFiles, type ModelFiles } from '../model/model-files';
 import type { RequestOutput } from '../outputs';
 import type { PromptInput } from '../prompt-input';
 import { SamplingParams, type SamplingParamsInit } from '../sampling-params';
+import { GrammarCompiler, grammarVocab, type CompiledGrammar } from '../structured/grammar-compiler';
+import type { StructuredOutput } from '../structured/structured-output';
 import { ChatTemplate, specialTokensOf } from '../tokenizer/chat-template';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
 import { BeamClient } from './beam-client';
@@ -28,6 +31,8 @@ export interface EngineStats extends SchedulerStats {
   stepCount: number;
   /** Steps scheduled and launched before the previous one was read (asyncScheduling). */
   stepsScheduledAhead: number;
+  /** Host time spent building structured-output token bitmasks, ms, summed over steps. */
+  grammarMaskMs: number;
 }
 
 /**
@@ -48,6 +53,8 @@ export class LLMEngine {
   private generationTokensTotal = 0;
   private stepCount = 0;
   private closed = false;
+  /** XGrammar over this model's vocabulary, built at the first structured-output request. */
+  private grammarCompiler: Promise<GrammarCompiler> | undefined;
 
   private constructor(
     readonly config: EngineConfig,
@@ -100,22 +107,46 @@ export class LLMEngine {
     const mark = { aborted: false };
     this.tokenizing.set(requestId, mark);
     // Prompts tokenize side by side, but enter the core in the order they were added (first come, first served).
-    const entered = this.enter(requestId, this.input.process(requestId, input), this.lastAdd, mark, sp, priority);
+    const grammar = sp.structuredOutput && this.compileGrammar(sp.structuredOutput);
+    const entered = this.enter(requestId, this.input.process(requestId, input), grammar, this.lastAdd, mark, sp, priority);
     this.lastAdd = entered.catch(() => undefined);
     return entered;
   }
 
-  private async enter(requestId: string, tokenized: Promise<ProcessedPrompt>, before: Promise<unknown>, mark: { aborted: boolean }, sp: SamplingParams, priority: number): Promise<void> {
+  private async enter(
+    requestId: string, tokenized: Promise<ProcessedPrompt>, compiling: Promise<CompiledGrammar> | undefined,
+    before: Promise<unknown>, mark: { aborted: boolean }, sp: SamplingParams, priority: number,
+  ): Promise<void> {
     let prompt: ProcessedPrompt;
+    let grammar: CompiledGrammar | undefined;
     try {
-      prompt = await tokenized;
+      // Both settle before either's error is thrown, so a compiled grammar is never left held.
+      const [p, g] = await Promise.allSettled([tokenized, compiling]);
+      grammar = g.status === 'fulfilled' ? g.value : undefined;
+      if (p.status === 'rejected') throw p.reason;
+      if (g.status === 'rejected') throw g.reason;
+      prompt = p.value;
+    } catch (e) {
+      grammar?.release();
+      throw e;
     } finally {
       await before;
       this.tokenizing.delete(requestId);
     }
-    if (mark.aborted || this.closed) throw new RequestAbortedError(requestId);
-    const group = new SequenceGroup(requestId, prompt.promptTokenIds, sp, priority, sp.useBeamSearch);
-    this.core.add(group);
+    let group: SequenceGroup;
+    try {
+      if (mark.aborted || this.closed) throw new RequestAbortedError(requestId);
+      group = new SequenceGroup(requestId, prompt.promptTokenIds, sp, priority, sp.useBeamSearch, grammar);
+    } finally {
+      // The group's matchers hold the grammar from here on.
+      grammar?.release();
+    }
+    try {
+      this.core.add(group);
+    } catch (e) {
+      group.releaseMatchers();
+      throw e;
+    }
     if (sp.useBeamSearch) this.beams.add(group, prompt.prompt);
     else this.requests.set(requestId, new RequestState(group, prompt.prompt, this.tokenizer));
     this.promptTokensTotal += prompt.promptTokenIds.length;
@@ -185,6 +216,7 @@ export class LLMEngine {
       generationTokensTotal: this.generationTokensTotal,
       stepCount: this.stepCount,
       stepsScheduledAhead: this.core.stepsScheduledAhead,
+      grammarMaskMs: this.core.grammarMaskMs,
     };
   }
 
@@ -195,6 +227,12 @@ export class LLMEngine {
   profileForwardPass(): ForwardProfile {
     this.assertOpen();
     return profileForwardPass(this.core.backend, this.files.config, this.core.weights, { ...this.config, maxTopK: MAX_LOGPROBS });
+  }
+
+  /** The compiled constraint, from the cache when an earlier request had the same one; held for the caller. */
+  private async compileGrammar(so: StructuredOutput): Promise<CompiledGrammar> {
+    this.grammarCompiler ??= GrammarCompiler.create(grammarVocab(readFileSync(this.files.tokenizerJson, 'utf8'), this.files.config.vocabSize), this.files.generation.eosTokenIds);
+    return (await this.grammarCompiler).compile(so);
   }
 
   /** Frees the model and the cache; the engine cannot be used afterwards. */

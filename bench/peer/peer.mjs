@@ -134,7 +134,7 @@ function writeDocs({ date, commit, params, cost, bandwidth, fma, lanes, loads, t
     `Model: the ${fmt(params / 1e6)}M-parameter bench Llama (bench/engine/random-llama.mjs, ${fmt(cost.gemmParams / 1e6)}M in GEMM weights), `
       + 'converted to GGUF F32 and BF16 by bench/peer/gguf.mjs (q/k rows permuted to llama.cpp\'s rotary layout; norms F32 in both). '
       + `llama.cpp ${llamaCppTag()} from the source bundled in node-llama-cpp ${NODE_LLAMA_CPP} (fetched by \`npm pack\` on demand, built with GGML_NATIVE=ON), `
-      + `\`llama-batched-bench -npp ${PP} -ntg ${TG} -npl ${BATCHES.join(',')} -t ${THREADS}\` (its defaults otherwise: f16 KV cache); Sluice: LLMEngine on the cpu backend, f32 KV cache, `
+      + `\`llama-batched-bench -npp ${PP} -ntg ${TG} -npl ${BATCHES.join(',')} -t ${THREADS}\` (its defaults otherwise: f16 KV cache); Sluice: LLMEngine on the cpu backend, f32 KV cache, threads awake 100 µs between ops (SLUICE_CPU_SPIN_US=100, set by sluice-run.mjs; the product default is 0), `
       + `greedy, eos ignored, random prompt ids, ${TG} decode steps after the prefill (bench/peer/sluice-run.mjs). ${ROUNDS} alternating rounds; medians with (min-max).`,
     `Batch-1 decode tok/s is llama.cpp's S_TG at B=1 (decode steps only); batch-64 total tok/s is 64 x (${PP} + ${TG}) tokens over the whole run (its S). `
       + `Limits: read bandwidth ${fmt(bandwidth)} GB/s (${THREADS} threads summing 1 GiB, cpuReadBandwidth) over the GEMM weight bytes per decode step; `

@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { rng } from '../engine/rng.mjs';
 
+// Threads wait awake between ops, as llama.cpp's do (the product default is 0: see @sluice/cuda-kernels' README).
+process.env.SLUICE_CPU_SPIN_US ??= '100';
 const require = createRequire(import.meta.url);
 const { LLMEngine } = require('@sluice/engine');
 

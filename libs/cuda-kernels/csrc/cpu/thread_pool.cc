@@ -10,11 +10,21 @@
 namespace sluice {
 namespace {
 
-// How long a thread waits awake for the next op (or the last chunk) before it sleeps: ops of one step come tens
-// of microseconds apart. Past the first microseconds it yields while it waits, so that on a core another process
-// wants (a shared machine) the wait gives its time away instead of taking it (llama.cpp's pure spin collapses there).
-constexpr auto kSpin = std::chrono::microseconds(100);
+// How long a thread waits awake for the next op (or the last chunk) before it sleeps: SLUICE_CPU_SPIN_US, default 0.
+// Ops of one step come tens of microseconds apart, so on cores a worker has to itself ~100 us saves a futex wake per
+// op (batch-1 decode ~30% faster here); where several processes share the cores (CI, many workers on one machine)
+// waiting threads take time the others need, as llama.cpp's spinning does, so it is opt-in. Past the first pauses
+// the wait yields.
 constexpr int kPauses = 64;
+
+std::chrono::microseconds spin_window() {
+  static const std::chrono::microseconds us = [] {
+    const char* env = std::getenv("SLUICE_CPU_SPIN_US");
+    const long v = env ? std::atol(env) : 0;
+    return std::chrono::microseconds(std::clamp<long>(v, 0, 10000));
+  }();
+  return us;
+}
 
 inline void pause() {
 #if defined(__x86_64__)
@@ -22,14 +32,16 @@ inline void pause() {
 #endif
 }
 
-// Waits until pred() or kSpin has passed; true if pred() held.
+// Waits until pred() or the spin window has passed; true if pred() held. With no window, one look.
 template <class Pred>
 bool spin_until(Pred pred) {
+  const auto window = spin_window();
+  if (window.count() == 0) return pred();
   for (int i = 0; i < kPauses; i++) {
     if (pred()) return true;
     pause();
   }
-  const auto until = std::chrono::steady_clock::now() + kSpin;
+  const auto until = std::chrono::steady_clock::now() + window;
   while (std::chrono::steady_clock::now() < until) {
     if (pred()) return true;
     std::this_thread::yield();

@@ -1,7 +1,6 @@
-// A small persistent pool: ops split their outer loop into chunks and block until all are done. Between the ops of
-// a step (tens of microseconds apart) workers and the caller spin briefly instead of sleeping: a futex wake per op
-// cost more than a batch-1 decode GEMV takes. Chunks are claimed dynamically, so a core another process holds
-// delays only the chunk it runs, not a fixed half of every op.
+// A small persistent pool: ops split their outer loop into chunks and block until all are done. Chunks are claimed
+// dynamically, so a core another process holds delays only the chunk it runs, not a fixed half of every op. With
+// SLUICE_CPU_SPIN_US set, threads wait awake that long between ops instead of sleeping at once (see thread_pool.cc).
 #pragma once
 
 #include <atomic>

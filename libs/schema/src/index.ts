@@ -12,7 +12,7 @@ export { encodeSingleObject, decodeSingleObject, isSingleObject } from './single
 export { frameConfluent, parseConfluentFrame, isConfluentFramed } from './confluent-framing';
 export { SchemaRegistryClient, type RegistryClientOptions } from './registry-client';
 export { redactUrl, redactUrls } from './redact-url';
-export { kafkaTlsFailure, type KafkaTlsFailure } from './kafka-tls-failure';
+export { kafkaErrorChain, kafkaTlsFailure, type KafkaTlsFailure } from './kafka-tls-failure';
 export { RecordCodec, recordFromPlain, recordFromJsonText, type RecordCodecOptions } from './codec';
 export { recordToJson } from './json-record';
 export { DEFAULT_TOPICS, HEADERS, METADATA_SEQ, BATCH_ID_PATTERN } from './topics';

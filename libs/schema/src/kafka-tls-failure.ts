@@ -16,11 +16,18 @@ const RULES: Array<[RegExp, KafkaTlsFailure]> = [
     { setting: 'kafkaSsl', reason: 'TLS and the listener disagree: TLS to a plaintext listener, or plaintext to a TLS one' }],
 ];
 
-export function kafkaTlsFailure(err: unknown): KafkaTlsFailure | undefined {
-  for (let e = err as { message?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    const found = RULES.find(([re]) => re.test(String(e?.message ?? '')));
-    if (found) return found[1];
+/** An error and the errors under it, as kafkajs nests them (`cause`, or its own `originalError`), five deep at most. */
+export function* kafkaErrorChain(err: unknown): Generator<{ name?: string; message?: string }> {
+  for (let e = err as { name?: string; message?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    yield e;
     e = (e.cause ?? e.originalError) as typeof e;
+  }
+}
+
+export function kafkaTlsFailure(err: unknown): KafkaTlsFailure | undefined {
+  for (const e of kafkaErrorChain(err)) {
+    const found = RULES.find(([re]) => re.test(String(e.message ?? '')));
+    if (found) return found[1];
   }
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { kafkaTlsFailure } from '@sluice/schema';
+import { kafkaErrorChain, kafkaTlsFailure } from '@sluice/schema';
 import { settingLabel, type ConsumerConfig } from '../config';
 import { ConfigError } from '../errors';
 import type { ObjectStore } from '../export/object-store';
@@ -18,10 +18,7 @@ export async function preflight(config: ConsumerConfig, kafka: Kafka, store: Obj
 
 /** A SASL or TLS authentication failure anywhere in kafkajs's chain of causes. */
 function isAuthFailure(err: unknown): boolean {
-  for (let e = err as { name?: string; message?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (/SASL|Authentication/i.test(`${e.name ?? ''} ${e.message ?? ''}`)) return true;
-    e = (e.cause ?? e.originalError) as typeof e;
-  }
+  for (const e of kafkaErrorChain(err)) if (/SASL|Authentication/i.test(`${e.name ?? ''} ${e.message ?? ''}`)) return true;
   return false;
 }
 

@@ -65,10 +65,15 @@ struct AttentionKernel {
     }
     // Key and value rows of positions [c0, c0 + n) for `head`, through the sequence's block table.
     void rows(const int32_t* table, int64_t c0, int64_t n, int64_t head, const TC** kp, const TC** vp) const {
-      for (int64_t t = 0; t < n; t++) {
-        const int64_t pos = c0 + t, block = table[pos / block_size];
-        kp[t] = key(block, pos % block_size, head);
-        vp[t] = value(block, pos % block_size, head);
+      const int64_t stride = kv_heads * head_dim;
+      int64_t j = c0 / block_size, offset = c0 % block_size;  // one division per chunk, not per key
+      for (int64_t t = 0; t < n; j++, offset = 0) {
+        const TC* kr = key(table[j], offset, head);
+        const TC* vr = value(table[j], offset, head);
+        for (; offset < block_size && t < n; offset++, t++, kr += stride, vr += stride) {
+          kp[t] = kr;
+          vp[t] = vr;
+        }
       }
     }
   };
@@ -156,28 +161,27 @@ struct AttentionKernel {
   static constexpr int kSpan = 4;
   static void accumulate(float* acc, float correction, const TC* const* values, const float* p, int64_t n, int64_t D) {
     const vec c = V::splat(correction);
-    for (int64_t d0 = 0; d0 < D; d0 += kSpan * V::W) {
-      int width[kSpan];
+    int64_t d0 = 0;
+    for (; d0 + kSpan * V::W <= D; d0 += kSpan * V::W) {
       vec a[kSpan];
-      for (int i = 0; i < kSpan; i++) {
-        const int64_t d = d0 + i * V::W;
-        width[i] = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(V::W, D - d)));
-        a[i] = width[i] == V::W ? V::load(acc + d) * c : width[i] > 0 ? V::load_tail(acc + d, width[i]) * c : V::zero();
-      }
+      for (int i = 0; i < kSpan; i++) a[i] = V::load(acc + d0 + i * V::W) * c;
       for (int64_t t = 0; t < n; t++) {
         const vec pt = V::splat(p[t]);
-        const TC* row = values[t] + d0;
-        for (int i = 0; i < kSpan; i++) {
-          if (width[i] == V::W) a[i] = V::fma(pt, V::load(row + i * V::W), a[i]);
-          else if (width[i] > 0) a[i] = V::fma(pt, V::load_tail(row + i * V::W, width[i]), a[i]);
-        }
+        for (int i = 0; i < kSpan; i++) a[i] = V::fma(pt, V::load(values[t] + d0 + i * V::W), a[i]);
       }
-      for (int i = 0; i < kSpan; i++) {
-        if (width[i] == V::W) V::store(acc + d0 + i * V::W, a[i]);
-        else if (width[i] > 0) V::store_tail(acc + d0 + i * V::W, a[i], width[i]);
+      for (int i = 0; i < kSpan; i++) V::store(acc + d0 + i * V::W, a[i]);
+    }
+    for (; d0 < D; d0 += V::W) {  // the rest, a vector at a time, the last one partial
+      const int w = static_cast<int>(std::min<int64_t>(V::W, D - d0));
+      vec a = (w == V::W ? V::load(acc + d0) : V::load_tail(acc + d0, w)) * c;
+      for (int64_t t = 0; t < n; t++) {
+        a = V::fma(V::splat(p[t]), w == V::W ? V::load(values[t] + d0) : V::load_tail(values[t] + d0, w), a);
       }
+      if (w == V::W) V::store(acc + d0, a);
+      else V::store_tail(acc + d0, a, w);
     }
   }
+
 
   // Folds positions [c0, c0 + n) of a sequence (block table `table`) into query rows [r0, r0 + num_rows) of one
   // KV head; row r sees positions < c0 + limit[r].

@@ -17,7 +17,15 @@ struct V8 {
   static vec zero() { return splat8(0.f); }
   static vec splat(float x) { return splat8(x); }
   static vec load(const float* p) { return load8(p); }
-  static vec load(const uint16_t* p) { return load8_bf16(p); }
+  static vec load(const uint16_t* p) {
+#if defined(__AVX2__)
+    // one widening load; the portable load8_bf16 compiles to two 128-bit halves
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return reinterpret_cast<vec>(_mm256_slli_epi32(w, 16));
+#else
+    return load8_bf16(p);
+#endif
+  }
   template <class T>
   static vec load_tail(const T* p, int n) {
     T buf[8] = {};

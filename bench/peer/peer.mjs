@@ -4,7 +4,8 @@
 // sluice-run.mjs on the same workload: 128 prompt and 128 decode tokens per sequence, batches of 1 and 64.
 // Runs alternate (llama.cpp first in even rounds, Sluice first in odd ones) because llama.cpp's spinning threads
 // collapse under load; each run takes SLUICE_BENCH_LOCK (a flock file) when set, so no other heavy job overlaps it.
-// Usage: node bench/peer/peer.mjs [--rounds N] [--write]
+// Sluice's KV cache is bf16 by default, 16-bit as llama.cpp's default f16 cache; --kv-cache-dtype auto keeps it f32.
+// Usage: node bench/peer/peer.mjs [--rounds N] [--kv-cache-dtype bfloat16|auto] [--write]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +24,7 @@ const root = join(here, '..', '..');
 const modelsDir = process.env.SLUICE_MODELS_DIR ?? join(root, '.cache', 'models');
 const args = process.argv.slice(2);
 const ROUNDS = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 5;
+const KV = args.includes('--kv-cache-dtype') ? args[args.indexOf('--kv-cache-dtype') + 1] : 'bfloat16';
 const [PP, TG, BATCHES] = [128, 128, [1, 64]];
 const THREADS = availableParallelism();
 const DTYPES = [{ gguf: 'F32', sluice: 'float32', bytes: 4 }, { gguf: 'BF16', sluice: 'bfloat16', bytes: 2 }];
@@ -63,7 +65,7 @@ function runLlama(bin, gguf) {
 }
 
 function runSluice(model, dtype) {
-  const out = locked(process.execPath, [join(here, 'sluice-run.mjs'), model, dtype, String(PP), String(TG), BATCHES.join(',')]);
+  const out = locked(process.execPath, [join(here, 'sluice-run.mjs'), model, dtype, String(PP), String(TG), BATCHES.join(','), KV]);
   return JSON.parse(out.trim().split('\n').pop()).results;
 }
 
@@ -129,12 +131,12 @@ function main() {
 
 function writeDocs({ date, commit, params, cost, bandwidth, fma, lanes, loads, table }) {
   const body = [
-    `Measured ${date} at commit ${commit} on ${machineLine()} with \`SLUICE_BENCH_LOCK=/tmp/sluice-heavy.lock node bench/peer/peer.mjs --rounds ${ROUNDS} --write\`. `
+    `Measured ${date} at commit ${commit} on ${machineLine()} with \`SLUICE_BENCH_LOCK=/tmp/sluice-heavy.lock node bench/peer/peer.mjs --rounds ${ROUNDS} --kv-cache-dtype ${KV} --write\`. `
       + `Load average ${loads.map((l) => fmt(l, 2)).join(', ')} (before the first run and after each; the lock kept this session's other heavy jobs off, other tenants' load shows here).`,
     `Model: the ${fmt(params / 1e6)}M-parameter bench Llama (bench/engine/random-llama.mjs, ${fmt(cost.gemmParams / 1e6)}M in GEMM weights), `
       + 'converted to GGUF F32 and BF16 by bench/peer/gguf.mjs (q/k rows permuted to llama.cpp\'s rotary layout; norms F32 in both). '
       + `llama.cpp ${llamaCppTag()} from the source bundled in node-llama-cpp ${NODE_LLAMA_CPP} (fetched by \`npm pack\` on demand, built with GGML_NATIVE=ON), `
-      + `\`llama-batched-bench -npp ${PP} -ntg ${TG} -npl ${BATCHES.join(',')} -t ${THREADS}\` (its defaults otherwise: f16 KV cache); Sluice: LLMEngine on the cpu backend, f32 KV cache, threads awake 100 µs between ops (SLUICE_CPU_SPIN_US=100, set by sluice-run.mjs; the product default is 0), `
+      + `\`llama-batched-bench -npp ${PP} -ntg ${TG} -npl ${BATCHES.join(',')} -t ${THREADS}\` (its defaults otherwise: f16 KV cache); Sluice: LLMEngine on the cpu backend, ${KV === 'bfloat16' ? 'bf16' : 'f32'} KV cache (kvCacheDtype ${KV}), threads awake 100 µs between ops (SLUICE_CPU_SPIN_US=100, set by sluice-run.mjs; the product default is 0), `
       + `greedy, eos ignored, random prompt ids, ${TG} decode steps after the prefill (bench/peer/sluice-run.mjs). ${ROUNDS} alternating rounds; medians with (min-max).`,
     `Batch-1 decode tok/s is llama.cpp's S_TG at B=1 (decode steps only); batch-64 total tok/s is 64 x (${PP} + ${TG}) tokens over the whole run (its S). `
       + `Limits: read bandwidth ${fmt(bandwidth)} GB/s (${THREADS} threads summing 1 GiB, cpuReadBandwidth) over the GEMM weight bytes per decode step; `

@@ -2,7 +2,7 @@
 // PP random prompt token ids, then TG decode forward passes each, greedy, eos ignored), printed as one JSON line.
 // Sluice generates TG + 1 tokens: its prefill step samples the first one, so it makes the same forward passes as
 // llama.cpp's prefill + TG decodes, and TG tokens are counted, as llama.cpp counts them.
-// Usage: node bench/peer/sluice-run.mjs <model dir> <float32|bfloat16> <pp> <tg> <B,...>
+// Usage: node bench/peer/sluice-run.mjs <model dir> <float32|bfloat16> <pp> <tg> <B,...> [kv cache dtype: auto|bfloat16]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ process.env.SLUICE_CPU_SPIN_US ??= '100';
 const require = createRequire(import.meta.url);
 const { LLMEngine } = require('@sluice/engine');
 
-const [model, dtype, ppArg, tgArg, batchesArg] = process.argv.slice(2);
+const [model, dtype, ppArg, tgArg, batchesArg, kvCacheDtype = 'auto'] = process.argv.slice(2);
 const [pp, tg] = [Number(ppArg), Number(tgArg)];
 const batches = batchesArg.split(',').map(Number);
 const now = () => Number(process.hrtime.bigint()) / 1e9;
@@ -45,7 +45,7 @@ async function runBatch(engine, B) {
 }
 
 const engine = await LLMEngine.create({
-  model, device: 'cpu', dtype, maxNumSeqs: Math.max(...batches), maxNumBatchedTokens: 2048,
+  model, device: 'cpu', dtype, kvCacheDtype, maxNumSeqs: Math.max(...batches), maxNumBatchedTokens: 2048,
   kvCacheBytes: 1024 * 2 ** 20, enablePrefixCaching: false,
 });
 try {
@@ -53,7 +53,7 @@ try {
   while (engine.hasUnfinishedRequests()) engine.step();
   const results = [];
   for (const B of batches) results.push(await runBatch(engine, B));
-  console.log(JSON.stringify({ dtype: engine.config.dtype, cpuKernels: engine.config.cpuKernels, results }));
+  console.log(JSON.stringify({ dtype: engine.config.dtype, kvCacheDtype: engine.config.kvCacheDtype, cpuKernels: engine.config.cpuKernels, results }));
 } finally {
   engine.close();
 }

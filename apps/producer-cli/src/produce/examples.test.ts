@@ -6,7 +6,7 @@ import { rowToJob, type MappingOptions } from './row-to-job';
 const dir = join(__dirname, '..', '..', 'examples');
 const lines = (file: string) => readFileSync(join(dir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 const options = (format: MappingOptions['format']): MappingOptions => ({
-  format, batchId: 'b1', promptField: 'prompt', messagesField: 'messages', modelField: 'model', paramsField: 'sampling', metadataFields: [], defaults: {},
+  format, batchId: 'b1', promptField: 'prompt', messagesField: 'messages', modelField: 'model', paramsField: 'sampling', metadataFields: [], defaults: { sampling: {} },
 });
 const guided = (sampling: Record<string, unknown> | null) =>
   Object.fromEntries(Object.entries(sampling ?? {}).filter(([k, v]) => k.startsWith('guided_') && v !== null && v !== undefined));

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../model/config';
 import { LlamaModel } from '../models/llama';
 import type { KvCache } from '../models/kv-cache';
 import type { LlamaWeights } from '../models/llama-weights';
+import { requestMasks } from '../structured/pending-masks';
 import { InputBatch } from './input-batch';
 import { hasPenalties, Sampler, type SampledRows, type SampleRow } from './sampler';
 import type { Sequence, SequenceGroup } from './sequence';
@@ -76,15 +77,17 @@ export class ModelRunner {
     const prefills = plan.scheduled.filter((s) => s.numTokens > 1);
     const ordered = [...prefills, ...plan.scheduled.filter((s) => s.numTokens === 1)];
     const { inputs, lastRow } = this.batch.prepare(ordered, prefills.length);
-    this.model.forward(inputs);
     const rows = sampleRows(ordered, lastRow);
     if (rows.length > this.model.limits.maxLogitRows) {
       throw new EngineInvariantError(`${rows.length} rows to sample exceed maxLogitRows ${this.model.limits.maxLogitRows}`);
     }
+    // The grammar thread fills this step's masks while the forward runs; sampling waits for them.
+    const masks = requestMasks(rows.map((r) => ({ matcher: r.matcher, belowMinTokens: r.step + 1 < r.params.minTokens })));
+    this.model.forward(inputs);
     let sampled: SampledRows | undefined;
     if (rows.length > 0) {
       const logits = this.model.logits(Int32Array.from(rows, (r) => r.row));
-      sampled = this.sampler.launch(logits, rows);
+      sampled = this.sampler.launch(logits, rows, masks);
     }
     const targets = rows.map((r) => r.seq);
     this.batch.recordSampled(targets, sampled?.tokens);

@@ -1,8 +1,8 @@
 import type { Backend, SamplingTensors, Tensor } from '@sluice/cuda-kernels';
 import type { TokenLogprob } from '../outputs';
-import { EngineInvariantError } from '../errors';
 import type { SamplingParams } from '../sampling-params';
-import type { TokenMatcher } from '../structured/token-matcher';
+import type { PendingMasks } from '../structured/pending-masks';
+import type { RemoteMatcher } from '../structured/remote-grammar';
 
 /** One logits row to sample: its request's parameters and the RNG key (seed, step). */
 export interface SampleRow {
@@ -17,7 +17,7 @@ export interface SampleRow {
   /** Whether the sampled token's logprob is needed (asked for, or best-of / beam ranking). */
   wantsLogprob: boolean;
   /** The sequence's grammar (structured output): only the tokens it allows may be sampled. */
-  matcher?: TokenMatcher;
+  matcher?: RemoteMatcher;
 }
 
 /** A launched sampling pass: its rows are computed on the device until read() brings them back. */
@@ -61,7 +61,7 @@ export class Sampler {
   /** Structured output's token bitmasks [maxRows, ceil(V / 32)], allocated at the first constrained step. */
   private bitmask: Tensor | undefined;
   private bitmaskHost: Int32Array | undefined;
-  /** Host time spent building bitmasks (the matchers' share of a step), ms. */
+  /** Engine-thread time spent on bitmasks (waiting for the grammar thread, uploading, applying), ms. */
   maskMs = 0;
 
   constructor(private readonly backend: Backend, private readonly maxRows: number, private readonly maxTopK: number) {
@@ -83,8 +83,11 @@ export class Sampler {
     this.scoreOut = b.empty([maxRows * (1 + 2 * Math.max(1, maxTopK))], 'f32');
   }
 
-  /** Queues sampling of one token per row of logits [rows.length, V] and the logprobs the rows asked for. */
-  launch(logits: Tensor, rows: readonly SampleRow[]): SampledRows {
+  /**
+   * Queues sampling of one token per row of logits [rows.length, V] and the logprobs the rows asked for; with
+   * masks (some row is constrained), only the tokens each row's grammar allows may be drawn.
+   */
+  launch(logits: Tensor, rows: readonly SampleRow[], masks?: PendingMasks): SampledRows {
     const b = this.backend;
     const B = rows.length;
     const L = rows.filter((r) => r.wantsLogprob || r.topK > 0).length;
@@ -95,7 +98,7 @@ export class Sampler {
     const results = this.results[slot];
     const tokens = this.region(results, 0, B, 'i32');
     // Masked before sampling, so the draw and every logprob reported are those of the masked distribution.
-    if (rows.some((r) => r.matcher)) this.applyMasks(logits, rows);
+    if (masks) this.applyMasks(logits, rows.length, masks);
     b.sample(tokens, logits, this.params(rows));
     this.logprobs(results, B, logits, tokens, L, K, k);
     // Queued behind the sampling ops: the host waits for this copy alone, not for steps launched after it.
@@ -145,24 +148,17 @@ export class Sampler {
     }
   }
 
-  // Each constrained row's allowed tokens from its matcher (unconstrained rows allow all), one upload, one op.
-  private applyMasks(logits: Tensor, rows: readonly SampleRow[]): void {
+  // The rows' masks as the grammar thread filled them (unconstrained rows allow all): one upload, one op.
+  private applyMasks(logits: Tensor, numRows: number, masks: PendingMasks): void {
     const b = this.backend;
-    const V = logits.shape[1];
-    const W = Math.ceil(V / 32);
+    const W = Math.ceil(logits.shape[1] / 32);
     const start = performance.now();
-    if (!this.bitmask || !this.bitmaskHost) {
-      this.bitmask = b.empty([this.maxRows * W], 'i32');
-      this.bitmaskHost = new Int32Array(this.maxRows * W);
-    }
-    const host = this.bitmaskHost.subarray(0, rows.length * W);
-    host.fill(-1);
-    rows.forEach((r, i) => {
-      if (!r.matcher) return;
-      if (r.matcher.vocabSize !== V) throw new EngineInvariantError(`grammar vocabulary ${r.matcher.vocabSize} != logits width ${V}`);
-      r.matcher.fillBitmask(host, i * W);
-    });
-    const mask = b.view(b.narrow(this.bitmask, 0, rows.length * W), [rows.length, W]);
+    this.bitmask ??= b.empty([this.maxRows * W], 'i32');
+    this.bitmaskHost ??= new Int32Array(this.maxRows * W);
+    // The backend reads plain ArrayBuffers only, not the SharedArrayBuffer the grammar thread wrote.
+    const host = this.bitmaskHost.subarray(0, numRows * W);
+    host.set(masks.wait());
+    const mask = b.view(b.narrow(this.bitmask, 0, numRows * W), [numRows, W]);
     b.copyFromHost(mask, host);
     b.applyTokenBitmask(logits, mask);
     this.maskMs += performance.now() - start;

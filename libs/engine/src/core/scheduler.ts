@@ -349,9 +349,11 @@ export class Scheduler {
     return seq.numUncomputed === 1 && this.schedulable(seq);
   }
 
-  // Whether seq has work this step: not waiting for a client's token, nor certain to end by length first.
+  // Whether seq has work this step: not waiting for a client's token, nor certain to end by length first, nor
+  // constrained while its grammar thread is busy compiling (its mask could not be filled).
   private schedulable(seq: Sequence): boolean {
-    return seq.numUncomputed > 0 && seq.outputLen < seq.group.params.maxTokens && seq.tokenIds.length < this.cfg.maxModelLen;
+    const g = seq.group.grammar;
+    return seq.numUncomputed > 0 && seq.outputLen < seq.group.params.maxTokens && seq.tokenIds.length < this.cfg.maxModelLen && (!g || g.ready);
   }
 
   /**
@@ -426,8 +428,10 @@ export class Scheduler {
   private admit(plan: StepPlan, byKey: (a: SequenceGroup, b: SequenceGroup) => number): void {
     const bm = this.blockManager;
     this.waiting.sort(byKey);
-    while (this.waiting.length > 0) {
-      const group = this.waiting[0];
+    // Constrained requests wait in place while their grammar thread is busy; the others are admitted past them.
+    const eligible = (g: SequenceGroup) => !g.grammar || g.grammar.ready;
+    for (let at = this.waiting.findIndex(eligible); at >= 0; at = this.waiting.findIndex(eligible)) {
+      const group = this.waiting[at];
       const seqs = group.activeSeqs;
       if (seqs.length > plan.seqs || this.runningSeqs() + group.maxNumRunningSeqs > this.cfg.maxNumSeqs) break;
       const allocs: Allocation[] = [];
@@ -447,7 +451,7 @@ export class Scheduler {
       // With nothing running, the whole cache is free: the watermark must not block the only request.
       const watermark = this.running.length > 0 ? this.watermarkBlocks : 0;
       if (bm.allocationCost(allocs) + watermark > bm.numFreeBlocks || !bm.allocate(allocs)) break;
-      this.waiting.shift();
+      this.waiting.splice(at, 1);
       this.running.push(group);
       seqs.forEach((seq, i) => {
         seq.numComputedTokens = allocs[i].numTokens - chunks[i];

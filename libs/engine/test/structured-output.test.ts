@@ -205,6 +205,23 @@ describe('structured output on the random-weight tiny model', () => {
     }
   });
 
+  it("minTokens holds the grammar's end back while the grammar can go on; a grammar that can only end stops below it", async () => {
+    const run = async (minTokens: number, choices: string[]) => {
+      const done = new Map<string, RequestOutput>();
+      for (let i = 0; i < 32; i++) await engine.addRequest(`min${minTokens}-${choices.length}-${i}`, 'hi', { guidedChoice: choices, minTokens, temperature: 1, seed: i, maxTokens: 16 });
+      await drain(engine, done);
+      return [...done.values()].map((o) => o.outputs[0]);
+    };
+    // 'a' is one token: without minTokens some samples end there; with minTokens 3 none may, so all go on.
+    expect((await run(0, ['a', 'abcdefgh'])).filter((o) => o.text === 'a').length).toBeGreaterThan(0);
+    const held = await run(3, ['a', 'abcdefgh']);
+    expect(held.map((o) => `${o.text} ${o.finishReason}`)).toEqual(held.map(() => 'abcdefgh stop'));
+    // 'ab' cannot grow: the structure wins over the count, and the sequence stops with fewer than minTokens tokens.
+    const short = await run(10, ['ab']);
+    expect(short.map((o) => `${o.text} ${o.finishReason}`)).toEqual(short.map(() => 'ab stop'));
+    expect(Math.max(...short.map((o) => o.tokenIds.length))).toBeLessThan(10);
+  });
+
   it('an aborted constrained request frees its matchers and the engine goes on', async () => {
     await engine.addRequest('gone', 'hi', { guidedChoice: ['abcdefgh'], n: 2, temperature: 1, seed: 1, maxTokens: 32 });
     engine.step();

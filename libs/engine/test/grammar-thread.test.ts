@@ -41,10 +41,13 @@ describe('grammar compiles on their own thread, bounded in time', () => {
     // Not held back by the compile before it: it joins the line at once.
     await engine.addRequest('free', 'hello', { temperature: 0, ignoreEos: true, maxTokens: 48 });
     const stepMs: number[] = [];
+    let stalled = 0;
     while (!settled) {
       const t = performance.now();
       collect();
       stepMs.push(performance.now() - t);
+      // Once 'free' is done only 'early' is left, and it waits for the grammar thread: a loop may sleep on that.
+      if (engine.stalledOnGrammar()) stalled++;
       await turn();
     }
     const err = await slow;
@@ -55,9 +58,14 @@ describe('grammar compiles on their own thread, bounded in time', () => {
     expect(done.get('free')?.outputs[0]).toMatchObject({ finishReason: 'length' });
     expect(done.get('free')!.outputs[0].tokenIds).toHaveLength(48);
     expect(Math.max(...stepMs)).toBeLessThan(LIMIT_MS / 2);
+    expect(stalled).toBeGreaterThan(0);
+    expect(done.has('early')).toBe(false);
 
     await engine.addRequest('after', 'go', { guidedJson: RECORD, temperature: 1, seed: 3, maxTokens: 64 });
-    while (engine.hasUnfinishedRequests()) collect();
+    while (engine.hasUnfinishedRequests()) {
+      collect();
+      await engine.stalledOnGrammar();
+    }
     // The running request's matcher was replayed in the new thread; a new constraint compiles there too.
     expect(done.get('early')!.outputs[0]).toMatchObject({ text: 'abcdefgh', finishReason: 'stop' });
     const after = done.get('after')!.outputs[0];

@@ -39,6 +39,16 @@ function step(): void {
     stop();
     return;
   }
+  const stalled = engine.stalledOnGrammar();
+  if (stalled) {
+    // Nothing could run: the next step waits for the grammar thread instead of spinning.
+    stepQueued = true;
+    void stalled.then(() => {
+      stepQueued = false;
+      scheduleStep();
+    });
+    return;
+  }
   const sent = outputs.filter((o) => o.finished || streaming.has(o.requestId));
   for (const o of outputs) if (o.finished) streaming.delete(o.requestId);
   post({ type: 'outputs', outputs: sent, stats: engine.stats() });

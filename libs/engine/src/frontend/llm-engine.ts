@@ -55,6 +55,8 @@ export class LLMEngine {
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private stepCount = 0;
+  /** Sequences the last step ran: none while everything left waits for the grammar thread. */
+  private lastStepSize = 0;
   private closed = false;
   /** The grammar thread over this model's vocabulary, started at the first structured-output request. */
   private grammars: GrammarService | undefined;
@@ -171,6 +173,7 @@ export class LLMEngine {
     this.assertOpen();
     const { plan, updates, promptScores } = this.core.step();
     this.stepCount++;
+    this.lastStepSize = plan.scheduled.length;
     this.notePlan(plan, promptScores);
     const outputs: RequestOutput[] = [];
     const progressed = new Set<RequestState>();
@@ -216,6 +219,14 @@ export class LLMEngine {
     state.timings.finishedMs = Date.now();
     this.requests.delete(requestId);
     return state.output(true);
+  }
+
+  /**
+   * When the last step ran nothing because every request left is constrained and the grammar thread is busy
+   * compiling: a promise for when it is free (a step loop awaits it instead of spinning); otherwise undefined.
+   */
+  stalledOnGrammar(): Promise<void> | undefined {
+    return this.lastStepSize === 0 && this.grammars && !this.grammars.ready ? this.grammars.whenReady() : undefined;
   }
 
   hasUnfinishedRequests(): boolean {

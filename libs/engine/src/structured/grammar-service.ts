@@ -59,6 +59,8 @@ export class GrammarService implements GrammarLink {
   private readonly buffers: MaskBuffers;
   private readonly init: GrammarThreadInit;
   private readonly counts = { hits: 0, misses: 0, compileMs: 0, timeouts: 0, restarts: 0 };
+  /** Called when the thread is next free (masks can be filled): a stalled step loop waits on these. */
+  private waiters: Array<() => void> = [];
   private ids = 0;
   private generation = 0;
   private closed = false;
@@ -108,6 +110,11 @@ export class GrammarService implements GrammarLink {
     return grammar;
   }
 
+  /** Settles when constrained sequences can step again (at once if they can now). */
+  whenReady(): Promise<void> {
+    return this.ready || this.closed ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   fill(rows: FillRow[]): PendingMasks {
     const generation = ++this.generation;
     this.post({ type: 'fill', generation, rows });
@@ -126,6 +133,7 @@ export class GrammarService implements GrammarLink {
     for (const job of [...(this.inFlight ? [this.inFlight.job] : []), ...this.queue.splice(0)]) job.reject(new InvalidStructuredOutputError('the engine closed before the constraint compiled'));
     this.inFlight = undefined;
     this.stop();
+    this.wake();
   }
 
   post(m: ToGrammarThread): void {
@@ -181,6 +189,7 @@ export class GrammarService implements GrammarLink {
 
   // Starts the next queued compile when the thread is free, with its time limit.
   private pump(): void {
+    if (this.ready && this.queue.length === 0) this.wake();
     if (!this.ready || this.queue.length === 0) return this.updateRef();
     const job = this.queue.shift()!;
     const timer = setTimeout(() => this.onTimeout(), this.compileTimeoutMs);
@@ -219,6 +228,10 @@ export class GrammarService implements GrammarLink {
     }
     for (const m of this.matchers) m.create();
     this.updateRef();
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   private evictOver(): void {

@@ -129,6 +129,19 @@ describe('XGrammar (wasm) through our CommonJS loader', () => {
     grammar.release();
   });
 
+  it("keeps a schema's properties in the user's order (the order XGrammar writes them) and sorts the rest", () => {
+    const so = structuredOutputOf({ guidedJson: { type: 'object', properties: { zeta: { type: 'string', maxLength: 2 }, alpha: { type: 'boolean' } }, required: ['zeta'] } })!;
+    expect(so.text).toBe('{"properties":{"zeta":{"maxLength":2,"type":"string"},"alpha":{"type":"boolean"}},"required":["zeta"],"type":"object"}');
+  });
+
+  it('writes members in the order of the schema\'s properties', async () => {
+    const grammar = await compiler.compile(structuredOutputOf({ guidedJson: { type: 'object', properties: { zeta: { type: 'integer' }, alpha: { type: 'integer' } }, required: ['zeta', 'alpha'] } })!);
+    const [inOrder, swapped] = [grammar.newMatcher(), grammar.newMatcher()];
+    expect({ inOrder: await matches(inOrder, '{"zeta": 1, "alpha": 2}'), swapped: await matches(swapped, '{"alpha": 2, "zeta": 1}') }).toEqual({ inOrder: true, swapped: false });
+    for (const m of [inOrder, swapped]) m.dispose();
+    grammar.release();
+  });
+
   it('caches by canonical text: key order in a schema does not matter', async () => {
     const before = compiler.stats();
     const a = await compiler.compile(structuredOutputOf({ guidedJson: '{"type":"object","properties":{"x":{"type":"string"}}}' })!);

@@ -2,7 +2,6 @@ import type { Backend, Tensor } from '@sluice/cuda-kernels';
 import type { TokenLogprob } from '../outputs';
 import type { SamplingParams } from '../sampling-params';
 import type { PendingMasks } from '../structured/pending-masks';
-import type { RemoteMatcher } from '../structured/remote-grammar';
 import { SamplingInputs } from './sampling-inputs';
 
 export { hasPenalties } from './sampling-inputs';
@@ -19,8 +18,6 @@ export interface SampleRow {
   topK: number;
   /** Whether the sampled token's logprob is needed (asked for, or best-of / beam ranking). */
   wantsLogprob: boolean;
-  /** The sequence's grammar (structured output): only the tokens it allows may be sampled. */
-  matcher?: RemoteMatcher;
 }
 
 /** A launched sampling pass: its rows are computed on the device until read() brings them back. */

@@ -358,8 +358,8 @@ export class Scheduler {
 
   /**
    * Whether the next step can be scheduled before the one in flight is read: no running request needs this
-   * step's tokens on the host (beam search picks them; penalties count them; a grammar's next mask follows
-   * from them), and the free blocks cover one
+   * step's tokens on the host before the next forward (beam search picks them; penalties count them; a
+   * grammar's mask needs them only before sampling, which the model runner defers), and the free blocks cover one
    * more token for every running sequence, so scheduling cannot preempt a sequence whose step is in flight.
    */
   canScheduleAhead(): boolean {
@@ -367,7 +367,7 @@ export class Scheduler {
     let need = 0;
     for (const g of this.running) {
       const p = g.params;
-      if (g.clientDriven || g.grammar || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
+      if (g.clientDriven || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
       for (const s of g.activeSeqs) need += bm.appendCost(s.seqId, Math.min(s.tokenIds.length + 1, this.cfg.maxModelLen));
     }
     return this.running.length > 0 && need + this.watermarkBlocks <= bm.numFreeBlocks;

@@ -209,7 +209,16 @@ describe('Scheduler', () => {
           seen.hits += stats.blocks.prefixHitTokens;
         },
       ),
-      { numRuns: 150 },
+      {
+        numRuns: 150,
+        // Found by a random run: an n = 3 group copies-on-write for its first sequence, then preempts itself (swap).
+        examples: [[
+          [{ stem: 0, len: 1, maxTokens: 2, n: 3, priority: 1, at: 3 }, { stem: 2, len: 21, maxTokens: 11, n: 1, priority: 2, at: 0 },
+            { stem: 0, len: 22, maxTokens: 6, n: 1, priority: 1, at: 2 }, { stem: 1, len: 19, maxTokens: 1, n: 1, priority: 0, at: 5 },
+            { stem: 2, len: 1, maxTokens: 11, n: 2, priority: 0, at: 2 }],
+          { blockSize: 2, numBlocks: 46, maxNumSeqs: 6, extraBudget: 17, caching: true, swap: true },
+        ]],
+      },
     );
     // The random workloads did exercise preemption and prefix caching.
     expect(seen.preemptions).toBeGreaterThan(0);

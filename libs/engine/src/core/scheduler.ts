@@ -1,6 +1,6 @@
 import type { PreemptionMode } from '../config';
 import { EngineInvariantError, InvalidEngineOptionsError, RequestRejectedError } from '../errors';
-import { Allocation, BlockManager, BlockManagerStats } from './block-manager';
+import { Allocation, BlockManager, BlockManagerStats, BlockPair } from './block-manager';
 import type { FinishState, Sequence, SequenceGroup } from './sequence';
 import type { SampledToken, SchedulerOutput, StepResult } from './step';
 
@@ -171,6 +171,7 @@ export class Scheduler {
     for (let gi = 0; gi < this.running.length; gi++) {
       const group = this.running[gi];
       const seqs = group.activeSeqs;
+      const groupCopies: BlockPair[] = [];
       for (const [si, seq] of seqs.entries()) {
         if (!this.schedulable(seq)) continue;
         if (seq.numUncomputed === 1) decodesAhead--;
@@ -189,9 +190,10 @@ export class Scheduler {
           decodesAhead -= seqs.slice(si + 1).filter((s) => this.isDecode(s)).length;
           this.running.splice(gi--, 1);
           this.unplan(plan, seqs);
-          this.preempt(group, out);
+          this.preempt(group, out, this.withdraw(out, groupCopies));
           break;
         }
+        groupCopies.push(...copies);
         out.blocksToCopy.push(...copies);
         this.planChunk(plan, seq, n);
       }
@@ -379,13 +381,25 @@ export class Scheduler {
     else if (bm.hostBlockTable(seq.seqId)) bm.freeHost(seq.seqId);
   }
 
-  private preempt(group: SequenceGroup, out: SchedulerOutput): void {
+  /**
+   * Takes back the copy-on-write copies a group made earlier in this step before it preempts itself: they
+   * would run after the swaps, into blocks the group no longer holds. Returns each copy's destination -> source.
+   */
+  private withdraw(out: SchedulerOutput, copies: readonly BlockPair[]): Map<number, number> {
+    const pending = new Map(copies.map(([src, dst]) => [dst, src]));
+    out.blocksToCopy = out.blocksToCopy.filter(([, dst]) => !pending.has(dst));
+    return pending;
+  }
+
+  /** `pending`: copies not made yet (destination -> source); a swap-out of a destination reads its source. */
+  private preempt(group: SequenceGroup, out: SchedulerOutput, pending = new Map<number, number>()): void {
     this.numPreemptions++;
     out.preempted.push(group);
     const seqs = group.activeSeqs;
     const ids = seqs.map((s) => s.seqId);
     if (this.cfg.preemptionMode === 'swap' && this.blockManager.canSwapOut(ids)) {
-      out.blocksToSwapOut.push(...this.blockManager.swapOut(ids));
+      const pairs = this.blockManager.swapOut(ids);
+      out.blocksToSwapOut.push(...pairs.map(([dev, host]): BlockPair => [pending.get(dev) ?? dev, host]));
       for (const s of seqs) s.status = 'swapped';
       this.swapped.push(group);
       return;

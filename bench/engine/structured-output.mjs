@@ -26,6 +26,9 @@ const SCHEMAS = {
   'object, 4 fields': { type: 'object', properties: { name: { type: 'string', maxLength: 16 }, age: { type: 'integer', minimum: 0, maximum: 120 }, tags: { type: 'array', items: { enum: ['a', 'b', 'c'] } }, ok: { type: 'boolean' } }, required: ['name', 'age'] },
   'nested, 3 levels': { type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'object', properties: { c: { type: 'array', items: { type: 'number' } } } } } } } },
   'enum of 50': { type: 'string', enum: Array.from({ length: 50 }, (_, i) => `label-${i}`) },
+  // One string member, unbounded and with a maxLength (XGrammar's bounded repetition is what costs inside it).
+  'object, 1 string': { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+  'object, 1 string, maxLength 16': { type: 'object', properties: { name: { type: 'string', maxLength: 16 } }, required: ['name'] },
 };
 
 // A byte-level vocabulary of n tokens: the 256 byte symbols (GPT-2's byte-to-unicode map), then distinct
@@ -84,7 +87,10 @@ async function compileTimes(vocab, stop, prefixes) {
 }
 
 // The text each schema's documents start with, up to inside its first string value (or its first value).
-const PREFIX_TEXT = { 'object, 4 fields': '{"age": 42, "name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-' };
+const PREFIX_TEXT = {
+  'object, 4 fields': '{"age": 42, "name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-',
+  'object, 1 string': '{"name": "ab', 'object, 1 string, maxLength 16': '{"name": "ab',
+};
 const byteIds = (text) => [...Buffer.from(text, 'utf8')];
 
 // Decode throughput of BATCH requests with the given constraint (none: ignoreEos, so all run maxTokens), timed
@@ -153,7 +159,7 @@ const freeTps = median(runs.unconstrained, 'tokensPerS');
 const body = [
   `Measured ${new Date().toISOString()} on ${machineLine()}, commit ${commit}, with \`node bench/engine/structured-output.mjs\`; load average ${f(load0)} at start, ${f(load1)} at end on the shared cores. CPU only; no GPU figure.`,
   '',
-  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the LRU, median of 20); in the engine this runs on the grammar thread, bounded by \`grammarCompileTimeoutMs\`. Masks: one thread's time to fill one step's bitmasks for ${MASK_BATCHES.join(' and ')} sequences (median of 20), at the document's start and inside it (after \`{"age": 42, "name": "ab\`, \`{"a": {"b": {"c": [1\`, \`"label-\` respectively); in the engine the grammar thread does this while the step's forward runs.`,
+  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the LRU, median of 20); in the engine this runs on the grammar thread, bounded by \`grammarCompileTimeoutMs\`. Masks: one thread's time to fill one step's bitmasks for ${MASK_BATCHES.join(' and ')} sequences (median of 20), at the document's start and inside it (after \`{"age": 42, "name": "ab\`, \`{"a": {"b": {"c": [1\`, \`"label-\`, and \`{"name": "ab\` for the two 1-string objects); in the engine the grammar thread does this while the step's forward runs.`,
   '',
   markdownTable(['vocabulary', 'schema', 'compile cold ms', 'cached ms', ...MASK_BATCHES.flatMap((n) => [`${n} masks start ms`, `${n} masks inside ms`])],
     compileRows.map((r) => [r.vocab, r.name, f(r.cold, 1), f(r.cached, 3), ...MASK_BATCHES.flatMap((n) => [f(r.masks[n].start, 3), f(r.masks[n].inside, 3)])])),

@@ -49,9 +49,9 @@ function syntheticVocab(n) {
 }
 
 // Median time to fill one step's masks for n sequences, each after the given tokens (median of 20).
-function maskTime(grammar, n, prefix) {
+function maskTime(grammar, n, prefix, what = "") {
   const matchers = Array.from({ length: n }, () => grammar.newMatcher());
-  for (const m of matchers) for (const t of prefix) if (!m.accept(t)) throw new Error(`prefix token ${t} refused`);
+  for (const m of matchers) for (const t of prefix) if (!m.accept(t)) throw new Error(`${what}: prefix token ${t} refused`);
   const buf = new Int32Array(n * matchers[0].words);
   const steps = [];
   for (let r = 0; r < 20; r++) {
@@ -79,7 +79,7 @@ async function compileTimes(vocab, stop, prefixes) {
       cached.push(performance.now() - t);
     }
     const masks = {};
-    for (const n of MASK_BATCHES) masks[n] = { start: maskTime(grammar, n, []), inside: maskTime(grammar, n, prefixes[name]) };
+    for (const n of MASK_BATCHES) masks[n] = { start: maskTime(grammar, n, []), inside: maskTime(grammar, n, prefixes[name], name) };
     grammar.release();
     rows.push({ name, cold, cached: summarize(cached).median, masks });
   }
@@ -88,7 +88,7 @@ async function compileTimes(vocab, stop, prefixes) {
 
 // The text each schema's documents start with, up to inside its first string value (or its first value).
 const PREFIX_TEXT = {
-  'object, 4 fields': '{"age": 42, "name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-',
+  'object, 4 fields': '{"name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-',
   'object, 1 string': '{"name": "ab', 'object, 1 string, maxLength 16': '{"name": "ab',
 };
 const byteIds = (text) => [...Buffer.from(text, 'utf8')];
@@ -159,7 +159,7 @@ const freeTps = median(runs.unconstrained, 'tokensPerS');
 const body = [
   `Measured ${new Date().toISOString()} on ${machineLine()}, commit ${commit}, with \`node bench/engine/structured-output.mjs\`; load average ${f(load0)} at start, ${f(load1)} at end on the shared cores. CPU only; no GPU figure.`,
   '',
-  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the LRU, median of 20); in the engine this runs on the grammar thread, bounded by \`grammarCompileTimeoutMs\`. Masks: one thread's time to fill one step's bitmasks for ${MASK_BATCHES.join(' and ')} sequences (median of 20), at the document's start and inside it (after \`{"age": 42, "name": "ab\`, \`{"a": {"b": {"c": [1\`, \`"label-\`, and \`{"name": "ab\` for the two 1-string objects); in the engine the grammar thread does this while the step's forward runs.`,
+  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the LRU, median of 20); in the engine this runs on the grammar thread, bounded by \`grammarCompileTimeoutMs\`. Masks: one thread's time to fill one step's bitmasks for ${MASK_BATCHES.join(' and ')} sequences (median of 20), at the document's start and inside it (after \`{"name": "ab\` for the objects with a name, \`{"a": {"b": {"c": [1\` and \`"label-\`); in the engine the grammar thread does this while the step's forward runs.`,
   '',
   markdownTable(['vocabulary', 'schema', 'compile cold ms', 'cached ms', ...MASK_BATCHES.flatMap((n) => [`${n} masks start ms`, `${n} masks inside ms`])],
     compileRows.map((r) => [r.vocab, r.name, f(r.cold, 1), f(r.cached, 3), ...MASK_BATCHES.flatMap((n) => [f(r.masks[n].start, 3), f(r.masks[n].inside, 3)])])),

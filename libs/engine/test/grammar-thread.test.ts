@@ -94,3 +94,33 @@ describe('grammar compiles on their own thread, bounded in time', () => {
     await expect(LLMEngine.create({ model: MODEL, grammarCompileTimeoutMs: 0 })).rejects.toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', option: 'grammarCompileTimeoutMs' });
   });
 });
+
+describe('the async engine while its grammar thread compiles', () => {
+  it('steps a request added during the compile at once, though every running request waits for the grammar', async () => {
+    // The worker is a compiled file, like async-engine.test.ts's.
+    const { AsyncEngine } = await import('../dist');
+    const engine = await AsyncEngine.start({ model: MODEL, maxNumSeqs: 8, numBlocks: 512, grammarCompileTimeoutMs: 1500 });
+    try {
+      // Constrained and long (minTokens holds its end back), so it is still running when the slow compile starts.
+      const early = engine.add({ id: 'early', input: 'hi', params: { guidedRegex: '[a-z]+', minTokens: 200, maxTokens: 200, temperature: 0 } });
+      let slowSettled = false;
+      const slow = engine.add({ id: 'slow', input: 'hi', params: { guidedJson: SLOW_SCHEMA } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      void slow.then(() => (slowSettled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      const t = performance.now();
+      const free = await engine.add({ id: 'free', input: 'hello', params: { temperature: 0, ignoreEos: true, maxTokens: 16 } });
+      expect(slowSettled).toBe(false);
+      expect(performance.now() - t).toBeLessThan(1000);
+      expect(free.outputs[0].tokenIds).toHaveLength(16);
+      expect(await slow).toMatchObject({ code: 'INVALID_STRUCTURED_OUTPUT' });
+      const out = (await early).outputs[0];
+      expect(out.finishReason).toBe('length');
+      expect(out.text).toMatch(/^[a-z]+$/);
+    } finally {
+      await engine.shutdown();
+    }
+  }, 60_000);
+});

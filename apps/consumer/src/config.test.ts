@@ -73,6 +73,9 @@ describe('resolveConfig', () => {
     [['--max-num-seqs', '8'], {}, /--max-num-seqs \(SLUICE_MAX_NUM_SEQS\): applies only with --engine llm/],
     [['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'int8' }, /--dtype \(SLUICE_DTYPE\): must be one of auto, float32, bfloat16, float16, got "int8"/],
     [['--dtype', 'bfloat16'], {}, /--dtype \(SLUICE_DTYPE\): applies only with --engine llm/],
+    [['--engine', 'llm', '--model', '.'], { SLUICE_KV_CACHE_DTYPE: 'fp8' }, /--kv-cache-dtype \(SLUICE_KV_CACHE_DTYPE\): must be one of auto, bfloat16, got "fp8"/],
+    [['--engine', 'llm', '--model', '.', '--kv-cache-dtype', 'float16'], {}, /command line: option '--kv-cache-dtype <dtype>' argument 'float16' is invalid/],
+    [['--kv-cache-dtype', 'bfloat16'], {}, /--kv-cache-dtype \(SLUICE_KV_CACHE_DTYPE\): applies only with --engine llm/],
     [['--engine', 'llm', '--model', '.', '--kv-cache-bytes', 'lots'], {}, /--kv-cache-bytes \(SLUICE_KV_CACHE_BYTES\): must be a size like/],
     [['--engine', 'llm', '--model', '.', '--gpu-memory-utilization', '1.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): must be a fraction in \(0, 1\], got "1.5"/],
     [['--gpu-memory-utilization', '0.5'], {}, /--gpu-memory-utilization \(SLUICE_GPU_MEMORY_UTILIZATION\): applies only with --engine llm/],
@@ -157,6 +160,8 @@ describe('engine options', () => {
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--dtype', 'bfloat16'], {}).engineOptions).toEqual({ dtype: 'bfloat16' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS: '2500' }).engineOptions).toEqual({ grammarCompileTimeoutMs: 2500 });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'float32' }).engineOptions).toEqual({ dtype: 'float32' });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-dtype', 'bfloat16'], {}).engineOptions).toEqual({ kvCacheDtype: 'bfloat16' });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_KV_CACHE_DTYPE: 'auto' }).engineOptions).toEqual({ kvCacheDtype: 'auto' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--device', 'cuda', '--gpu-memory-utilization', '0.45']).engineOptions).toEqual({ device: 'cuda', gpuMemoryUtilization: 0.45 });
   });
 

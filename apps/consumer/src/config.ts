@@ -63,6 +63,7 @@ export type DrainEndpoint = 'loopback' | 'any' | 'off';
 export interface EngineFlags {
   device?: 'cpu' | 'cuda';
   dtype?: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  kvCacheDtype?: 'auto' | 'bfloat16';
   kvCacheBytes?: number;
   gpuMemoryUtilization?: number;
   maxNumSeqs?: number;
@@ -112,6 +113,7 @@ const SETTINGS: Setting[] = [
   { key: 'servedModelName', flags: '--served-model-name <names>', env: 'SLUICE_SERVED_MODEL_NAME', help: 'comma-separated names jobs may use for the model besides its own (e.g. gpt-4o-mini, so an OpenAI Batch file naming it runs on purpose); other names get MODEL_MISMATCH' },
   { key: 'device', flags: '--device <device>', env: 'SLUICE_DEVICE', help: 'where the llm engine runs: cpu or cuda (default: cpu)', choices: ['cpu', 'cuda'] },
   { key: 'dtype', flags: '--dtype <dtype>', env: 'SLUICE_DTYPE', help: 'the llm engine\'s weight dtype, as vLLM names it: auto (the checkpoint\'s), float32, bfloat16 or float16; cpu runs float32 and bfloat16 (f32 activations), cuda the checkpoint\'s own (default: auto)', choices: ['auto', 'float32', 'bfloat16', 'float16'] },
+  { key: 'kvCacheDtype', flags: '--kv-cache-dtype <dtype>', env: 'SLUICE_KV_CACHE_DTYPE', help: 'the llm engine\'s KV cache dtype, as vLLM\'s kv_cache_dtype: auto (the compute dtype: f32 on cpu) or bfloat16 (half the bytes, twice the blocks per --kv-cache-bytes; on cuda only with a bf16 checkpoint) (default: auto)', choices: ['auto', 'bfloat16'] },
   { key: 'kvCacheBytes', flags: '--kv-cache-bytes <size>', env: 'SLUICE_KV_CACHE_BYTES', help: 'memory for the llm engine\'s KV cache: bytes, or with a unit (512MiB, 20GiB, 1.5GB) (default: 256MiB on cpu; on cuda, sized from --gpu-memory-utilization)' },
   { key: 'gpuMemoryUtilization', flags: '--gpu-memory-utilization <fraction>', env: 'SLUICE_GPU_MEMORY_UTILIZATION', help: 'with --device cuda and no --kv-cache-bytes: the share of GPU memory the llm engine may hold (weights, a profiled peak batch, then the KV cache), in (0, 1] (default: 0.9)' },
   { key: 'maxNumSeqs', flags: '--max-num-seqs <n>', env: 'SLUICE_MAX_NUM_SEQS', help: 'most sequences the llm engine runs in one step (default: 64)' },
@@ -242,12 +244,13 @@ export function parseDuration(text: string): number | undefined {
 }
 
 function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
-  const keys = ['device', 'dtype', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens', 'grammarCompileTimeoutMs'] as const;
+  const keys = ['device', 'dtype', 'kvCacheDtype', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens', 'grammarCompileTimeoutMs'] as const;
   const given = keys.filter((k) => raw[k] !== undefined && raw[k] !== '');
   if (engine !== 'llm' && given.length > 0) throw new ConfigError(label(given[0]), 'applies only with --engine llm');
   const flags: EngineFlags = {};
   if (raw.device) flags.device = choice<'cpu' | 'cuda'>(raw, 'device');
   if (raw.dtype) flags.dtype = choice<NonNullable<EngineFlags['dtype']>>(raw, 'dtype');
+  if (raw.kvCacheDtype) flags.kvCacheDtype = choice<NonNullable<EngineFlags['kvCacheDtype']>>(raw, 'kvCacheDtype');
   if (raw.kvCacheBytes) {
     const bytes = parseByteSize(raw.kvCacheBytes);
     if (bytes === undefined || bytes < 1) throw new ConfigError(label('kvCacheBytes'), `must be a size like ${BYTE_SIZE_EXAMPLES}, got "${raw.kvCacheBytes}"`);

@@ -151,6 +151,8 @@ function generateCommand(io: Io): Command {
     .addOption(new Option('--device <kind>', 'where the model runs').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--dtype <dtype>', "weight dtype, as vLLM names it (cpu: float32 or bfloat16; cuda: the checkpoint's)")
       .choices(['auto', 'float32', 'bfloat16', 'float16']).default('auto'))
+    .addOption(new Option('--kv-cache-dtype <dtype>', "KV cache dtype, as vLLM's kv_cache_dtype: auto (the compute dtype: f32 on cpu) or bfloat16 (half the bytes, twice the blocks per --kv-cache-bytes; cuda: only with a bf16 checkpoint)")
+      .choices(['auto', 'bfloat16']).default('auto'))
     .addOption(new Option('--max-num-seqs <n>', 'sequences per engine step (engine default 64)').argParser(integer(1, 4096)))
     .addOption(new Option('--kv-cache-bytes <size>', 'KV cache memory: bytes or with a unit, 512MiB, 2GiB (engine default 256MiB); the worker\'s flag has the same name').argParser(byteSize))
     .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
@@ -169,6 +171,7 @@ function generateCommand(io: Io): Command {
           model: String(flags.model),
           device: flags.device as 'cpu' | 'cuda',
           dtype: flags.dtype as EngineSettings['dtype'],
+          kvCacheDtype: flags.kvCacheDtype as EngineSettings['kvCacheDtype'],
           maxNumSeqs: flags.maxNumSeqs as number | undefined,
           kvCacheBytes: kvCacheBytes(flags, io),
           maxModelLen: flags.maxModelLen as number | undefined,

@@ -149,6 +149,18 @@ describe('sluice generate', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('bad-out'))).toEqual([]);
   });
 
+  it('runs with a bfloat16 KV cache, and refuses a kv cache dtype it does not have', async () => {
+    const input = writeText(dir, 'kv.jsonl', jsonl(Array.from({ length: 3 }, (_, i) => ({ prompt: `Row ${i} says`, ignore_eos: true }))));
+    const out = join(dir, 'kv-out.jsonl');
+    const run = await sluice(['generate', '--model', MODEL, '--input', input, '-o', out, '--kv-cache-dtype', 'bfloat16', '--temperature', '0', '--max-tokens', '5', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ requests: 3, failed: 0, completion_tokens: 15 });
+    expect(completions(out).map((c) => c.outputs[0].token_ids?.length)).toEqual([5, 5, 5]);
+    const bad = await sluice(['generate', '--model', MODEL, '--input', input, '-o', join(dir, 'never.jsonl'), '--kv-cache-dtype', 'fp8']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("option '--kv-cache-dtype <dtype>' argument 'fp8' is invalid. Allowed choices are auto, bfloat16.");
+  });
+
   it('names the missing model file in one line', async () => {
     const empty = tempDir('empty-model');
     const input = writeText(dir, 'one.jsonl', jsonl([{ prompt: 'x' }]));

@@ -557,7 +557,7 @@ Napi::Value NativeBackend::SiluAndMul(const Napi::CallbackInfo& info) {
 
 // A paged cache is [numBlocks, blockSize, kvHeads, headDim]; both caches must agree.
 static void check_caches(const OpCheck& c, const TensorRef& k_cache, const TensorRef& v_cache) {
-  c.floating(k_cache, "kCache");
+  c.kv_cache(k_cache, "kCache");
   c.rank(k_cache, "kCache", 4);
   c.same_dtype(v_cache, "vCache", k_cache, "kCache");
   c.same_shape(v_cache, "vCache", k_cache, "kCache");
@@ -571,7 +571,7 @@ Napi::Value NativeBackend::ReshapeAndCache(const Napi::CallbackInfo& info) {
   c.index_dtype(slots, "slotMapping");
   c.rank(slots, "slotMapping", 1);
   const int64_t T = slots.dim(0), width = k_cache.dim(2) * k_cache.dim(3);
-  c.same_dtype(k, "k", k_cache, "kCache");
+  c.cache_input(k, "k", k_cache, "kCache");
   c.dim(k, "k", 0, T, "one row per slot");
   if (c.row_width(k, "k") != width && T > 0) {
     c.fail("E_SHAPE", "k", "row width must be kvHeads * headDim = " + std::to_string(width) + " (got shape " +
@@ -602,7 +602,8 @@ Napi::Value NativeBackend::SplitQkvRotaryCache(const Napi::CallbackInfo& info) {
   c.index_dtype(positions, "positions");
   c.rank(positions, "positions", 1);
   const int64_t T = positions.dim(0), kv_width = k_cache.dim(2) * D;
-  c.same_dtype(qkv, "qkv", k_cache, "kCache");
+  c.floating(qkv, "qkv");
+  c.cache_input(qkv, "qkv", k_cache, "kCache");
   c.rank(qkv, "qkv", 2);
   c.dim(qkv, "qkv", 0, T, "one row per position");
   const int64_t q_width = qkv.dim(1) - 2 * kv_width;
@@ -631,7 +632,8 @@ static void check_attention(const OpCheck& c, const TensorRef& out, const Tensor
                             const TensorRef& v_cache, const TensorRef& tables, const TensorRef& lens, int64_t B) {
   check_caches(c, k_cache, v_cache);
   const int64_t block_size = k_cache.dim(1), kv_heads = k_cache.dim(2), D = k_cache.dim(3);
-  c.same_dtype(q, "q", k_cache, "kCache");
+  c.floating(q, "q");
+  c.cache_input(q, "q", k_cache, "kCache");
   const int64_t width = c.row_width(q, "q");
   if (q.dim(0) > 0 && (width % D || (width / D) % kv_heads || width == 0)) {
     c.fail("E_SHAPE", "q", "row width must be numHeads * headDim with numHeads a multiple of the cache's " +

@@ -70,6 +70,19 @@ void OpCheck::floating(const TensorRef& t, const char* arg) const {
            " (got " + dtype_name(t.dtype) + ")");
 }
 
+void OpCheck::kv_cache(const TensorRef& t, const char* arg) const {
+  if (t.dtype == DType::BF16 && backend_.device() == Device::CPU) return;
+  if (backend_.device() == Device::CPU && t.dtype != DType::F32) {
+    fail("E_DTYPE", arg, std::string("must be f32 or bf16 on the cpu backend (got ") + dtype_name(t.dtype) + ")");
+  }
+  floating(t, arg);
+}
+
+void OpCheck::cache_input(const TensorRef& t, const char* arg, const TensorRef& cache, const char* cache_arg) const {
+  if (t.dtype == DType::F32 && cache.dtype == DType::BF16 && backend_.device() == Device::CPU) return;
+  same_dtype(t, arg, cache, cache_arg);
+}
+
 void OpCheck::index_dtype(const TensorRef& t, const char* arg) const {
   if (t.dtype != DType::I32 && t.dtype != DType::I64) {
     fail("E_DTYPE", arg, std::string("must be i32 or i64 (got ") + dtype_name(t.dtype) + ")");

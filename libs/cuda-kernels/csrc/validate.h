@@ -27,6 +27,10 @@ class OpCheck {
   // f32 everywhere; the 16-bit float types where the backend computes in them (not on CPU).
   void floating(const TensorRef& t, const char* arg) const;
   void index_dtype(const TensorRef& t, const char* arg) const;  // i32 or i64
+  // A paged KV cache: a floating dtype of this backend, or bf16 on the cpu backend (its bf16 KV cache).
+  void kv_cache(const TensorRef& t, const char* arg) const;
+  // What is written to or read against a cache: the cache's dtype, or f32 over a cpu bf16 cache.
+  void cache_input(const TensorRef& t, const char* arg, const TensorRef& cache, const char* cache_arg) const;
   void same_dtype(const TensorRef& t, const char* arg, const TensorRef& like, const char* like_arg) const;
   void rank(const TensorRef& t, const char* arg, size_t rank) const;
   void dim(const TensorRef& t, const char* arg, size_t i, int64_t expected, const std::string& why) const;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the kernel-path suites (cpu-isa, batch invariance, GEMM) again under every CPU kernel path this machine runs
+// Runs the kernel-path suites (cpu-isa, batch invariance, GEMM, attention, bf16 KV cache) again under every CPU kernel path this machine runs
 // other than the one `jest` just chose, so each path keeps its invariance (SLUICE_CPU_ISA, read at load).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -13,7 +13,7 @@ for (const isa of ['avx2', 'avx512', 'avx512bf16']) {
   const p = probe(isa);
   if (p.status !== 0 || p.stdout.trim() === auto) continue;  // not runnable here, or already tested
   console.log(`test-isa-paths: SLUICE_CPU_ISA=${isa}`);
-  const r = spawnSync('npx', ['jest', 'test/cpu-isa.test.ts', 'test/batch-invariance.test.ts', 'test/gemm.test.ts'],
+  const r = spawnSync('npx', ['jest', 'test/cpu-isa.test.ts', 'test/batch-invariance.test.ts', 'test/gemm.test.ts', 'test/attention.test.ts', 'test/kv-cache-bf16.test.ts'],
     { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, SLUICE_CPU_ISA: isa } });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

@@ -56,7 +56,17 @@ export interface EngineOptions {
    * its request fails with INVALID_STRUCTURED_OUTPUT; default 10,000 ms.
    */
   grammarCompileTimeoutMs?: number;
+  /**
+   * The KV cache's dtype, named as vLLM's kv_cache_dtype: 'auto' (default) stores keys and values in the compute
+   * dtype (f32 on cpu); 'bfloat16' halves the cache's bytes (twice the blocks in the same budget). The cpu backend
+   * rounds f32 keys and values to bf16 when it writes them and attends in f32; cuda stores the cache in its compute
+   * dtype only, so there 'bfloat16' needs a bf16 checkpoint.
+   */
+  kvCacheDtype?: KvCacheDType;
 }
+
+export type KvCacheDType = 'auto' | 'bfloat16';
+const KV_CACHE_DTYPES: readonly KvCacheDType[] = ['auto', 'bfloat16'];
 
 export type ModelDType = 'auto' | 'float32' | 'bfloat16' | 'float16';
 const DTYPE_OF: Record<Exclude<ModelDType, 'auto'>, CheckpointDType> = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' };
@@ -78,6 +88,8 @@ export interface EngineConfig {
   kvBudget: KvBudget;
   /** The GEMM weights' dtype (resolveWeightDType). */
   dtype: DType;
+  /** The KV cache's dtype (resolveKvCacheDType). */
+  kvCacheDtype: DType;
   /** On the cpu backend: the kernel set chosen at load (CPUID or SLUICE_CPU_ISA). */
   cpuKernels?: CpuKernelPath;
   grammarCompileTimeoutMs: number;
@@ -94,6 +106,7 @@ const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
   'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling', 'dtype',
   'grammarCompileTimeoutMs',
+  'kvCacheDtype',
 ]);
 
 function fail(option: string, message: string): never {
@@ -131,6 +144,9 @@ export function validateEngineOptions(o: EngineOptions): void {
   if (o.dtype !== undefined && o.dtype !== 'auto' && !Object.keys(DTYPE_OF).includes(o.dtype)) {
     fail('dtype', `must be 'auto', 'float32', 'bfloat16' or 'float16', got ${JSON.stringify(o.dtype)}`);
   }
+  if (o.kvCacheDtype !== undefined && !KV_CACHE_DTYPES.includes(o.kvCacheDtype)) {
+    fail('kvCacheDtype', `must be 'auto' (the compute dtype) or 'bfloat16', got ${JSON.stringify(o.kvCacheDtype)}`);
+  }
 }
 
 /** The GEMM weights' dtype for this device and checkpoint (see EngineOptions.dtype); throws naming 'dtype'. */
@@ -146,6 +162,13 @@ export function resolveWeightDType(o: EngineOptions, checkpoint: CheckpointDType
   return checkpoint;
 }
 
+/** The KV cache's dtype for this device and compute dtype (see EngineOptions.kvCacheDtype); throws naming 'kvCacheDtype'. */
+export function resolveKvCacheDType(o: EngineOptions, compute: DType): DType {
+  if ((o.kvCacheDtype ?? 'auto') === 'auto') return compute;
+  if ((o.device ?? 'cpu') === 'cpu' || compute === 'bf16') return 'bf16';
+  return fail('kvCacheDtype', `'bfloat16' on cuda needs bfloat16 compute (a bf16 checkpoint); this run computes in ${compute}, and the cuda kernels keep the KV cache in the compute dtype`);
+}
+
 /** Where the KV budget comes from: numBlocks, then kvCacheBytes, then on CUDA device memory, else the CPU default bytes. */
 export function kvBudgetSource(o: EngineOptions): KvBudget['source'] {
   if (o.numBlocks !== undefined) return 'blocks';
@@ -157,8 +180,9 @@ export function kvBudgetSource(o: EngineOptions): KvBudget['source'] {
  * Applies defaults and sizes the cache for this model; throws InvalidEngineOptionsError naming the option.
  * measure is called (last, as it runs the model) only when the budget comes from device memory.
  */
-export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtype: DType, measure?: MeasureDeviceMemory): EngineConfig {
+export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, compute: DType, measure?: MeasureDeviceMemory): EngineConfig {
   validateEngineOptions(o);
+  const kvDtype = resolveKvCacheDType(o, compute);
   const blockSize = posInt(o, 'blockSize', 16);
   const maxModelLen = posInt(o, 'maxModelLen', model.maxPositionEmbeddings);
   if (maxModelLen > model.maxPositionEmbeddings) {
@@ -191,6 +215,7 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, kvDtyp
     asyncScheduling: o.asyncScheduling ?? (o.device ?? 'cpu') === 'cuda',
     kvBudget,
     dtype: resolveWeightDType(o, model.dtype),
+    kvCacheDtype: kvDtype,
     cpuKernels: (o.device ?? 'cpu') === 'cpu' ? cpuKernelPath() : undefined,
     grammarCompileTimeoutMs: posInt(o, 'grammarCompileTimeoutMs', DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS),
   };

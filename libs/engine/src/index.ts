@@ -3,7 +3,7 @@ export * from './outputs';
 export { SamplingParams, type CheckedSamplingParams, type SamplingParamsInit } from './sampling-params';
 export type { SchedulerStats } from './core/scheduler';
 export type { BlockManagerStats } from './core/block-manager';
-export type { EngineOptions, EngineConfig, ModelDType, PreemptionMode } from './config';
+export type { EngineOptions, EngineConfig, KvCacheDType, ModelDType, PreemptionMode } from './config';
 export type { KvBudget, DeviceMemoryUse } from './kv-budget';
 export type { ForwardProfile } from './core/forward-profile';
 export type { PromptInput } from './prompt-input';

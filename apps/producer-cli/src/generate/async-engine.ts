@@ -3,7 +3,7 @@ import { AsyncEngine, type EngineOptions } from '@sluice/engine';
 import type { StartEngine } from './generate';
 
 export const startAsyncEngine: StartEngine = (s) => {
-  const options: EngineOptions = { model: s.model, device: s.device, dtype: s.dtype };
+  const options: EngineOptions = { model: s.model, device: s.device, dtype: s.dtype, kvCacheDtype: s.kvCacheDtype };
   // Unset flags leave the engine's own defaults.
   if (s.maxNumSeqs !== undefined) options.maxNumSeqs = s.maxNumSeqs;
   if (s.kvCacheBytes !== undefined) options.kvCacheBytes = s.kvCacheBytes;

@@ -31,6 +31,8 @@ export interface EngineSettings {
   device: 'cpu' | 'cuda';
   /** The weights' dtype (EngineOptions.dtype). */
   dtype?: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  /** The KV cache's dtype (EngineOptions.kvCacheDtype). */
+  kvCacheDtype?: 'auto' | 'bfloat16';
   maxNumSeqs?: number;
   kvCacheBytes?: number;
   maxModelLen?: number;

@@ -140,11 +140,35 @@ void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
   });
 }
 
+void cpu_store_kv(const TensorRef& cache, int64_t at, const float* src, int64_t n) {
+  if (cache.dtype == DType::F32) {
+    std::memcpy(cache.ptr<float>() + at, src, n * sizeof(float));
+    return;
+  }
+  uint16_t* dst = static_cast<uint16_t*>(cache.data) + at;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, 4);
+    const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+    dst[i] = nan ? static_cast<uint16_t>((bits >> 16) | 0x40) : static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
 void CpuBackend::reshape_and_cache(const TensorRef& k, const TensorRef& v, const TensorRef& k_cache,
                                    const TensorRef& v_cache, const TensorRef& slot_mapping) {
   const int64_t T = slot_mapping.numel();
   if (T == 0) return;
-  const size_t row = static_cast<size_t>(k.numel() / T) * dtype_size(k.dtype);
+  const int64_t width = k.numel() / T;
+  if (k.dtype != k_cache.dtype) {  // f32 rows into a bf16 cache
+    for (int64_t t = 0; t < T; t++) {
+      const int64_t slot = cpu_index(slot_mapping, t);
+      if (slot < 0) continue;
+      cpu_store_kv(k_cache, slot * width, k.ptr<float>() + t * width, width);
+      cpu_store_kv(v_cache, slot * width, v.ptr<float>() + t * width, width);
+    }
+    return;
+  }
+  const size_t row = static_cast<size_t>(width) * dtype_size(k.dtype);
   char* kc = static_cast<char*>(k_cache.data);
   char* vc = static_cast<char*>(v_cache.data);
   for (int64_t t = 0; t < T; t++) {

@@ -81,6 +81,10 @@ inline int64_t cpu_index(const TensorRef& t, int64_t i) {
 // Rows per parallel task so a chunk is at least ~16K elements of work.
 inline int64_t cpu_grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
+// Writes n f32 values to a KV cache from element `at` on: copied into an f32 cache, rounded to nearest even
+// into a bf16 one.
+void cpu_store_kv(const TensorRef& cache, int64_t at, const float* src, int64_t n);
+
 // Kernels, one file each, shared by the backend methods above.
 // w is f32, or bf16 when w_bf16 (widened exactly, f32 accumulation).
 void cpu_gemm(ThreadPool& pool, float* out, const float* a, const void* w, bool w_bf16, const float* bias, int64_t M,

@@ -8,32 +8,10 @@
 #include "cpu/gemm_dispatch.h"
 #include "cpu/fma_peak.h"
 #include "cpu/gemm_kernel.h"
+#include "cpu/vec16.h"
 
 namespace sluice {
 namespace {
-
-struct V16 {
-  using vec = __m512;
-  static constexpr int W = 16;
-  static constexpr int kMR = 4, kNR = 6, kNRSmall = 8;  // 24 accumulators of 32 registers
-  static vec zero() { return _mm512_setzero_ps(); }
-  static vec splat(float x) { return _mm512_set1_ps(x); }
-  static vec load(const float* p) { return _mm512_loadu_ps(p); }
-  static vec widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-  static vec load(const uint16_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-  static vec load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
-  static vec load_tail(const uint16_t* p, int n) {
-    return widen(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << n) - 1), p));
-  }
-  static vec fma(vec a, vec b, vec acc) { return _mm512_fmadd_ps(a, b, acc); }
-  // A fixed tree: halves, then quarters, then pairs.
-  static float hsum(vec v) {
-    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
-  }
-};
 
 // 32 bf16 of a and of w per step: lane l of vdpbf16ps adds the products of pair l (k ≡ 2l, 2l + 1 mod 32).
 struct V32Bf16Pairs {

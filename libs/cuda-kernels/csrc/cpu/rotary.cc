@@ -2,6 +2,7 @@
 // fused QKV GEMM output into q and the paged K/V caches. Both paths rotate through cpu_rotate_heads, so the
 // fused op reproduces gemm → rotaryEmbedding → reshapeAndCache bit for bit.
 #include <cstring>
+#include <vector>
 
 #include "cpu/cpu_backend.h"
 
@@ -35,7 +36,8 @@ void cpu_rotary_embedding(ThreadPool& pool, const TensorRef& positions, const Te
 }
 
 // qkv row t = [q (nH·D) | k (nKv·D) | v (nKv·D)]. q rows are rotated in parallel; the cache writes run in token
-// order, as reshape_and_cache's do, so a slot named twice keeps the later token's row there too.
+// order, as reshape_and_cache's do, so a slot named twice keeps the later token's row there too. Keys are rotated
+// in f32 and then stored, so a bf16 cache gets the bits gemm → rotaryEmbedding → reshapeAndCache would give it.
 void cpu_split_qkv_rotary_cache(ThreadPool& pool, const TensorRef& q, const TensorRef& qkv,
                                 const TensorRef& positions, const TensorRef& cos_sin, const TensorRef& k_cache,
                                 const TensorRef& v_cache, const TensorRef& slot_mapping) {
@@ -52,13 +54,15 @@ void cpu_split_qkv_rotary_cache(ThreadPool& pool, const TensorRef& q, const Tens
       cpu_rotate_heads(qt, q_width / D, D, cs(t));
     }
   });
+  thread_local std::vector<float> k_row;  // the rotated key before it is stored (rounded, into a bf16 cache)
+  k_row.resize(kv_width);
   for (int64_t t = 0; t < T; t++) {
     const int64_t slot = cpu_index(slot_mapping, t);
     if (slot < 0) continue;
-    float* kd = k_cache.ptr<float>() + slot * kv_width;
-    std::memcpy(kd, src + t * row + q_width, kv_width * sizeof(float));
-    cpu_rotate_heads(kd, kv_width / D, D, cs(t));
-    std::memcpy(v_cache.ptr<float>() + slot * kv_width, src + t * row + q_width + kv_width, kv_width * sizeof(float));
+    std::memcpy(k_row.data(), src + t * row + q_width, kv_width * sizeof(float));
+    cpu_rotate_heads(k_row.data(), kv_width / D, D, cs(t));
+    cpu_store_kv(k_cache, slot * kv_width, k_row.data(), kv_width);
+    cpu_store_kv(v_cache, slot * kv_width, src + t * row + q_width + kv_width, kv_width);
   }
 }
 

@@ -36,7 +36,7 @@ export function createEngineCore(options: EngineOptions, files: ModelFiles): { c
     });
     const kv = new KvCache(backend, {
       numLayers: c.numLayers, numBlocks: config.numBlocks, numHostBlocks: config.numHostBlocks, blockSize: config.blockSize,
-      numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: weights.embed.dtype,
+      numKvHeads: c.numKvHeads, headDim: c.headDim, dtype: config.kvCacheDtype,
     });
     built.push(kv);
     const runner = createModelRunner(backend, c, weights, kv, { ...config, maxTopK: MAX_LOGPROBS });

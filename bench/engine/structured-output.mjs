@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Structured output's costs on CPU: grammar compile time (cold and cached) on the tiny model's 902-token vocabulary
-// and on a synthetic 128,256-token byte-level vocabulary (Llama 3's size), the host time to build one step's
-// bitmasks for 64 sequences on both, and engine decode throughput at batch 64, every request constrained or none.
-// Usage: node bench/engine/structured-output.mjs [--write] [--docs PATH]   (build first: npm run build)
+// and on a synthetic 128,256-token byte-level vocabulary (Llama 3's size), the time to fill one step's bitmasks
+// for 64 and 256 sequences on both, and engine decode throughput at batch 64 with every request constrained or
+// none, in alternating runs (medians and ranges), with the grammar thread's fill time and the engine thread's wait.
+// Usage: node bench/engine/structured-output.mjs [--write] [--docs PATH] [--rounds N]   (build first: npm run build)
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,17 +14,21 @@ import { ensureRandomLlama } from './random-llama.mjs';
 import { rng } from './rng.mjs';
 
 const require = createRequire(import.meta.url);
-const { GrammarCompiler, grammarVocab, LLMEngine, structuredOutputOf } = require('@sluice/engine');
+const { GrammarCompiler, grammarVocab, LLMEngine, structuredOutputOf, TextTokenizer } = require('@sluice/engine');
 const { machineLine, markdownTable, summarize, upsertSection } = require('@sluice/bench');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const modelsDir = process.env.SLUICE_MODELS_DIR ?? join(root, '.cache', 'models');
 const TITLE = 'Engine: structured output on CPU';
 const BATCH = 64;
+const MASK_BATCHES = [64, 256];
 const SCHEMAS = {
   'object, 4 fields': { type: 'object', properties: { name: { type: 'string', maxLength: 16 }, age: { type: 'integer', minimum: 0, maximum: 120 }, tags: { type: 'array', items: { enum: ['a', 'b', 'c'] } }, ok: { type: 'boolean' } }, required: ['name', 'age'] },
   'nested, 3 levels': { type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'object', properties: { c: { type: 'array', items: { type: 'number' } } } } } } } },
   'enum of 50': { type: 'string', enum: Array.from({ length: 50 }, (_, i) => `label-${i}`) },
+  // One string member, unbounded and with a maxLength (XGrammar's bounded repetition is what costs inside it).
+  'object, 1 string': { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+  'object, 1 string, maxLength 16': { type: 'object', properties: { name: { type: 'string', maxLength: 16 } }, required: ['name'] },
 };
 
 // A byte-level vocabulary of n tokens: the 256 byte symbols (GPT-2's byte-to-unicode map), then distinct
@@ -43,11 +48,27 @@ function syntheticVocab(n) {
   return { tokens, vocabType: 'byte_level', prependSpace: false };
 }
 
-async function compileTimes(vocab, stop) {
+// Median time to fill one step's masks for n sequences, each after the given tokens (median of 20).
+function maskTime(grammar, n, prefix, what = "") {
+  const matchers = Array.from({ length: n }, () => grammar.newMatcher());
+  for (const m of matchers) for (const t of prefix) if (!m.accept(t)) throw new Error(`${what}: prefix token ${t} refused`);
+  const buf = new Int32Array(n * matchers[0].words);
+  const steps = [];
+  for (let r = 0; r < 20; r++) {
+    const t = performance.now();
+    matchers.forEach((m, i) => m.fillBitmask(buf, i * m.words));
+    steps.push(performance.now() - t);
+  }
+  for (const m of matchers) m.dispose();
+  return summarize(steps).median;
+}
+
+// prefixes[name]: token ids that open the document and, where it has one, a string value (its costliest state).
+async function compileTimes(vocab, stop, prefixes) {
   const rows = [];
   for (const [name, schema] of Object.entries(SCHEMAS)) {
     const compiler = await GrammarCompiler.create(vocab, stop);
-      const so = structuredOutputOf({ guidedJson: schema });
+    const so = structuredOutputOf({ guidedJson: schema });
     let t = performance.now();
     const grammar = await compiler.compile(so);
     const cold = performance.now() - t;
@@ -57,23 +78,24 @@ async function compileTimes(vocab, stop) {
       (await compiler.compile(so)).release();
       cached.push(performance.now() - t);
     }
-    // One step's masks for BATCH sequences, each a few tokens into the document (the '{' state).
-    const matchers = Array.from({ length: BATCH }, () => grammar.newMatcher());
-    const buf = new Int32Array(BATCH * matchers[0].words);
-    const steps = [];
-    for (let r = 0; r < 20; r++) {
-      t = performance.now();
-      matchers.forEach((m, i) => m.fillBitmask(buf, i * m.words));
-      steps.push(performance.now() - t);
-    }
-    for (const m of matchers) m.dispose();
+    const masks = {};
+    for (const n of MASK_BATCHES) masks[n] = { start: maskTime(grammar, n, []), inside: maskTime(grammar, n, prefixes[name], name) };
     grammar.release();
-    rows.push({ name, cold, cached: summarize(cached).median, mask: summarize(steps).median });
+    rows.push({ name, cold, cached: summarize(cached).median, masks });
   }
   return rows;
 }
 
-// Decode throughput of BATCH requests with the given constraint (none: ignoreEos, so all run maxTokens).
+// The text each schema's documents start with, up to inside its first string value (or its first value).
+const PREFIX_TEXT = {
+  'object, 4 fields': '{"name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-',
+  'object, 1 string': '{"name": "ab', 'object, 1 string, maxLength 16': '{"name": "ab',
+};
+const byteIds = (text) => [...Buffer.from(text, 'utf8')];
+
+// Decode throughput of BATCH requests with the given constraint (none: ignoreEos, so all run maxTokens), timed
+// from the first step (compiles are done by then); per step, the grammar thread's fill time, the engine thread's
+// wait for it, and the engine thread's whole mask share (wait, staging, applyTokenBitmask).
 async function throughput(model, constraint) {
   const engine = await LLMEngine.create({ model, maxNumSeqs: BATCH, maxNumBatchedTokens: 4096 });
   const params = (i) => ({ temperature: 1, seed: i, maxTokens: 64, ignoreEos: !constraint, ...constraint });
@@ -83,45 +105,73 @@ async function throughput(model, constraint) {
   const ms = performance.now() - t;
   const s = engine.stats();
   engine.close();
-  return { tokensPerS: (s.generationTokensTotal / ms) * 1000, steps: s.stepCount, maskMsPerStep: s.grammarMaskMs / s.stepCount, tokens: s.generationTokensTotal };
+  const per = (x) => (x ?? 0) / s.stepCount;
+  return {
+    tokensPerS: (s.generationTokensTotal / ms) * 1000, steps: s.stepCount, tokens: s.generationTokensTotal, stepMs: ms / s.stepCount,
+    maskMs: per(s.grammarMaskMs), fillMs: per(s.grammar?.maskFillMs), waitMs: per(s.grammar?.maskWaitMs),
+  };
+}
+
+// Runs the configurations in turn, `rounds` times (so drift in the shared machine's load spreads over all of them).
+async function alternating(model, configs, rounds) {
+  const runs = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) for (const [name, constraint] of Object.entries(configs)) runs[name].push(await throughput(model, constraint));
+  return runs;
 }
 
 const args = process.argv.slice(2);
+const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 5;
 const docs = args.includes('--docs') ? args[args.indexOf('--docs') + 1] : join(root, 'docs', 'benchmarks.md');
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 const load0 = loadavg()[0];
 const tinyDir = join(modelsDir, 'tiny-llama');
 const tinyConfig = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8'));
 const tiny = grammarVocab(readFileSync(join(tinyDir, 'tokenizer.json'), 'utf8'), tinyConfig.vocab_size);
+const tinyTokenizer = TextTokenizer.fromFile(join(tinyDir, 'tokenizer.json'));
+const tinyPrefixes = {};
+for (const [name, text] of Object.entries(PREFIX_TEXT)) tinyPrefixes[name] = await tinyTokenizer.encode(text, false);
+// The synthetic vocabulary's first 256 ids are the bytes themselves.
+const byteTokenPrefixes = Object.fromEntries(Object.entries(PREFIX_TEXT).map(([name, text]) => [name, byteIds(text)]));
 // Warm-up (JIT, page cache) before anything is timed.
-await compileTimes(tiny, [tinyConfig.eos_token_id]);
+await compileTimes(tiny, [tinyConfig.eos_token_id], tinyPrefixes);
 const compileRows = [
-  ...(await compileTimes(tiny, [tinyConfig.eos_token_id])).map((r) => ({ vocab: '902 (tiny-llama)', ...r })),
-  ...(await compileTimes(syntheticVocab(128256), [1])).map((r) => ({ vocab: '128,256 (synthetic byte-level)', ...r })),
+  ...(await compileTimes(tiny, [tinyConfig.eos_token_id], tinyPrefixes)).map((r) => ({ vocab: '902 (tiny-llama)', ...r })),
+  ...(await compileTimes(syntheticVocab(128256), [1], byteTokenPrefixes)).map((r) => ({ vocab: '128,256 (synthetic byte-level)', ...r })),
 ];
 const model = ensureRandomLlama(modelsDir);
 await throughput(model, undefined);
-const free = await throughput(model, undefined);
-// 512 letters or spaces cannot be written in 64 tokens of this vocabulary: every sequence runs its 64 tokens, as unconstrained.
-const regex = await throughput(model, { guidedRegex: '[a-z ]{512}' });
-const json = await throughput(model, { guidedJson: SCHEMAS['object, 4 fields'] });
+const CONFIGS = {
+  unconstrained: undefined,
+  // 512 letters or spaces cannot be written in 64 tokens of this vocabulary: every sequence runs its 64 tokens, as unconstrained.
+  'regex [a-z ]{512}': { guidedRegex: '[a-z ]{512}' },
+  'JSON schema, 4 fields': { guidedJson: SCHEMAS['object, 4 fields'] },
+};
+const runs = await alternating(model, CONFIGS, rounds);
 const load1 = loadavg()[0];
 
 const f = (x, d = 2) => x.toFixed(d);
+const stat = (list, key, d = 1) => {
+  const s = summarize(list.map((r) => r[key]));
+  return `${f(s.median, d)} (${f(s.min, d)}-${f(s.max, d)})`;
+};
+const median = (list, key) => summarize(list.map((r) => r[key])).median;
+const freeTps = median(runs.unconstrained, 'tokensPerS');
 const body = [
   `Measured ${new Date().toISOString()} on ${machineLine()}, commit ${commit}, with \`node bench/engine/structured-output.mjs\`; load average ${f(load0)} at start, ${f(load1)} at end on the shared cores. CPU only; no GPU figure.`,
   '',
-  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the engine's LRU, median of 20). Masks: host time to fill one step's bitmasks for ${BATCH} sequences at the document's start (median of 20), the per-step work the sampler adds before \`applyTokenBitmask\`.`,
+  `Compile: \`GrammarCompiler.compile\` of a JSON schema, cold (a fresh compiler, so XGrammar's own work) and cached (the LRU, median of 20); in the engine this runs on the grammar thread, bounded by \`grammarCompileTimeoutMs\`. Masks: one thread's time to fill one step's bitmasks for ${MASK_BATCHES.join(' and ')} sequences (median of 20), at the document's start and inside it (after \`{"name": "ab\` for the objects with a name, \`{"a": {"b": {"c": [1\` and \`"label-\`); in the engine the grammar thread does this while the step's forward runs.`,
   '',
-  markdownTable(['vocabulary', 'schema', 'compile cold ms', 'cached ms', `${BATCH} masks ms`], compileRows.map((r) => [r.vocab, r.name, f(r.cold, 1), f(r.cached, 3), f(r.mask, 3)])),
+  markdownTable(['vocabulary', 'schema', 'compile cold ms', 'cached ms', ...MASK_BATCHES.flatMap((n) => [`${n} masks start ms`, `${n} masks inside ms`])],
+    compileRows.map((r) => [r.vocab, r.name, f(r.cold, 1), f(r.cached, 3), ...MASK_BATCHES.flatMap((n) => [f(r.masks[n].start, 3), f(r.masks[n].inside, 3)])])),
   '',
-  `Engine: ${BATCH} requests at once on the random ~100M Llama (bench-llama-100m, 902-token vocabulary), sampled, 64 new tokens at most, after one unconstrained warm-up run; asyncScheduling off (the CPU default). Every request unconstrained (\`ignoreEos\`), or constrained by the regex \`[a-z ]{512}\` (which no sequence can finish in 64 tokens, so the work is the same as unconstrained), or by the 4-field object schema (sequences stop when their document ends: fewer tokens, smaller late batches).`,
+  `Engine: ${BATCH} requests at once on the random ~100M Llama (bench-llama-100m, 902-token vocabulary), sampled, 64 new tokens at most, after one unconstrained warm-up run; asyncScheduling off (the CPU default); ${rounds} rounds, each running the three configurations in turn (a fresh engine per run), so load drift spreads over all; medians with (min-max). Every request unconstrained (\`ignoreEos\`), or constrained by the regex \`[a-z ]{512}\` (which no sequence can finish in 64 tokens, so the work is the same as unconstrained), or by the 4-field object schema (sequences stop when their document ends: fewer tokens, smaller late batches). Per step: *fill*, the grammar thread's time filling the masks (overlapping the forward); *wait*, the engine thread's time blocked on them (the part not hidden); *mask*, the engine thread's whole mask share (wait, staging the masks into the one upload, \`applyTokenBitmask\`).`,
   '',
-  markdownTable(['requests', 'tokens', 'steps', 'output tokens/s', 'mask ms/step'], [
-    ['unconstrained', String(free.tokens), String(free.steps), f(free.tokensPerS, 1), '-'],
-    ['regex [a-z ]{512}', String(regex.tokens), String(regex.steps), f(regex.tokensPerS, 1), f(regex.maskMsPerStep, 3)],
-    ['JSON schema, 4 fields', String(json.tokens), String(json.steps), f(json.tokensPerS, 1), f(json.maskMsPerStep, 3)],
-  ]),
+  markdownTable(['requests', 'tokens', 'steps', 'output tokens/s', 'vs unconstrained', 'step ms', 'fill ms/step', 'wait ms/step', 'mask ms/step'],
+    Object.entries(runs).map(([name, list]) => [
+      name, String(median(list, 'tokens')), String(median(list, 'steps')), stat(list, 'tokensPerS'),
+      name === 'unconstrained' ? '-' : `${f((median(list, 'tokensPerS') / freeTps - 1) * 100, 1)}%`, stat(list, 'stepMs'),
+      name === 'unconstrained' ? '-' : stat(list, 'fillMs', 3), name === 'unconstrained' ? '-' : stat(list, 'waitMs', 3), name === 'unconstrained' ? '-' : stat(list, 'maskMs', 3),
+    ])),
 ].join('\n');
 console.log(body);
 if (args.includes('--write')) upsertSection(docs, TITLE, body);

@@ -157,6 +157,7 @@ function generateCommand(io: Io): Command {
     .addOption(new Option('--kv-cache-bytes <size>', 'KV cache memory: bytes or with a unit, 512MiB, 2GiB (engine default 256MiB); the worker\'s flag has the same name').argParser(byteSize))
     .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
     .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
+    .addOption(new Option('--grammar-compile-timeout-ms <ms>', 'longest one structured-output constraint may compile (engine default 10000); a row whose constraint takes longer gets INVALID_STRUCTURED_OUTPUT').argParser(integer(1, 3_600_000)))
     .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
     .option('--json', 'print the summary as JSON on stdout (so not with -o -)');
   return cmd.action(async (flags: Record<string, unknown>) => {
@@ -174,6 +175,7 @@ function generateCommand(io: Io): Command {
           maxNumSeqs: flags.maxNumSeqs as number | undefined,
           kvCacheBytes: kvCacheBytes(flags, io),
           maxModelLen: flags.maxModelLen as number | undefined,
+          grammarCompileTimeoutMs: flags.grammarCompileTimeoutMs as number | undefined,
         },
         input: String(flags.input),
         format: formatFromFlags(flags),

@@ -288,19 +288,23 @@ Napi::Value NativeBackend::View(const Napi::CallbackInfo& info) {
   OpCheck c(info.Env(), "view", *backend_);
   Tensor* t = Tensor::From(info.Env(), info[0], "view", "t");
   const auto shape = parse_shape(c, info[1], "shape");
-  if (product(shape) != t->numel()) {
-    c.fail("E_SHAPE", "shape", shape_str(shape) + " has " + std::to_string(product(shape)) + " elements but 't' " +
-                                   shape_str(t->shape_) + " has " + std::to_string(t->numel()));
-  }
-  // A dtype reinterprets the same bytes (f32 <-> i32, f16 <-> bf16), so one buffer can mix ids and scores.
+  // A dtype reinterprets the same bytes (f32 <-> i32, f16 <-> bf16), so one buffer can mix ids and scores; one of
+  // another element size must cover exactly t's bytes from an aligned offset (i64 seeds inside an i32 staging buffer).
   DType dtype = t->dtype_;
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     dtype = parse_dtype(c, info[2], "dtype");
-    if (dtype_size(dtype) != dtype_size(t->dtype_)) {
+    const size_t size = dtype_size(dtype);
+    const bool same_bytes = static_cast<size_t>(product(shape)) * size == t->nbytes() && t->offset_bytes_ % size == 0;
+    if (size != dtype_size(t->dtype_) && !same_bytes) {
       c.fail("E_DTYPE", "dtype", std::string("must have the element size of 't' (") + dtype_name(t->dtype_) + ", " +
                                      std::to_string(dtype_size(t->dtype_)) + " bytes; got " + dtype_name(dtype) +
-                                     ", " + std::to_string(dtype_size(dtype)) + " bytes)");
+                                     ", " + std::to_string(size) + " bytes) or cover its " + std::to_string(t->nbytes()) +
+                                     " bytes exactly from an aligned offset");
     }
+  }
+  if (static_cast<size_t>(product(shape)) * dtype_size(dtype) != t->nbytes()) {
+    c.fail("E_SHAPE", "shape", shape_str(shape) + " has " + std::to_string(product(shape)) + " elements but 't' " +
+                                   shape_str(t->shape_) + " has " + std::to_string(t->numel()));
   }
   return Tensor::Wrap(info.Env(), t->storage_, t->offset_bytes_, dtype, t->device_, shape, false);
 }

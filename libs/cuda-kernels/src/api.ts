@@ -62,8 +62,9 @@ export interface Backend {
   toHost(src: Tensor, afterEvent?: number): HostArray;
   /**
    * A view with a new shape over the same memory; numel must match. With dtype, the same bytes read as
-   * another dtype of the same element size (f32 <-> i32, f16 <-> bf16; E_DTYPE otherwise), so one buffer can
-   * hold sampled ids and their logprobs and come back in one toHost.
+   * another dtype of the same element size (f32 <-> i32, f16 <-> bf16), so one buffer can hold sampled ids and
+   * their logprobs and come back in one toHost; or of another size when the view covers exactly t's bytes from
+   * an offset aligned to it (i64 inside an i32 staging buffer, sent in one upload); E_DTYPE otherwise.
    */
   view(t: Tensor, shape: readonly number[], dtype?: DType): Tensor;
   /** Rows [start, end) of the first dimension, as a view. */

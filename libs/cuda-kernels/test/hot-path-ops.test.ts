@@ -267,6 +267,15 @@ describe.each(devices())('hot-path ops on %s', (device) => {
       expect(b.view(b.empty([2], 'f16'), [2], 'bf16').dtype).toBe('bf16');
       expect(b.view(t, [2, 2]).dtype).toBe('f32');
     });
+
+    it('reads bytes as a dtype of another element size when the view covers them exactly from an aligned offset', () => {
+      const buf = b.empty([6], 'i32');
+      b.copyFromHost(buf, new Int32Array([7, 0, -1, -1, 5, 0]));
+      expect(Array.from(b.toHost(b.view(b.narrow(buf, 0, 4), [2], 'i64')) as BigInt64Array)).toEqual([7n, -1n]);
+      expect(Array.from(b.toHost(b.view(b.narrow(buf, 4, 6), [1], 'i64')) as BigInt64Array)).toEqual([5n]);
+      expectKernelError(() => b.view(b.narrow(buf, 1, 3), [1], 'i64'), 'E_DTYPE', 'view', 'dtype');
+      expectKernelError(() => b.view(b.narrow(buf, 0, 3), [1], 'i64'), 'E_DTYPE', 'view', 'dtype');
+    });
   });
 });
 

@@ -7,6 +7,9 @@ import { kvBlockBytes } from './models/kv-cache';
 /** recompute: drop a preempted sequence's KV and prefill it again later; swap: move its KV to host blocks. */
 export type PreemptionMode = 'recompute' | 'swap';
 
+/** How long one structured-output constraint may compile before its request fails (grammarCompileTimeoutMs). */
+export const DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS = 10_000;
+
 /** How an engine is built: the model directory and the cache and batching limits. */
 export interface EngineOptions {
   /** A local Hugging Face model directory. */
@@ -49,6 +52,11 @@ export interface EngineOptions {
    */
   dtype?: ModelDType;
   /**
+   * How long one structured-output constraint may compile (on the grammar thread, never the engine's) before
+   * its request fails with INVALID_STRUCTURED_OUTPUT; default 10,000 ms.
+   */
+  grammarCompileTimeoutMs?: number;
+  /**
    * The KV cache's dtype, named as vLLM's kv_cache_dtype: 'auto' (default) stores keys and values in the compute
    * dtype (f32 on cpu); 'bfloat16' halves the cache's bytes (twice the blocks in the same budget). The cpu backend
    * rounds f32 keys and values to bf16 when it writes them and attends in f32; cuda stores the cache in its compute
@@ -84,6 +92,7 @@ export interface EngineConfig {
   kvCacheDtype: DType;
   /** On the cpu backend: the kernel set chosen at load (CPUID or SLUICE_CPU_ISA). */
   cpuKernels?: CpuKernelPath;
+  grammarCompileTimeoutMs: number;
 }
 
 /** The limits a profiled step is shaped by, handed to the device-memory measurement. */
@@ -96,6 +105,7 @@ const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
   'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling', 'dtype',
+  'grammarCompileTimeoutMs',
   'kvCacheDtype',
 ]);
 
@@ -115,7 +125,7 @@ export function validateEngineOptions(o: EngineOptions): void {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) fail(k, `is not an engine option (known: ${[...KEYS].join(', ')})`);
   if (typeof o.model !== 'string' || o.model.length === 0) fail('model', `must be a model directory path, got ${JSON.stringify(o.model)}`);
   if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') fail('device', `must be 'cpu' or 'cuda', got ${JSON.stringify(o.device)}`);
-  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen'] as const) {
+  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'grammarCompileTimeoutMs'] as const) {
     if (o[k] !== undefined) posInt(o, k, 1);
   }
   if (o.swapSpaceBytes !== undefined && (!Number.isSafeInteger(o.swapSpaceBytes) || o.swapSpaceBytes < 0)) {
@@ -207,5 +217,6 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, comput
     dtype: resolveWeightDType(o, model.dtype),
     kvCacheDtype: kvDtype,
     cpuKernels: (o.device ?? 'cpu') === 'cpu' ? cpuKernelPath() : undefined,
+    grammarCompileTimeoutMs: posInt(o, 'grammarCompileTimeoutMs', DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS),
   };
 }

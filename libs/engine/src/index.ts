@@ -12,6 +12,7 @@ export { LLM } from './llm';
 export type { ChatMessage } from './tokenizer/chat-template';
 export { TextTokenizer } from './tokenizer/text-tokenizer';
 export { GrammarCompiler, grammarVocab, type GrammarVocab, type GrammarCacheStats } from './structured/grammar-compiler';
+export { GrammarService, type GrammarServiceStats } from './structured/grammar-service';
 export { structuredOutputOf, type StructuredOutput } from './structured/structured-output';
 export { TokenizerError, type TokenizerErrorCode } from './tokenizer/tokenizer-error';
 export { ModelLoadError, type ModelLoadErrorCode } from './model/model-load-error';

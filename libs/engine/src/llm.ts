@@ -33,6 +33,7 @@ export class LLM {
       for (const [i, input] of list.entries()) await engine.addRequest(ids[i], input, Array.isArray(params) ? params[i] : params);
       while (done.size < ids.length) {
         for (const out of engine.step()) if (out.finished) done.set(out.requestId, out);
+        await engine.stalledOnGrammar();
       }
     } catch (e) {
       // A bad prompt or a failed step leaves nothing of this batch behind in the engine.

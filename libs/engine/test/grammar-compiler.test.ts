@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidStructuredOutputError } from '../src/errors';
 import { GrammarCompiler, grammarVocab, type GrammarVocab } from '../src/structured/grammar-compiler';
+import { jsonSafePattern } from '../src/structured/json-schema-fixups';
 import { structuredOutputOf } from '../src/structured/structured-output';
 import type { TokenMatcher } from '../src/structured/token-matcher';
 import { loadXGrammar } from '../src/structured/xgrammar-loader';
@@ -83,6 +84,39 @@ describe('XGrammar (wasm) through our CommonJS loader', () => {
     }
   });
 
+  it("a string pattern cannot end the JSON early: '.', negated classes, \\S, \\W, \\D and \\s admit no quote, backslash or raw control", async () => {
+    // [pattern, a document it admits, one it must refuse]: a quote ends the string early, a raw control is not JSON,
+    // and a backslash starts an escape XGrammar does not read as one (unrewritten, 0.1.27 admitted such characters).
+    const cases: Array<[string, string, string]> = [
+      ['^a.b$', '"axb"', '"a"b"'],
+      ['^a.b$', '"a\u00e9b"', '"a\\b"'],
+      ['^a[^x]b$', '"ayb"', '"a"b"'],
+      ['^a[^a-f]b$', '"a-b"', '"a\\\\b"'],
+      ['^a\\Sb$', '"a-b"', '"a"b"'],
+      ['^a\\Wb$', '"a-b"', '"a"b"'],
+      ['^a\\Db$', '"a-b"', '"a\\b"'],
+      ['^a\\sb$', '"a b"', '"a\nb"'],
+      ['^a[.]b$', '"a.b"', '"axb"'],
+    ];
+    for (const [pattern, good, bad] of cases) {
+      const grammar = await compiler.compile(structuredOutputOf({ guidedJson: { type: 'string', pattern } })!);
+      const [ok, notOk] = [grammar.newMatcher(), grammar.newMatcher()];
+      const text = JSON.parse(`"${good.slice(1, -1)}"`) as string;
+      expect({ pattern, good: await matches(ok, `"${text}"`), bad: await matches(notOk, bad) }).toEqual({ pattern, good: true, bad: false });
+      ok.dispose();
+      notOk.dispose();
+      grammar.release();
+    }
+  });
+
+  it('jsonSafePattern narrows only what admits unsafe characters, and leaves escapes and positive classes alone', () => {
+    const SAFE = '"\\\\\\x00-\\x1f';
+    expect(jsonSafePattern('^a.b$')).toBe(`^a[^${SAFE}]b$`);
+    expect(jsonSafePattern('[^,a-f]+')).toBe(`[^,a-f${SAFE}]+`);
+    expect(jsonSafePattern('\\d{2}\\W\\s')).toBe(`\\d{2}[^0-9A-Za-z_${SAFE}][ ]`);
+    for (const same of ['[.]x', '\\.', '[a-z]{3}', '\\w+\\d', '^(ab|cd)?$']) expect(jsonSafePattern(same)).toBe(same);
+  });
+
   it('a fork continues from its parent: same next mask, independent afterwards', async () => {
     const grammar = await compiler.compile(structuredOutputOf({ guidedChoice: ['abc', 'abd', 'xyz'] })!);
     const m = grammar.newMatcher();
@@ -92,6 +126,19 @@ describe('XGrammar (wasm) through our CommonJS loader', () => {
     expect(await matches(child, 'c')).toBe(true);
     expect(await matches(m, 'd')).toBe(true);
     for (const x of [m, child]) x.dispose();
+    grammar.release();
+  });
+
+  it("keeps a schema's properties in the user's order (the order XGrammar writes them) and sorts the rest", () => {
+    const so = structuredOutputOf({ guidedJson: { type: 'object', properties: { zeta: { type: 'string', maxLength: 2 }, alpha: { type: 'boolean' } }, required: ['zeta'] } })!;
+    expect(so.text).toBe('{"properties":{"zeta":{"maxLength":2,"type":"string"},"alpha":{"type":"boolean"}},"required":["zeta"],"type":"object"}');
+  });
+
+  it('writes members in the order of the schema\'s properties', async () => {
+    const grammar = await compiler.compile(structuredOutputOf({ guidedJson: { type: 'object', properties: { zeta: { type: 'integer' }, alpha: { type: 'integer' } }, required: ['zeta', 'alpha'] } })!);
+    const [inOrder, swapped] = [grammar.newMatcher(), grammar.newMatcher()];
+    expect({ inOrder: await matches(inOrder, '{"zeta": 1, "alpha": 2}'), swapped: await matches(swapped, '{"alpha": 2, "zeta": 1}') }).toEqual({ inOrder: true, swapped: false });
+    for (const m of [inOrder, swapped]) m.dispose();
     grammar.release();
   });
 

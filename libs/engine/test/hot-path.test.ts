@@ -1,6 +1,8 @@
 // What one decode step asks of the backend, counted on the CPU backend the engine uses in this thread: the
 // host→device bytes, the device→host reads and the views it makes. Counts, not timings: they show whether host
 // work follows the batch (as it must) or the context length and maxModelLen (as it must not).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { getBackend, type HostArray } from '@sluice/cuda-kernels';
 import { LLMEngine } from '../src/frontend/llm-engine';
 import type { SamplingParamsInit } from '../src/sampling-params';
@@ -86,6 +88,21 @@ describe('decode step host work', () => {
     expect(withLogprobs.reads).toBe(1);
     expect(withLogprobs.viewsInsideLayers).toBe(0);
     expect(withLogprobs.ops.filter((o) => o === 'splitQkvRotaryCache')).toHaveLength(2);
+  });
+
+  it("sends a step's sampling inputs, grammar bitmasks included, in one upload after the forward", async () => {
+    const uploadsBeforeSample = (c: StepCounts) => {
+      const sample = c.ops.indexOf('sample');
+      return c.ops.slice(c.ops.lastIndexOf('gemm', sample), sample).filter((o) => o === 'copyFromHost').length;
+    };
+    const free = await decodeStep(8, 100, 2048);
+    // No sequence can finish 500 letters in 32 tokens: the same batch, every row constrained.
+    const constrained = await decodeStep(8, 100, 2048, { guidedRegex: '[a-z ]{500}' });
+    expect(uploadsBeforeSample(free)).toBe(1);
+    expect(uploadsBeforeSample(constrained)).toBe(1);
+    // The only extra bytes are the 8 rows' masks: ceil(vocabulary / 32) words each.
+    const { vocab_size: V } = JSON.parse(readFileSync(join(tinyModel('tiny-llama'), 'config.json'), 'utf8')) as { vocab_size: number };
+    expect(constrained.h2dBytes - free.h2dBytes).toBe(8 * Math.ceil(V / 32) * 4);
   });
 
   it('runs no logprob pass for a batch that asked for none', async () => {

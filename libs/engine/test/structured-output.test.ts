@@ -132,19 +132,38 @@ describe('structured output on the random-weight tiny model', () => {
     // whitespace and digits, cut by 'length'), and every constraint has finished outputs that were checked.
     expect(stopped / total).toBeGreaterThan(0.75);
     expect(SPECS.filter((s) => !stoppedBySpec.get(s.name)).map((s) => s.name)).toEqual([]);
-    // Constrained requests need each step's tokens on the host before the next mask: nothing was scheduled ahead.
-    expect(engine.stats().stepsScheduledAhead).toBe(0);
+    // Constrained requests are scheduled ahead too (asyncScheduling is on here): the step launched ahead runs its
+    // forward, and samples once the step before it is read and its masks are filled.
+    expect(engine.stats().stepsScheduledAhead).toBeGreaterThan(0);
   }, 600_000);
 
   it('without the mask the same model does not produce the structure (the test above is not vacuous)', async () => {
+    const ahead = engine.stats().stepsScheduledAhead;
     const done = new Map<string, RequestOutput>();
     for (let i = 0; i < 8; i++) await engine.addRequest(`free${i}`, PROMPTS[i % PROMPTS.length], { temperature: 1, seed: i, maxTokens: 24 });
     await drain(engine, done);
     const choice = SPECS.find((s) => s.name.startsWith('choice positive'))!;
     const json = SPECS.find((s) => s.name === 'json_object')!;
     expect([...done.values()].filter((o) => choice.valid(o.outputs[0].text) || json.valid(o.outputs[0].text))).toEqual([]);
-    // Unconstrained, the same engine does schedule ahead: the zero above is the grammar's doing.
-    expect(engine.stats().stepsScheduledAhead).toBeGreaterThan(0);
+    expect(engine.stats().stepsScheduledAhead).toBeGreaterThan(ahead);
+  });
+
+  it('scheduling ahead changes no output: constrained tokens equal those of an engine that reads every step first', async () => {
+    const reqs = SPECS.map((spec, i) => ({ id: `eq${i}`, params: { ...spec.params, temperature: 1, seed: 100 + i, maxTokens: 48, minTokens: i % 3 } }));
+    const run = async (e: LLMEngine) => {
+      const done = new Map<string, RequestOutput>();
+      for (const r of reqs) await e.addRequest(r.id, 'Give me the data', r.params);
+      await drain(e, done);
+      return reqs.map((r) => done.get(r.id)!.outputs.map((o) => `${o.finishReason} ${o.tokenIds.join(',')}`));
+    };
+    const ahead = engine.stats().stepsScheduledAhead;
+    const sync = await LLMEngine.create({ model: MODEL, maxNumSeqs: 64, numBlocks: 2048, asyncScheduling: false });
+    try {
+      expect(await run(engine)).toEqual(await run(sync));
+    } finally {
+      sync.close();
+    }
+    expect(engine.stats().stepsScheduledAhead).toBeGreaterThan(ahead);
   });
 
   it('reports logprobs of the masked distribution: only allowed tokens are finite, and they sum to 1', async () => {
@@ -203,6 +222,23 @@ describe('structured output on the random-weight tiny model', () => {
       const o = done.get(id)!.outputs[0];
       expect({ id, finish: o.finishReason, valid: spec.valid(o.text) }).toEqual({ id, finish: 'stop', valid: true });
     }
+  });
+
+  it("minTokens holds the grammar's end back while the grammar can go on; a grammar that can only end stops below it", async () => {
+    const run = async (minTokens: number, choices: string[]) => {
+      const done = new Map<string, RequestOutput>();
+      for (let i = 0; i < 32; i++) await engine.addRequest(`min${minTokens}-${choices.length}-${i}`, 'hi', { guidedChoice: choices, minTokens, temperature: 1, seed: i, maxTokens: 16 });
+      await drain(engine, done);
+      return [...done.values()].map((o) => o.outputs[0]);
+    };
+    // 'a' is one token: without minTokens some samples end there; with minTokens 3 none may, so all go on.
+    expect((await run(0, ['a', 'abcdefgh'])).filter((o) => o.text === 'a').length).toBeGreaterThan(0);
+    const held = await run(3, ['a', 'abcdefgh']);
+    expect(held.map((o) => `${o.text} ${o.finishReason}`)).toEqual(held.map(() => 'abcdefgh stop'));
+    // 'ab' cannot grow: the structure wins over the count, and the sequence stops with fewer than minTokens tokens.
+    const short = await run(10, ['ab']);
+    expect(short.map((o) => `${o.text} ${o.finishReason}`)).toEqual(short.map(() => 'ab stop'));
+    expect(Math.max(...short.map((o) => o.tokenIds.length))).toBeLessThan(10);
   });
 
   it('an aborted constrained request frees its matchers and the engine goes on', async () => {

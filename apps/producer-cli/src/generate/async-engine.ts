@@ -8,5 +8,6 @@ export const startAsyncEngine: StartEngine = (s) => {
   if (s.maxNumSeqs !== undefined) options.maxNumSeqs = s.maxNumSeqs;
   if (s.kvCacheBytes !== undefined) options.kvCacheBytes = s.kvCacheBytes;
   if (s.maxModelLen !== undefined) options.maxModelLen = s.maxModelLen;
+  if (s.grammarCompileTimeoutMs !== undefined) options.grammarCompileTimeoutMs = s.grammarCompileTimeoutMs;
   return AsyncEngine.start(options);
 };

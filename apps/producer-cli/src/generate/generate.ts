@@ -36,6 +36,8 @@ export interface EngineSettings {
   maxNumSeqs?: number;
   kvCacheBytes?: number;
   maxModelLen?: number;
+  /** Longest one structured-output constraint may compile (EngineOptions.grammarCompileTimeoutMs). */
+  grammarCompileTimeoutMs?: number;
 }
 
 export type StartEngine = (settings: EngineSettings) => Promise<GenerateEngine>;

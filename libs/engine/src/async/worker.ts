@@ -20,6 +20,7 @@ const post = (m: FromWorker) => port.postMessage(m);
 const streaming = new Set<string>();
 let engine: LLMEngine | undefined;
 let stepQueued = false;
+let waitingForGrammar = false;
 
 function scheduleStep(): void {
   if (stepQueued || !engine?.hasUnfinishedRequests()) return;
@@ -37,6 +38,18 @@ function step(): void {
     // A failed step leaves the batch in an unknown state: report it and end the thread.
     post({ type: 'fatal', error: serializeError(e) });
     stop();
+    return;
+  }
+  const stalled = engine.stalledOnGrammar();
+  if (stalled) {
+    // Nothing could run: the next step waits for the grammar thread instead of spinning (or for a new request).
+    if (!waitingForGrammar) {
+      waitingForGrammar = true;
+      void stalled.then(() => {
+        waitingForGrammar = false;
+        scheduleStep();
+      });
+    }
     return;
   }
   const sent = outputs.filter((o) => o.finished || streaming.has(o.requestId));

@@ -55,14 +55,17 @@ export class EngineCore {
   step(): CoreStepOutput {
     if (!this.scheduleAhead) return this.finish(this.launchNext());
     const current = this.inFlight ?? this.launchNext();
-    this.inFlight = this.scheduler.canScheduleAhead() ? this.launchNext() : undefined;
+    // Constrained rows of the step launched ahead sample only once this step is read: their masks follow from its tokens.
+    this.inFlight = this.scheduler.canScheduleAhead() ? this.launchNext(true) : undefined;
     if (this.inFlight) this.stepsScheduledAhead++;
-    return this.finish(current);
+    const out = this.finish(current);
+    if (this.inFlight) this.runner.finishSampling(this.inFlight.launched);
+    return out;
   }
 
-  private launchNext(): InFlightStep {
+  private launchNext(ahead = false): InFlightStep {
     const plan = this.scheduler.schedule();
-    const launched = this.runner.launch(plan);
+    const launched = this.runner.launch(plan, ahead);
     this.scheduler.launched(plan, launched.targets);
     return { plan, launched };
   }

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../model/config';
 import { LlamaModel } from '../models/llama';
 import type { KvCache } from '../models/kv-cache';
 import type { LlamaWeights } from '../models/llama-weights';
+import { requestMasks, type MaskRow, type PendingMasks } from '../structured/pending-masks';
 import { InputBatch } from './input-batch';
 import { hasPenalties, Sampler, type SampledRows, type SampleRow } from './sampler';
 import type { Sequence, SequenceGroup } from './sequence';
@@ -43,6 +44,8 @@ export interface LaunchedStep {
   targets: Sequence[];
   sampled?: SampledRows;
   promptScores: PromptTokenScore[];
+  /** Set while the step's sampling waits for finishSampling (its masks need the step before it read first). */
+  deferred?: { ordered: ScheduledSeq[]; lastRow: number[]; rows: PlannedRow[] };
 }
 
 /**
@@ -69,30 +72,56 @@ export class ModelRunner {
     return this.collect(this.launch(plan));
   }
 
-  launch(plan: SchedulerOutput): LaunchedStep {
+  /**
+   * Queues the step. With deferConstrained (the step is launched ahead of the previous one's read), a step with
+   * constrained rows queues only its forward: their masks follow from tokens the host has not read yet, so
+   * finishSampling() queues the sampling once it has (on a GPU the forward's kernels run meanwhile).
+   */
+  launch(plan: SchedulerOutput, deferConstrained = false): LaunchedStep {
     this.kv.apply(plan.blocksToSwapOut, plan.blocksToSwapIn, plan.blocksToCopy);
     if (plan.scheduled.length === 0) return { targets: [], promptScores: [] };
     // Chunks of more than one token go through var-len prefill attention, single tokens through paged decode.
     const prefills = plan.scheduled.filter((s) => s.numTokens > 1);
     const ordered = [...prefills, ...plan.scheduled.filter((s) => s.numTokens === 1)];
     const { inputs, lastRow } = this.batch.prepare(ordered, prefills.length);
-    this.model.forward(inputs);
     const rows = sampleRows(ordered, lastRow);
     if (rows.length > this.model.limits.maxLogitRows) {
       throw new EngineInvariantError(`${rows.length} rows to sample exceed maxLogitRows ${this.model.limits.maxLogitRows}`);
     }
-    let sampled: SampledRows | undefined;
+    const targets = rows.map((r) => r.seq);
+    if (deferConstrained && rows.some((r) => r.seq.matcher)) {
+      this.model.forward(inputs);
+      return { targets, promptScores: [], deferred: { ordered, lastRow, rows } };
+    }
+    // The grammar thread fills this step's masks while the forward runs; sampling waits for them.
+    const masks = requestMasks(maskRows(rows));
+    this.model.forward(inputs);
+    const step: LaunchedStep = { targets, promptScores: [] };
+    this.sample(step, ordered, lastRow, rows, masks);
+    return step;
+  }
+
+  /** Queues a deferred step's sampling: the step before it has been read, so its constrained rows' masks can be filled. */
+  finishSampling(step: LaunchedStep): void {
+    const d = step.deferred;
+    if (!d) return;
+    step.deferred = undefined;
+    this.sample(step, d.ordered, d.lastRow, d.rows, requestMasks(maskRows(d.rows)));
+  }
+
+  // Logits of the sampled rows, sampling (masked where constrained), then prompt logprobs, in stream order.
+  private sample(step: LaunchedStep, ordered: ScheduledSeq[], lastRow: number[], rows: PlannedRow[], masks: PendingMasks | undefined): void {
     if (rows.length > 0) {
       const logits = this.model.logits(Int32Array.from(rows, (r) => r.row));
-      sampled = this.sampler.launch(logits, rows);
+      step.sampled = this.sampler.launch(logits, rows, masks);
     }
-    const targets = rows.map((r) => r.seq);
-    this.batch.recordSampled(targets, sampled?.tokens);
-    return { targets, sampled, promptScores: this.scorePrompts(ordered, lastRow) };
+    this.batch.recordSampled(step.targets, step.sampled?.tokens);
+    step.promptScores = this.scorePrompts(ordered, lastRow);
   }
 
   /** The one blocking read of a step: its sampled tokens and the logprobs they asked for. */
   collect(step: LaunchedStep): StepResult {
+    if (step.deferred) throw new EngineInvariantError('a deferred step was read before its sampling was queued');
     if (!step.sampled) return { sampled: [], promptScores: step.promptScores };
     const results = this.sampler.read(step.sampled);
     return { sampled: step.targets.map((seq, i) => ({ seq, result: results[i] })), promptScores: step.promptScores };
@@ -135,6 +164,11 @@ interface PlannedRow extends SampleRow {
   row: number;
 }
 
+// Each row's grammar as of now: a sequence that ended since the step was planned (its token will be dropped) has none.
+function maskRows(rows: readonly PlannedRow[]): MaskRow[] {
+  return rows.map((r) => ({ matcher: r.seq.isFinished ? undefined : r.seq.matcher, belowMinTokens: r.step + 1 < r.params.minTokens }));
+}
+
 // Each sampling sequence's row, ordered as the sampler needs: top-k rows, then logprob-only rows, then the rest.
 function sampleRows(ordered: readonly ScheduledSeq[], lastRow: readonly number[]): PlannedRow[] {
   const rows: PlannedRow[] = [];
@@ -144,7 +178,7 @@ function sampleRows(ordered: readonly ScheduledSeq[], lastRow: readonly number[]
       const topK = seq.group.clientDriven ? 2 * p.beamWidth : (p.logprobs ?? 0);
       const wantsLogprob = p.logprobs !== undefined || p.bestOf > p.n || seq.group.clientDriven;
       rows.push({
-        seq, row: lastRow[i], params: p, seed: seq.seed, step: seq.outputLen, topK, wantsLogprob, matcher: seq.matcher,
+        seq, row: lastRow[i], params: p, seed: seq.seed, step: seq.outputLen, topK, wantsLogprob,
         // Only penalties read the token lists, so the output list is not copied for other rows.
         promptTokens: seq.group.promptTokenIds, outputTokens: hasPenalties(p) ? seq.outputTokens() : [],
       });

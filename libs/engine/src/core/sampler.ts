@@ -1,8 +1,10 @@
-import type { Backend, SamplingTensors, Tensor } from '@sluice/cuda-kernels';
+import type { Backend, Tensor } from '@sluice/cuda-kernels';
 import type { TokenLogprob } from '../outputs';
-import { EngineInvariantError } from '../errors';
 import type { SamplingParams } from '../sampling-params';
-import type { TokenMatcher } from '../structured/token-matcher';
+import type { PendingMasks } from '../structured/pending-masks';
+import { SamplingInputs } from './sampling-inputs';
+
+export { hasPenalties } from './sampling-inputs';
 
 /** One logits row to sample: its request's parameters and the RNG key (seed, step). */
 export interface SampleRow {
@@ -16,8 +18,6 @@ export interface SampleRow {
   topK: number;
   /** Whether the sampled token's logprob is needed (asked for, or best-of / beam ranking). */
   wantsLogprob: boolean;
-  /** The sequence's grammar (structured output): only the tokens it allows may be sampled. */
-  matcher?: TokenMatcher;
 }
 
 /** A launched sampling pass: its rows are computed on the device until read() brings them back. */
@@ -34,10 +34,6 @@ export interface SampledRows {
   topK: readonly number[];
 }
 
-export function hasPenalties(p: SamplingParams): boolean {
-  return p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
-}
-
 /**
  * Logits → tokens and logprobs through the backend's sampling ops. Rows must come ordered: those wanting
  * top-k first, then those wanting only their token's logprob, then the rest, so each pass covers a prefix of
@@ -45,7 +41,8 @@ export function hasPenalties(p: SamplingParams): boolean {
  * read() brings back with a single device-to-host copy.
  */
 export class Sampler {
-  private readonly t: SamplingTensors;
+  /** Each step's controls, token lists and bitmasks, in one upload. */
+  private readonly inputs: SamplingInputs;
   /**
    * Two slots, used in turn, so a launched step's results stay readable while the next step samples into the
    * other: each a device buffer, its pinned host twin the results are copied to, and an event marking the copy.
@@ -56,24 +53,12 @@ export class Sampler {
   private turn = 0;
   private readonly scoreTargets: Tensor;
   private readonly scoreOut: Tensor;
-  private promptCap = 0;
-  private outputCap = 0;
-  /** Structured output's token bitmasks [maxRows, ceil(V / 32)], allocated at the first constrained step. */
-  private bitmask: Tensor | undefined;
-  private bitmaskHost: Int32Array | undefined;
-  /** Host time spent building bitmasks (the matchers' share of a step), ms. */
+  /** Engine-thread time spent on bitmasks (waiting for the grammar thread, uploading, applying), ms. */
   maskMs = 0;
 
   constructor(private readonly backend: Backend, private readonly maxRows: number, private readonly maxTopK: number) {
     const b = backend;
-    const f32 = () => b.empty([maxRows], 'f32');
-    this.t = {
-      temperature: f32(), topK: b.empty([maxRows], 'i32'), topP: f32(), minP: f32(), repetitionPenalty: f32(),
-      presencePenalty: f32(), frequencyPenalty: f32(),
-      promptTokens: b.empty([1], 'i32'), promptOffsets: b.empty([maxRows + 1], 'i32'),
-      outputTokens: b.empty([1], 'i32'), outputOffsets: b.empty([maxRows + 1], 'i32'),
-      seeds: b.empty([maxRows], 'i64'), steps: b.empty([maxRows], 'i64'),
-    };
+    this.inputs = new SamplingInputs(b);
     // Token ids, logprobs, top values and top indices of a step, 4 bytes each, read back in one copy.
     const size = maxRows * (2 + 2 * Math.max(1, maxTopK));
     this.results = [b.empty([size], 'f32'), b.empty([size], 'f32')];
@@ -83,8 +68,11 @@ export class Sampler {
     this.scoreOut = b.empty([maxRows * (1 + 2 * Math.max(1, maxTopK))], 'f32');
   }
 
-  /** Queues sampling of one token per row of logits [rows.length, V] and the logprobs the rows asked for. */
-  launch(logits: Tensor, rows: readonly SampleRow[]): SampledRows {
+  /**
+   * Queues sampling of one token per row of logits [rows.length, V] and the logprobs the rows asked for; with
+   * masks (some row is constrained), only the tokens each row's grammar allows may be drawn.
+   */
+  launch(logits: Tensor, rows: readonly SampleRow[], masks?: PendingMasks): SampledRows {
     const b = this.backend;
     const B = rows.length;
     const L = rows.filter((r) => r.wantsLogprob || r.topK > 0).length;
@@ -94,9 +82,15 @@ export class Sampler {
     this.turn ^= 1;
     const results = this.results[slot];
     const tokens = this.region(results, 0, B, 'i32');
+    const start = performance.now();
+    // The masks travel with the rows' controls: one upload. Waiting for them is the grammar thread's unhidden share.
+    const { params, mask } = this.inputs.stage(rows, masks?.wait());
     // Masked before sampling, so the draw and every logprob reported are those of the masked distribution.
-    if (rows.some((r) => r.matcher)) this.applyMasks(logits, rows);
-    b.sample(tokens, logits, this.params(rows));
+    if (mask) {
+      b.applyTokenBitmask(logits, mask);
+      this.maskMs += performance.now() - start;
+    }
+    b.sample(tokens, logits, params);
     this.logprobs(results, B, logits, tokens, L, K, k);
     // Queued behind the sampling ops: the host waits for this copy alone, not for steps launched after it.
     const total = B + L + 2 * K * k;
@@ -129,8 +123,8 @@ export class Sampler {
   }
 
   free(): void {
-    for (const x of [...Object.values(this.t), ...this.results, ...this.pinned, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
-    if (this.bitmask && !this.bitmask.freed) this.bitmask.free();
+    for (const x of [...this.results, ...this.pinned, this.scoreTargets, this.scoreOut]) if (!x.freed) x.free();
+    this.inputs.free();
     for (const e of this.copied) this.backend.destroyEvent(e);
   }
 
@@ -145,28 +139,6 @@ export class Sampler {
     }
   }
 
-  // Each constrained row's allowed tokens from its matcher (unconstrained rows allow all), one upload, one op.
-  private applyMasks(logits: Tensor, rows: readonly SampleRow[]): void {
-    const b = this.backend;
-    const V = logits.shape[1];
-    const W = Math.ceil(V / 32);
-    const start = performance.now();
-    if (!this.bitmask || !this.bitmaskHost) {
-      this.bitmask = b.empty([this.maxRows * W], 'i32');
-      this.bitmaskHost = new Int32Array(this.maxRows * W);
-    }
-    const host = this.bitmaskHost.subarray(0, rows.length * W);
-    host.fill(-1);
-    rows.forEach((r, i) => {
-      if (!r.matcher) return;
-      if (r.matcher.vocabSize !== V) throw new EngineInvariantError(`grammar vocabulary ${r.matcher.vocabSize} != logits width ${V}`);
-      r.matcher.fillBitmask(host, i * W);
-    });
-    const mask = b.view(b.narrow(this.bitmask, 0, rows.length * W), [rows.length, W]);
-    b.copyFromHost(mask, host);
-    b.applyTokenBitmask(logits, mask);
-    this.maskMs += performance.now() - start;
-  }
 
   // Entries [start, start + n) of a flat 4-byte buffer, read as the given dtype.
   private region(buf: Tensor, start: number, n: number, dtype: 'f32' | 'i32'): Tensor {
@@ -188,56 +160,4 @@ export class Sampler {
     });
   }
 
-  // Uploads the rows' sampling controls (host work and bytes proportional to the batch, except penalty token lists).
-  private params(rows: readonly SampleRow[]): SamplingTensors {
-    const b = this.backend;
-    const B = rows.length;
-    const t = this.t;
-    const put = (dst: Tensor, data: Float32Array | Int32Array | BigInt64Array) => {
-      const view = b.narrow(dst, 0, B);
-      b.copyFromHost(view, data);
-      return view;
-    };
-    const params = rows.map((r) => r.params);
-    const prompt = this.packed('prompt', rows.map((r) => (hasPenalties(r.params) ? r.promptTokens : [])));
-    const output = this.packed('output', rows.map((r) => (hasPenalties(r.params) ? r.outputTokens : [])));
-    return {
-      temperature: put(t.temperature, Float32Array.from(params, (p) => p.temperature)),
-      topK: put(t.topK, Int32Array.from(params, (p) => p.topK)),
-      topP: put(t.topP, Float32Array.from(params, (p) => p.topP)),
-      minP: put(t.minP, Float32Array.from(params, (p) => p.minP)),
-      repetitionPenalty: put(t.repetitionPenalty, Float32Array.from(params, (p) => p.repetitionPenalty)),
-      presencePenalty: put(t.presencePenalty, Float32Array.from(params, (p) => p.presencePenalty)),
-      frequencyPenalty: put(t.frequencyPenalty, Float32Array.from(params, (p) => p.frequencyPenalty)),
-      promptTokens: prompt.tokens,
-      promptOffsets: prompt.offsets,
-      outputTokens: output.tokens,
-      outputOffsets: output.offsets,
-      seeds: put(t.seeds, BigInt64Array.from(rows, (r) => r.seed)),
-      steps: put(t.steps, BigInt64Array.from(rows, (r) => BigInt(r.step))),
-    };
-  }
-
-  // Packs per-row token lists into the tokens/offsets pair, growing the token buffer when it is too small.
-  private packed(kind: 'prompt' | 'output', lists: ReadonlyArray<readonly number[]>): { tokens: Tensor; offsets: Tensor } {
-    const b = this.backend;
-    const offsets = new Int32Array(lists.length + 1);
-    lists.forEach((l, i) => (offsets[i + 1] = offsets[i] + l.length));
-    const total = offsets[lists.length];
-    const tokKey = kind === 'prompt' ? 'promptTokens' : 'outputTokens';
-    const offKey = kind === 'prompt' ? 'promptOffsets' : 'outputOffsets';
-    const cap = kind === 'prompt' ? this.promptCap : this.outputCap;
-    if (total > cap) {
-      const grown = Math.max(total, 2 * cap, 1024);
-      this.t[tokKey].free();
-      this.t[tokKey] = b.empty([grown], 'i32');
-      if (kind === 'prompt') this.promptCap = grown;
-      else this.outputCap = grown;
-    }
-    const tokens = b.narrow(this.t[tokKey], 0, total);
-    if (total > 0) b.copyFromHost(tokens, Int32Array.from(lists.flat()));
-    const off = b.narrow(this.t[offKey], 0, lists.length + 1);
-    b.copyFromHost(off, offsets);
-    return { tokens, offsets: off };
-  }
 }

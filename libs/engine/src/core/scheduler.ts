@@ -351,15 +351,17 @@ export class Scheduler {
     return seq.numUncomputed === 1 && this.schedulable(seq);
   }
 
-  // Whether seq has work this step: not waiting for a client's token, nor certain to end by length first.
+  // Whether seq has work this step: not waiting for a client's token, nor certain to end by length first, nor
+  // constrained while its grammar thread is busy compiling (its mask could not be filled).
   private schedulable(seq: Sequence): boolean {
-    return seq.numUncomputed > 0 && seq.outputLen < seq.group.params.maxTokens && seq.tokenIds.length < this.cfg.maxModelLen;
+    const g = seq.group.grammar;
+    return seq.numUncomputed > 0 && seq.outputLen < seq.group.params.maxTokens && seq.tokenIds.length < this.cfg.maxModelLen && (!g || g.ready);
   }
 
   /**
    * Whether the next step can be scheduled before the one in flight is read: no running request needs this
-   * step's tokens on the host (beam search picks them; penalties count them; a grammar's next mask follows
-   * from them), and the free blocks cover one
+   * step's tokens on the host before the next forward (beam search picks them; penalties count them; a
+   * grammar's mask needs them only before sampling, which the model runner defers), and the free blocks cover one
    * more token for every running sequence, so scheduling cannot preempt a sequence whose step is in flight.
    */
   canScheduleAhead(): boolean {
@@ -367,7 +369,7 @@ export class Scheduler {
     let need = 0;
     for (const g of this.running) {
       const p = g.params;
-      if (g.clientDriven || g.grammar || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
+      if (g.clientDriven || p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0) return false;
       for (const s of g.activeSeqs) need += bm.appendCost(s.seqId, Math.min(s.tokenIds.length + 1, this.cfg.maxModelLen));
     }
     return this.running.length > 0 && need + this.watermarkBlocks <= bm.numFreeBlocks;
@@ -440,8 +442,10 @@ export class Scheduler {
   private admit(plan: StepPlan, byKey: (a: SequenceGroup, b: SequenceGroup) => number): void {
     const bm = this.blockManager;
     this.waiting.sort(byKey);
-    while (this.waiting.length > 0) {
-      const group = this.waiting[0];
+    // Constrained requests wait in place while their grammar thread is busy; the others are admitted past them.
+    const eligible = (g: SequenceGroup) => !g.grammar || g.grammar.ready;
+    for (let at = this.waiting.findIndex(eligible); at >= 0; at = this.waiting.findIndex(eligible)) {
+      const group = this.waiting[at];
       const seqs = group.activeSeqs;
       if (seqs.length > plan.seqs || this.runningSeqs() + group.maxNumRunningSeqs > this.cfg.maxNumSeqs) break;
       const allocs: Allocation[] = [];
@@ -461,7 +465,7 @@ export class Scheduler {
       // With nothing running, the whole cache is free: the watermark must not block the only request.
       const watermark = this.running.length > 0 ? this.watermarkBlocks : 0;
       if (bm.allocationCost(allocs) + watermark > bm.numFreeBlocks || !bm.allocate(allocs)) break;
-      this.waiting.shift();
+      this.waiting.splice(at, 1);
       this.running.push(group);
       seqs.forEach((seq, i) => {
         seq.numComputedTokens = allocs[i].numTokens - chunks[i];

@@ -1,7 +1,6 @@
-import { EngineInvariantError } from '../errors';
 import type { FinishReason, TokenLogprob } from '../outputs';
 import type { SamplingParams } from '../sampling-params';
-import type { MatcherSource, TokenMatcher } from '../structured/token-matcher';
+import type { RemoteGrammar, RemoteMatcher } from '../structured/remote-grammar';
 
 export type SequenceStatus = 'waiting' | 'running' | 'swapped' | 'finished';
 
@@ -32,7 +31,7 @@ export class Sequence {
   /** Tokens sampled on the device whose values the host has not read yet; their places in tokenIds hold -1. */
   numPending = 0;
   /** Where this sequence is in its request's grammar (structured output); undefined when unconstrained. */
-  matcher: TokenMatcher | undefined;
+  matcher: RemoteMatcher | undefined;
 
   constructor(
     readonly group: SequenceGroup,
@@ -78,8 +77,8 @@ export class Sequence {
 
   /** Appends a sampled token, into the oldest reserved place if there is one. */
   append(step: TokenLogprob): void {
-    // The step's mask allowed only tokens the grammar accepts; any other is a bug, never the request's fault.
-    if (this.matcher && !this.matcher.accept(step.token)) throw new EngineInvariantError(`sequence ${this.seqId}: token ${step.token} breaks its grammar`);
+    // The step's mask allowed only tokens the grammar accepts; the grammar thread checks it at the next fill.
+    this.matcher?.accept(step.token);
     if (this.numPending > 0) this.tokenIds[this.tokenIds.length - this.numPending--] = step.token;
     else this.tokenIds.push(step.token);
     this.logprobs.push(step);
@@ -131,7 +130,7 @@ export class SequenceGroup {
     readonly priority = 0,
     readonly clientDriven = false,
     /** The compiled structured-output constraint each sequence gets a matcher of. */
-    readonly grammar?: MatcherSource,
+    readonly grammar?: RemoteGrammar,
   ) {
     const n = clientDriven ? 1 : params.bestOf;
     // Shared, unchanged, by every output of the request.

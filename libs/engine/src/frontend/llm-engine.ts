@@ -13,8 +13,9 @@ import { resolveModelFiles, type ModelFiles } from '../model/model-files';
 import type { RequestOutput } from '../outputs';
 import type { PromptInput } from '../prompt-input';
 import { SamplingParams, type SamplingParamsInit } from '../sampling-params';
-import { GrammarCompiler, grammarVocab, type CompiledGrammar } from '../structured/grammar-compiler';
-import type { StructuredOutput } from '../structured/structured-output';
+import { grammarVocab } from '../structured/grammar-compiler';
+import { GrammarService, type GrammarServiceStats } from '../structured/grammar-service';
+import type { RemoteGrammar } from '../structured/remote-grammar';
 import { ChatTemplate, specialTokensOf } from '../tokenizer/chat-template';
 import { TextTokenizer } from '../tokenizer/text-tokenizer';
 import { BeamClient } from './beam-client';
@@ -31,8 +32,10 @@ export interface EngineStats extends SchedulerStats {
   stepCount: number;
   /** Steps scheduled and launched before the previous one was read (asyncScheduling). */
   stepsScheduledAhead: number;
-  /** Host time spent building structured-output token bitmasks, ms, summed over steps. */
+  /** Engine-thread time spent on structured-output bitmasks (waiting for them, uploading, applying), ms, summed over steps. */
   grammarMaskMs: number;
+  /** The grammar thread's compiles, cache, restarts and mask-filling time; absent before the first constrained request. */
+  grammar?: GrammarServiceStats;
 }
 
 /**
@@ -52,9 +55,11 @@ export class LLMEngine {
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private stepCount = 0;
+  /** Sequences the last step ran: none while everything left waits for the grammar thread. */
+  private lastStepSize = 0;
   private closed = false;
-  /** XGrammar over this model's vocabulary, built at the first structured-output request. */
-  private grammarCompiler: Promise<GrammarCompiler> | undefined;
+  /** The grammar thread over this model's vocabulary, started at the first structured-output request. */
+  private grammars: GrammarService | undefined;
 
   private constructor(
     readonly config: EngineConfig,
@@ -106,26 +111,37 @@ export class LLMEngine {
     if (!Number.isFinite(priority)) throw new EngineError('INVALID_REQUEST', `request ${requestId}: priority must be a finite number, got ${priority}`);
     const mark = { aborted: false };
     this.tokenizing.set(requestId, mark);
-    // Prompts tokenize side by side, but enter the core in the order they were added (first come, first served).
-    const grammar = sp.structuredOutput && this.compileGrammar(sp.structuredOutput);
-    const entered = this.enter(requestId, this.input.process(requestId, input), grammar, this.lastAdd, mark, sp, priority);
+    const tokenized = this.input.process(requestId, input);
+    if (!sp.structuredOutput) return this.joinLine(requestId, tokenized, undefined, mark, sp, priority);
+    // A constrained request joins the line once its grammar has compiled (on the grammar thread): requests
+    // added after it are not held back by its compile, and steps go on meanwhile.
+    let grammar: RemoteGrammar;
+    try {
+      grammar = await this.grammarService().compile(sp.structuredOutput);
+    } catch (e) {
+      tokenized.catch(() => undefined);
+      this.tokenizing.delete(requestId);
+      throw e;
+    }
+    return this.joinLine(requestId, tokenized, grammar, mark, sp, priority);
+  }
+
+  // Prompts tokenize side by side, but enter the core in the order they joined the line (first come, first served).
+  private joinLine(
+    requestId: string, tokenized: Promise<ProcessedPrompt>, grammar: RemoteGrammar | undefined, mark: { aborted: boolean }, sp: SamplingParams, priority: number,
+  ): Promise<void> {
+    const entered = this.enter(requestId, tokenized, grammar, this.lastAdd, mark, sp, priority);
     this.lastAdd = entered.catch(() => undefined);
     return entered;
   }
 
   private async enter(
-    requestId: string, tokenized: Promise<ProcessedPrompt>, compiling: Promise<CompiledGrammar> | undefined,
+    requestId: string, tokenized: Promise<ProcessedPrompt>, grammar: RemoteGrammar | undefined,
     before: Promise<unknown>, mark: { aborted: boolean }, sp: SamplingParams, priority: number,
   ): Promise<void> {
     let prompt: ProcessedPrompt;
-    let grammar: CompiledGrammar | undefined;
     try {
-      // Both settle before either's error is thrown, so a compiled grammar is never left held.
-      const [p, g] = await Promise.allSettled([tokenized, compiling]);
-      grammar = g.status === 'fulfilled' ? g.value : undefined;
-      if (p.status === 'rejected') throw p.reason;
-      if (g.status === 'rejected') throw g.reason;
-      prompt = p.value;
+      prompt = await tokenized;
     } catch (e) {
       grammar?.release();
       throw e;
@@ -157,6 +173,7 @@ export class LLMEngine {
     this.assertOpen();
     const { plan, updates, promptScores } = this.core.step();
     this.stepCount++;
+    this.lastStepSize = plan.scheduled.length;
     this.notePlan(plan, promptScores);
     const outputs: RequestOutput[] = [];
     const progressed = new Set<RequestState>();
@@ -204,6 +221,14 @@ export class LLMEngine {
     return state.output(true);
   }
 
+  /**
+   * When the last step ran nothing because every request left is constrained and the grammar thread is busy
+   * compiling: a promise for when it is free (a step loop awaits it instead of spinning); otherwise undefined.
+   */
+  stalledOnGrammar(): Promise<void> | undefined {
+    return this.lastStepSize === 0 && this.grammars && !this.grammars.ready ? this.grammars.whenReady() : undefined;
+  }
+
   hasUnfinishedRequests(): boolean {
     return this.requests.size + this.beams.size > 0;
   }
@@ -217,6 +242,7 @@ export class LLMEngine {
       stepCount: this.stepCount,
       stepsScheduledAhead: this.core.stepsScheduledAhead,
       grammarMaskMs: this.core.grammarMaskMs,
+      grammar: this.grammars?.stats(),
     };
   }
 
@@ -229,16 +255,21 @@ export class LLMEngine {
     return profileForwardPass(this.core.backend, this.files.config, this.core.weights, { ...this.config, maxTopK: MAX_LOGPROBS });
   }
 
-  /** The compiled constraint, from the cache when an earlier request had the same one; held for the caller. */
-  private async compileGrammar(so: StructuredOutput): Promise<CompiledGrammar> {
-    this.grammarCompiler ??= GrammarCompiler.create(grammarVocab(readFileSync(this.files.tokenizerJson, 'utf8'), this.files.config.vocabSize), this.files.generation.eosTokenIds);
-    return (await this.grammarCompiler).compile(so);
+  private grammarService(): GrammarService {
+    this.grammars ??= new GrammarService({
+      vocab: grammarVocab(readFileSync(this.files.tokenizerJson, 'utf8'), this.files.config.vocabSize),
+      stopTokenIds: this.files.generation.eosTokenIds,
+      maxRows: this.config.maxNumSeqs,
+      compileTimeoutMs: this.config.grammarCompileTimeoutMs,
+    });
+    return this.grammars;
   }
 
   /** Frees the model and the cache; the engine cannot be used afterwards. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.grammars?.close();
     this.core.close();
   }
 

@@ -1,7 +1,7 @@
 // Compiles structured-output constraints against the model's vocabulary with XGrammar, once per distinct
 // constraint: a bounded cache keyed by the canonical text, so a batch of jobs sharing a schema compiles it once.
 import { InvalidStructuredOutputError } from '../errors';
-import { safeStringLengths } from './json-schema-fixups';
+import { jsonSafeSchema } from './json-schema-fixups';
 import type { StructuredOutput } from './structured-output';
 import { TokenMatcher, type MatcherSource } from './token-matcher';
 import { loadXGrammar, type XGrammarModule } from './xgrammar-loader';
@@ -169,7 +169,7 @@ export class GrammarCompiler {
     switch (so.kind) {
       case 'json':
         // Any whitespace (bounded), strict: no properties or items beyond the schema's (vLLM's default with XGrammar).
-        return c.compileJSONSchema(JSON.stringify(safeStringLengths(JSON.parse(so.text))), true, undefined, undefined, true, JSON_MAX_WHITESPACE);
+        return c.compileJSONSchema(JSON.stringify(jsonSafeSchema(JSON.parse(so.text))), true, undefined, undefined, true, JSON_MAX_WHITESPACE);
       case 'json_object':
         // OpenAI's json_object: one JSON object, any members (XGrammar's built-in JSON grammar takes any value).
         return c.compileJSONSchema('{"type":"object"}', true, undefined, undefined, false, JSON_MAX_WHITESPACE);

@@ -22,11 +22,13 @@ const KIND: Record<StructuredParam, StructuredOutputKind> = {
   guidedJson: 'json', guidedRegex: 'regex', guidedChoice: 'choice', guidedGrammar: 'grammar', guidedJsonObject: 'json_object',
 };
 
-// JSON with object keys sorted at every level, so key order does not split the cache.
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+// JSON with object keys sorted, so keyword order does not split the cache; except a schema's `properties`, kept in
+// the user's order: XGrammar writes an object's members in that order (as OpenAI's structured outputs do).
+function canonicalJson(value: unknown, inOrder = false): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    const keys = inOrder ? Object.keys(value) : Object.keys(value).sort();
+    const entries = keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], !inOrder && k === 'properties')}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value);

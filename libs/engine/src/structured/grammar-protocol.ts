@@ -1,0 +1,47 @@
+// What the engine thread and its grammar thread say to each other, and the shared memory a step's masks use.
+import type { GrammarVocab } from './grammar-compiler';
+import type { StructuredOutput } from './structured-output';
+
+/** Given to a new grammar thread: the vocabulary and the shared buffers it fills masks into. */
+export interface GrammarThreadInit {
+  vocab: GrammarVocab;
+  stopTokenIds: number[];
+  /** [maxRows * words] i32: one bitmask per sampled row of a step. */
+  masks: SharedArrayBuffer;
+  /** [CONTROL_WORDS] i32: see the CTRL_* indices. */
+  control: SharedArrayBuffer;
+  /** [maxRows] i32: each row's FillStatus. */
+  status: SharedArrayBuffer;
+}
+
+/** One sampled row of a step: its matcher (none: every token allowed) and the tokens it took since the last fill. */
+export interface FillRow {
+  matcher?: number;
+  tokens: number[];
+  /** Below minTokens: the grammar's stop tokens are masked unless the grammar allows nothing else. */
+  holdStop: boolean;
+}
+
+export type ToGrammarThread =
+  | { type: 'compile'; grammar: number; so: StructuredOutput }
+  | { type: 'free-grammar'; grammar: number }
+  | { type: 'new-matcher'; matcher: number; grammar: number; tokens: number[] }
+  | { type: 'free-matcher'; matcher: number }
+  | { type: 'fill'; generation: number; rows: FillRow[] };
+
+export type FromGrammarThread =
+  | { type: 'ready' }
+  | { type: 'compiled'; grammar: number; ms: number }
+  | { type: 'failed'; grammar: number; message: string };
+
+// Control words: the last finished fill's generation (what the engine thread waits on) and its time in microseconds.
+export const CTRL_DONE = 0;
+export const CTRL_FILL_US = 1;
+export const CONTROL_WORDS = 2;
+
+/** A row's outcome: its mask is valid, or why it is not (each is a bug on our side, never the request's fault). */
+export const FILL_STATUS = ['ok', 'a token the grammar rejects', 'an unknown matcher', 'a finished grammar'] as const;
+export const FILL_OK = 0;
+export const FILL_REJECTED = 1;
+export const FILL_UNKNOWN = 2;
+export const FILL_TERMINATED = 3;

@@ -1,0 +1,117 @@
+// The grammar thread: owns an XGrammar instance (compiler, compiled grammars, one matcher per constrained
+// sequence) so compiles never run on the engine's thread, and fills each step's bitmasks while the forward runs.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { GrammarCompiler, type CompiledGrammar } from './grammar-compiler';
+import {
+  CTRL_DONE, CTRL_FILL_US, FILL_OK, FILL_REJECTED, FILL_TERMINATED, FILL_UNKNOWN,
+  type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread,
+} from './grammar-protocol';
+import type { TokenMatcher } from './token-matcher';
+
+function requirePort(): MessagePort {
+  if (!parentPort) throw new Error('structured/grammar-thread must run in a worker_thread started by GrammarService');
+  return parentPort;
+}
+
+class GrammarThread {
+  private readonly grammars = new Map<number, CompiledGrammar>();
+  private readonly matchers = new Map<number, TokenMatcher>();
+  private readonly masks: Int32Array;
+  private readonly control: Int32Array;
+  private readonly status: Int32Array;
+  private readonly words: number;
+  private readonly stop: number[];
+
+  constructor(private readonly port: MessagePort, private readonly compiler: GrammarCompiler, init: GrammarThreadInit) {
+    this.masks = new Int32Array(init.masks);
+    this.control = new Int32Array(init.control);
+    this.status = new Int32Array(init.status);
+    this.words = Math.ceil(init.vocab.tokens.length / 32);
+    this.stop = init.stopTokenIds;
+  }
+
+  async onMessage(m: ToGrammarThread): Promise<void> {
+    switch (m.type) {
+      case 'compile':
+        return this.compile(m.grammar, m);
+      case 'free-grammar':
+        this.grammars.get(m.grammar)?.release();
+        this.grammars.delete(m.grammar);
+        return;
+      case 'new-matcher': {
+        const matcher = this.grammars.get(m.grammar)?.newMatcher();
+        // A grammar the engine freed meanwhile: the fill reports the unknown matcher.
+        if (!matcher) return;
+        this.matchers.set(m.matcher, matcher);
+        // Replays a fork's or a restarted thread's sequence; a rejected token shows up as that row's fill status.
+        for (const t of m.tokens) if (!matcher.accept(t)) break;
+        return;
+      }
+      case 'free-matcher':
+        this.matchers.get(m.matcher)?.dispose();
+        this.matchers.delete(m.matcher);
+        return;
+      case 'fill':
+        return this.fill(m.generation, m.rows);
+    }
+  }
+
+  private async compile(id: number, m: Extract<ToGrammarThread, { type: 'compile' }>): Promise<void> {
+    const start = performance.now();
+    try {
+      this.grammars.set(id, await this.compiler.compile(m.so));
+      this.post({ type: 'compiled', grammar: id, ms: performance.now() - start });
+    } catch (e) {
+      // The engine thread wraps it in its own InvalidStructuredOutputError, prefix and all.
+      this.post({ type: 'failed', grammar: id, message: (e as Error).message.replace(/^structured output: /, '') });
+    }
+  }
+
+  // Every row's mask (all ones when unconstrained), then the generation the engine thread is waiting for.
+  private fill(generation: number, rows: FillRow[]): void {
+    const start = performance.now();
+    const W = this.words;
+    rows.forEach((r, i) => {
+      this.status[i] = FILL_OK;
+      if (r.matcher === undefined) {
+        this.masks.fill(-1, i * W, (i + 1) * W);
+        return;
+      }
+      const matcher = this.matchers.get(r.matcher);
+      this.status[i] = !matcher ? FILL_UNKNOWN : !r.tokens.every((t) => matcher.accept(t)) ? FILL_REJECTED : matcher.isTerminated ? FILL_TERMINATED : FILL_OK;
+      if (this.status[i] !== FILL_OK || !matcher) return;
+      matcher.fillBitmask(this.masks, i * W);
+      if (r.holdStop) this.holdStop(i * W);
+    });
+    Atomics.store(this.control, CTRL_FILL_US, Math.round((performance.now() - start) * 1000));
+    Atomics.store(this.control, CTRL_DONE, generation);
+    Atomics.notify(this.control, CTRL_DONE);
+  }
+
+  // Below minTokens the text may not end yet, unless ending is all the grammar allows (then the grammar wins).
+  private holdStop(offset: number): void {
+    const bit = (t: number) => [offset + (t >> 5), 1 << (t & 31)] as const;
+    const kept = this.stop.map(bit).map(([w, b]) => this.masks[w] & b);
+    for (const [w, b] of this.stop.map(bit)) this.masks[w] &= ~b;
+    if (this.masks.subarray(offset, offset + this.words).some((x) => x !== 0)) return;
+    this.stop.map(bit).forEach(([w], j) => (this.masks[w] |= kept[j]));
+  }
+
+  private post(m: FromGrammarThread): void {
+    this.port.postMessage(m);
+  }
+}
+
+async function main(port: MessagePort, init: GrammarThreadInit): Promise<void> {
+  // One entry: the engine thread keeps the cache, and this thread holds what the engine holds.
+  const compiler = await GrammarCompiler.create(init.vocab, init.stopTokenIds, 1);
+  const thread = new GrammarThread(port, compiler, init);
+  // Messages are handled one at a time, in order: a matcher exists before the fill that uses it.
+  let queue = Promise.resolve();
+  port.on('message', (m: ToGrammarThread) => {
+    queue = queue.then(() => thread.onMessage(m));
+  });
+  port.postMessage({ type: 'ready' } satisfies FromGrammarThread);
+}
+
+void main(requirePort(), workerData as GrammarThreadInit);

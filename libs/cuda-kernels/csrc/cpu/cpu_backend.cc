@@ -6,6 +6,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/simd.h"
+#include "cpu/vexp.h"
 
 namespace sluice {
 
@@ -128,6 +129,22 @@ void CpuBackend::gemm(const TensorRef& out, const TensorRef& a, const TensorRef&
            bias ? bias->ptr<float>() : nullptr, a.dim(0), w.dim(0), w.dim(1));
 }
 
+// o = g / (1 + e^-g) * u, 8 lanes at a time through vexp (std::exp does not vectorize), the tail through a zero-padded
+// vector, so every element takes the same arithmetic wherever it sits in the row.
+static void silu_mul_row(float* o, const float* g, const float* u, int64_t F) {
+  typedef float F8 __attribute__((vector_size(32)));
+  auto one = [](const float* gp, const float* up, int n, float* op) {
+    F8 gv = {}, uv = {};
+    std::memcpy(&gv, gp, n * sizeof(float));
+    std::memcpy(&uv, up, n * sizeof(float));
+    const F8 r = gv / (1.0f + vexp(-gv)) * uv;
+    std::memcpy(op, &r, n * sizeof(float));
+  };
+  int64_t i = 0;
+  for (; i + 8 <= F; i += 8) one(g + i, u + i, 8, o + i);
+  if (i < F) one(g + i, u + i, static_cast<int>(F - i), o + i);
+}
+
 void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
   const int64_t T = out.dim(0), F = T ? out.numel() / T : 0;
   threads_.parallel_for(T, cpu_grain_rows(F), [&](int64_t b, int64_t e) {
@@ -135,7 +152,7 @@ void CpuBackend::silu_and_mul(const TensorRef& out, const TensorRef& x) {
       const float* g = x.ptr<float>() + t * 2 * F;
       const float* u = g + F;
       float* o = out.ptr<float>() + t * F;
-      for (int64_t i = 0; i < F; i++) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      silu_mul_row(o, g, u, F);
     }
   });
 }

@@ -86,6 +86,8 @@ const decodeCases: [string, Case][] = [
   ['GQA 8, block 32, D 96', { blockSize: 32, headDim: 96, heads: 16, kvHeads: 2, seqs: [65, 1, 31].map((ctx) => ({ qLen: 1, ctx })) }],
   ['MQA, block 16, D 40', { blockSize: 16, headDim: 40, heads: 4, kvHeads: 1, seqs: [{ qLen: 1, ctx: 23 }] }],
   ['one sequence, one token', { blockSize: 16, headDim: 64, heads: 2, kvHeads: 2, seqs: [{ qLen: 1, ctx: 1 }] }],
+  ['GQA 3 (the bench Llama), block 16, D 64', { blockSize: 16, headDim: 64, heads: 12, kvHeads: 4, seqs: [130, 1, 64, 77].map((ctx) => ({ qLen: 1, ctx })) }],
+  ['GQA 5 (a pack of 4 rows, then 1), block 16, D 72', { blockSize: 16, headDim: 72, heads: 10, kvHeads: 2, seqs: [90, 5].map((ctx) => ({ qLen: 1, ctx })) }],
 ];
 
 const prefillCases: [string, Case][] = [
@@ -94,6 +96,7 @@ const prefillCases: [string, Case][] = [
   ['GQA 8, block 32, D 96', { blockSize: 32, headDim: 96, heads: 8, kvHeads: 1, seqs: [{ qLen: 33, ctx: 70 }, { qLen: 2, ctx: 2 }] }],
   ['one sequence, one token', { blockSize: 16, headDim: 64, heads: 4, kvHeads: 4, seqs: [{ qLen: 1, ctx: 1 }] }],
   ['odd head dim 72, block 16', { blockSize: 16, headDim: 72, heads: 6, kvHeads: 3, seqs: [{ qLen: 18, ctx: 18 }] }],
+  ['GQA 5 (a pack of 4 rows, then 1), block 16, D 72', { blockSize: 16, headDim: 72, heads: 10, kvHeads: 2, seqs: [{ qLen: 21, ctx: 30 }, { qLen: 1, ctx: 70 }] }],
 ];
 
 describe.each(devices())('attention on %s', (device) => {

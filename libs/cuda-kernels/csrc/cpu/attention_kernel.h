@@ -2,6 +2,8 @@
 // (f32, or bf16 widened exactly to f32), compiled per instruction set (attention.cc, attention_avx512.cc).
 // Keys and values are gathered block by block through the block table and folded into a running (max, sum,
 // weighted V) per query row, the online softmax, so no score matrix larger than one cache block per row exists.
+// The query rows of a GQA group fold together over one load of each key and value (kPack rows at a time), and
+// the next chunk's rows are prefetched while one is folded: decode streams the cache, it does not wait on it.
 // Decode and prefill fold a row through the same code, so a query gives the same bits through either op, and a
 // row's result depends only on its own query, cache blocks and context length: never on its batch.
 #pragma once
@@ -48,6 +50,21 @@ struct AttentionKernel {
   // Keys per fold: the chain latency of one fold (scores, max, exp, sum) is paid once per kChunk keys. Chunks
   // start at multiples of kChunk positions, whatever the op or batch.
   static constexpr int64_t kChunk = 64;
+  // Query rows folded together over one load of each key and value: a GQA group's rows share their KV head.
+  static constexpr int kPack = 4;
+
+  // The key and value rows of one chunk of positions for one KV head.
+  struct Chunk {
+    const TC* keys[kChunk];
+    const TC* values[kChunk];
+    int64_t n;
+  };
+
+  // Asks for the cache lines of a row (head_dim elements) to be loaded ahead of use.
+  static void prefetch(const TC* row, int64_t D) {
+    const char* b = reinterpret_cast<const char*>(row);
+    for (int64_t o = 0; o < D * static_cast<int64_t>(sizeof(TC)); o += 64) __builtin_prefetch(b + o);
+  }
 
   struct Cache {
     const TC* k;
@@ -64,15 +81,16 @@ struct AttentionKernel {
       return v + ((block * block_size + offset) * kv_heads + head) * head_dim;
     }
     // Key and value rows of positions [c0, c0 + n) for `head`, through the sequence's block table.
-    void rows(const int32_t* table, int64_t c0, int64_t n, int64_t head, const TC** kp, const TC** vp) const {
+    void rows(const int32_t* table, int64_t c0, int64_t n, int64_t head, Chunk& out) const {
       const int64_t stride = kv_heads * head_dim;
+      out.n = n;
       int64_t j = c0 / block_size, offset = c0 % block_size;  // one division per chunk, not per key
       for (int64_t t = 0; t < n; j++, offset = 0) {
         const TC* kr = key(table[j], offset, head);
         const TC* vr = value(table[j], offset, head);
         for (; offset < block_size && t < n; offset++, t++, kr += stride, vr += stride) {
-          kp[t] = kr;
-          vp[t] = vr;
+          out.keys[t] = kr;
+          out.values[t] = vr;
         }
       }
     }
@@ -100,7 +118,8 @@ struct AttentionKernel {
     std::unique_ptr<const float*[]> q;
     std::unique_ptr<int64_t[]> limit;
     std::unique_ptr<float[]> acc;
-    alignas(64) float p[kChunk];
+    alignas(64) float p[kPack][kChunk];
+    Chunk chunks[2];
 
     void start(int64_t r, const float* q_row, int64_t D) {
       rows[r] = RowState{};
@@ -122,31 +141,49 @@ struct AttentionKernel {
     return s;
   }
 
-  // p[t] = scale · (q · key t) for t in [0, n), V::W keys at a time: per key one fma chain over head_dim in V::W
-  // lanes (zero-filled tail), the W chains summed lane-wise by V::transpose_sum. Lanes past n get -inf (their key
-  // pointer repeats the last key, unused). p holds n rounded up to V::W (kChunk is a multiple of every W).
-  static void scores(const float* q, const TC* const* keys, int64_t n, int64_t D, float scale, float* p) {
+  // p[r][t] = scale · (q[r] · key t) for R rows and t in [0, n), V::W keys at a time: per key and row one fma
+  // chain over head_dim in V::W lanes (zero-filled tail), each key vector loaded once for all R rows; the W chains
+  // of a row are summed lane-wise by V's staged transpose sum (sum2, sum4, finish) as each 4 keys end. Lanes past
+  // n get -inf (their key pointer repeats the last key, unused). p rows hold n rounded up to V::W. Key rows of
+  // `ahead` (the next chunk folded, or null) are prefetched along, one per key here.
+  template <int R>
+  static void scores(const float* const* q, const TC* const* keys, int64_t n, int64_t D, float scale,
+                     float (*p)[kChunk], const Chunk* ahead) {
     const int64_t full = D / V::W * V::W;
     const int tail = static_cast<int>(D - full);
     for (int64_t t = 0; t < n; t += V::W) {
-      const TC* k[V::W];
-      vec acc[V::W];
-      for (int j = 0; j < V::W; j++) {
-        k[j] = keys[std::min<int64_t>(t + j, n - 1)];
-        acc[j] = V::zero();
+      vec c[R][V::W / 4];
+      for (int j0 = 0; j0 < V::W; j0 += 4) {
+        const TC* k[4];
+        vec acc[R][4];
+        for (int j = 0; j < 4; j++) {
+          k[j] = keys[std::min<int64_t>(t + j0 + j, n - 1)];
+          for (int r = 0; r < R; r++) acc[r][j] = V::zero();
+          if (ahead && t + j0 + j < ahead->n) prefetch(ahead->keys[t + j0 + j], D);
+        }
+        for (int64_t d = 0; d < full; d += V::W) {
+          for (int j = 0; j < 4; j++) {
+            const vec kv = V::load(k[j] + d);
+            for (int r = 0; r < R; r++) acc[r][j] = V::fma(V::load(q[r] + d), kv, acc[r][j]);
+          }
+        }
+        if (tail) {
+          for (int j = 0; j < 4; j++) {
+            const vec kv = V::load_tail(k[j] + full, tail);
+            for (int r = 0; r < R; r++) acc[r][j] = V::fma(V::load_tail(q[r] + full, tail), kv, acc[r][j]);
+          }
+        }
+        for (int r = 0; r < R; r++)
+          c[r][j0 / 4] = V::sum4(V::sum2(acc[r][0], acc[r][1]), V::sum2(acc[r][2], acc[r][3]));
       }
-      for (int64_t d = 0; d < full; d += V::W) {
-        const vec qv = V::load(q + d);
-        for (int j = 0; j < V::W; j++) acc[j] = V::fma(qv, V::load(k[j] + d), acc[j]);
+      const auto live = lanes() < static_cast<float>(n - t);
+      for (int r = 0; r < R; r++) {
+        const vec s = V::finish(c[r]) * scale;
+        V::store(p[r] + t, live ? s : V::splat(-std::numeric_limits<float>::infinity()));
       }
-      if (tail) {
-        const vec qv = V::load_tail(q + full, tail);
-        for (int j = 0; j < V::W; j++) acc[j] = V::fma(qv, V::load_tail(k[j] + full, tail), acc[j]);
-      }
-      vec s = V::transpose_sum(acc) * scale;
-      s = lanes() < static_cast<float>(n - t) ? s : V::splat(-std::numeric_limits<float>::infinity());
-      V::store(p + t, s);
     }
+    if (ahead)
+      for (int64_t t = (n + V::W - 1) / V::W * V::W; t < ahead->n; t++) prefetch(ahead->keys[t], D);
   }
 
   // 0, 1, ..., W - 1.
@@ -156,65 +193,122 @@ struct AttentionKernel {
     return v;
   }
 
-  // acc = acc · correction + Σ_t p[t] · value t, per V::W lanes of acc a chain over the keys in order; kSpan
-  // vectors of acc at a time, so as many chains overlap.
-  static constexpr int kSpan = 4;
-  static void accumulate(float* acc, float correction, const TC* const* values, const float* p, int64_t n, int64_t D) {
-    const vec c = V::splat(correction);
-    int64_t d0 = 0;
-    for (; d0 + kSpan * V::W <= D; d0 += kSpan * V::W) {
-      vec a[kSpan];
-      for (int i = 0; i < kSpan; i++) a[i] = V::load(acc + d0 + i * V::W) * c;
-      for (int64_t t = 0; t < n; t++) {
-        const vec pt = V::splat(p[t]);
-        for (int i = 0; i < kSpan; i++) a[i] = V::fma(pt, V::load(values[t] + d0 + i * V::W), a[i]);
+  // The online-softmax step of R rows over one chunk's scores p (n valid): the new running max, p turned into
+  // e^(p - max) (0 past n), the sum rescaled and grown; returns each row's correction of its old accumulator.
+  // The rows' max, exp and sum chains are independent and interleaved.
+  template <int R>
+  static void softmax(RowState* const* s, float (*p)[kChunk], int64_t n, float* correction) {
+    vec mv[R], m[R], sum[R];
+    for (int r = 0; r < R; r++) mv[r] = V::load(p[r]);
+    for (int64_t t = V::W; t < n; t += V::W) {
+      for (int r = 0; r < R; r++) {
+        const vec x = V::load(p[r] + t);
+        mv[r] = x > mv[r] ? x : mv[r];
       }
-      for (int i = 0; i < kSpan; i++) V::store(acc + d0 + i * V::W, a[i]);
     }
-    for (; d0 < D; d0 += V::W) {  // the rest, a vector at a time, the last one partial
-      const int w = static_cast<int>(std::min<int64_t>(V::W, D - d0));
-      vec a = (w == V::W ? V::load(acc + d0) : V::load_tail(acc + d0, w)) * c;
-      for (int64_t t = 0; t < n; t++) {
-        a = V::fma(V::splat(p[t]), w == V::W ? V::load(values[t] + d0) : V::load_tail(values[t] + d0, w), a);
+    float new_max[R];
+    for (int r = 0; r < R; r++) {
+      new_max[r] = std::max(s[r]->max, V::hmax(mv[r]));
+      m[r] = V::splat(new_max[r]);
+      sum[r] = V::zero();
+    }
+    for (int64_t t = 0; t < n; t += V::W) {
+      const auto live = lanes() < static_cast<float>(n - t);
+      for (int r = 0; r < R; r++) {
+        vec e = vexp(V::load(p[r] + t) - m[r]);
+        e = live ? e : V::zero();
+        V::store(p[r] + t, e);
+        sum[r] += e;
       }
-      if (w == V::W) V::store(acc + d0, a);
-      else V::store_tail(acc + d0, a, w);
+    }
+    for (int r = 0; r < R; r++) {
+      correction[r] = std::exp(s[r]->max - new_max[r]);
+      s[r]->sum = s[r]->sum * correction[r] + V::hsum(sum[r]);
+      s[r]->max = new_max[r];
     }
   }
 
+  // acc[r] = acc[r] · correction[r] + Σ_t p[r][t] · value t for R rows, per V::W lanes of an accumulator a chain
+  // over the keys in order; each value vector is loaded once for all R rows, and S vectors of each accumulator are
+  // carried at a time (R · S chains overlap, within the register file). Value rows of `ahead` (or null) are
+  // prefetched along, one per key here.
+  template <int R>
+  static void accumulate(RowState* const* s, const float* correction, const TC* const* values, float (*p)[kChunk],
+                         int64_t n, int64_t D, const Chunk* ahead) {
+    constexpr int S = V::W == 16 ? 4 : (R <= 2 ? 4 : 2);
+    int64_t d0 = 0;
+    for (; d0 + S * V::W <= D; d0 += S * V::W) {
+      vec a[R][S];
+      for (int r = 0; r < R; r++) {
+        const vec c = V::splat(correction[r]);
+        for (int i = 0; i < S; i++) a[r][i] = V::load(s[r]->acc + d0 + i * V::W) * c;
+      }
+      for (int64_t t = 0; t < n; t++) {
+        if (ahead && d0 == 0 && t < ahead->n) prefetch(ahead->values[t], D);
+        vec v[S];
+        for (int i = 0; i < S; i++) v[i] = V::load(values[t] + d0 + i * V::W);
+        for (int r = 0; r < R; r++) {
+          const vec pt = V::splat(p[r][t]);
+          for (int i = 0; i < S; i++) a[r][i] = V::fma(pt, v[i], a[r][i]);
+        }
+      }
+      for (int r = 0; r < R; r++)
+        for (int i = 0; i < S; i++) V::store(s[r]->acc + d0 + i * V::W, a[r][i]);
+    }
+    for (; d0 < D; d0 += V::W) {  // the rest, a vector at a time, the last one partial
+      const int w = static_cast<int>(std::min<int64_t>(V::W, D - d0));
+      vec a[R];
+      for (int r = 0; r < R; r++) {
+        const vec acc = w == V::W ? V::load(s[r]->acc + d0) : V::load_tail(s[r]->acc + d0, w);
+        a[r] = acc * V::splat(correction[r]);
+      }
+      for (int64_t t = 0; t < n; t++) {
+        if (ahead && d0 == 0 && t < ahead->n) prefetch(ahead->values[t], D);
+        const vec v = w == V::W ? V::load(values[t] + d0) : V::load_tail(values[t] + d0, w);
+        for (int r = 0; r < R; r++) a[r] = V::fma(V::splat(p[r][t]), v, a[r]);
+      }
+      for (int r = 0; r < R; r++) {
+        if (w == V::W) V::store(s[r]->acc + d0, a[r]);
+        else V::store_tail(s[r]->acc + d0, a[r], w);
+      }
+    }
+    if (ahead)
+      for (int64_t t = n; t < ahead->n; t++) prefetch(ahead->values[t], D);
+  }
 
-  // Folds positions [c0, c0 + n) of a sequence (block table `table`) into query rows [r0, r0 + num_rows) of one
-  // KV head; row r sees positions < c0 + limit[r].
-  static void fold_chunk(const Cache& g, const int32_t* table, int64_t c0, int64_t n, int64_t kv_head,
-                         Scratch& buf, int64_t r0, int64_t num_rows, float scale) {
-    float* p = buf.p;
-    const TC* keys[kChunk];
-    const TC* values[kChunk];
-    g.rows(table, c0, n, kv_head, keys, values);
-    const int64_t D = g.head_dim;
-    for (int64_t r = r0; r < r0 + num_rows; r++) {
-      const int64_t valid = std::min(n, buf.limit[r]);
+  // Folds a chunk's first n keys and values into R rows starting at row r0; prefetches `ahead` (or null).
+  template <int R>
+  static void fold_pack(Scratch& buf, int64_t r0, const Chunk& c, int64_t n, int64_t D, float scale,
+                        const Chunk* ahead) {
+    const float* q[R];
+    RowState* s[R];
+    for (int r = 0; r < R; r++) {
+      q[r] = buf.q[r0 + r];
+      s[r] = &buf.rows[r0 + r];
+    }
+    float correction[R];
+    scores<R>(q, c.keys, n, D, scale, buf.p, ahead);
+    softmax<R>(s, buf.p, n, correction);
+    accumulate<R>(s, correction, c.values, buf.p, n, D, ahead);
+  }
+
+  // Folds chunk c (the rows of positions [c0, c0 + c.n) for one KV head) into query rows [r0, r0 + num_rows),
+  // `group` rows at a time sharing a key limit: the rows of a group see positions < c0 + limit[its first row].
+  // A group's rows are folded kPack at a time over one pass of the chunk's keys and values; the first such pass
+  // prefetches `ahead`, the chunk folded next (or null).
+  static void fold_chunk(const Chunk& c, int64_t D, Scratch& buf, int64_t r0, int64_t num_rows, int64_t group,
+                         float scale, const Chunk* ahead) {
+    for (int64_t g0 = r0; g0 < r0 + num_rows; g0 += group) {
+      const int64_t valid = std::min(c.n, buf.limit[g0]);
       if (valid <= 0) continue;
-      scores(buf.q[r], keys, valid, D, scale, p);
-      vec mv = V::load(p);
-      for (int64_t t = V::W; t < valid; t += V::W) {
-        const vec x = V::load(p + t);
-        mv = x > mv ? x : mv;
+      for (int64_t r = g0; r < g0 + group; ahead = nullptr) {
+        switch (std::min<int64_t>(kPack, g0 + group - r)) {
+          case 1: fold_pack<1>(buf, r, c, valid, D, scale, ahead); r += 1; break;
+          case 2: fold_pack<2>(buf, r, c, valid, D, scale, ahead); r += 2; break;
+          case 3: fold_pack<3>(buf, r, c, valid, D, scale, ahead); r += 3; break;
+          default: fold_pack<4>(buf, r, c, valid, D, scale, ahead); r += 4; break;
+        }
       }
-      RowState& s = buf.rows[r];
-      const float new_max = std::max(s.max, V::hmax(mv));
-      const vec m = V::splat(new_max);
-      vec sum = V::zero();
-      for (int64_t t = 0; t < valid; t += V::W) {
-        vec e = vexp(V::load(p + t) - m);
-        e = lanes() < static_cast<float>(valid - t) ? e : V::zero();
-        V::store(p + t, e);
-        sum += e;
-      }
-      const float correction = std::exp(s.max - new_max);
-      s.sum = s.sum * correction + V::hsum(sum);
-      accumulate(s.acc, correction, values, p, valid, D);
-      s.max = new_max;
     }
   }
 
@@ -255,10 +349,20 @@ struct AttentionKernel {
       }
       const int64_t ctx = lens[b];
       const int32_t* table = g.tables + b * g.max_blocks;
-      for (int64_t c0 = 0; c0 < ctx; c0 += kChunk) {
-        const int64_t n = std::min(kChunk, ctx - c0);
-        for (int64_t h = 0; h < span; h++)
-          fold_chunk(g, table, c0, n, h0 + h, buf, h * group, group, scale);
+      // Units (chunk, head) in order, each one's rows gathered a unit ahead so its lines are prefetched.
+      const int64_t units = (ctx + kChunk - 1) / kChunk * span;
+      auto gather = [&](int64_t u, Chunk& c) {
+        const int64_t c0 = u / span * kChunk;
+        g.rows(table, c0, std::min(kChunk, ctx - c0), h0 + u % span, c);
+      };
+      Chunk* cur = &buf.chunks[0];
+      Chunk* next = &buf.chunks[1];
+      if (units > 0) gather(0, *cur);
+      for (int64_t u = 0; u < units; u++) {
+        if (u + 1 < units) gather(u + 1, *next);
+        const int64_t h = u % span;
+        fold_chunk(*cur, D, buf, h * group, group, group, scale, u + 1 < units ? next : nullptr);
+        std::swap(cur, next);
       }
       float* ob = out.ptr<float>() + (b * heads + h0 * group) * D;
       for (int64_t r = 0; r < span * group; r++) finish_row(buf.rows[r], ob + r * D, D);
@@ -298,11 +402,12 @@ struct AttentionKernel {
           buf.start((i - q_begin) * group + r, q.ptr<float>() + ((cu[b] + i) * heads + kvh * group + r) * D, D);
       const int64_t keys = first_pos + q_end;  // the last query's causal span
       const int32_t* table = g.tables + b * g.max_blocks;
+      Chunk& c = buf.chunks[0];
       for (int64_t c0 = 0; c0 < keys; c0 += kChunk) {
-        const int64_t n = std::min(kChunk, keys - c0);
+        g.rows(table, c0, std::min(kChunk, keys - c0), kvh, c);
         for (int64_t i = q_begin; i < q_end; i++)
           for (int64_t r = 0; r < group; r++) buf.limit[(i - q_begin) * group + r] = first_pos + i + 1 - c0;
-        fold_chunk(g, table, c0, n, kvh, buf, 0, num_rows, scale);
+        fold_chunk(c, D, buf, 0, num_rows, group, scale, nullptr);
       }
       for (int64_t i = q_begin; i < q_end; i++)
         for (int64_t r = 0; r < group; r++)

@@ -33,17 +33,16 @@ struct V16 {
     return _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
   }
   static float hmax(vec v) { return _mm512_reduce_max_ps(v); }  // exact in any order
-  // Lane j = the sum of a[j]'s lanes, by a fixed tree: halves of pairs, then quarters, then pairs of lanes.
-  static vec transpose_sum(const vec* a) {
-    __m512 b[8], c[4];
-    for (int j = 0; j < 8; j++) {
-      b[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], 0x44),
-                           _mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], 0xEE));
-    }
-    for (int k = 0; k < 4; k++) {
-      c[k] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0x88),
-                           _mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0xDD));
-    }
+  // A transpose sum of 16 vectors a[j], in stages a caller can run as it goes: with c[k] = sum4(sum2(a[4k],
+  // a[4k+1]), sum2(a[4k+2], a[4k+3])), lane j of finish(c) = the sum of a[j]'s lanes, by a fixed tree (halves of
+  // pairs, then quarters, then pairs of lanes).
+  static vec sum2(vec a0, vec a1) {
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
+  }
+  static vec sum4(vec b0, vec b1) {
+    return _mm512_add_ps(_mm512_shuffle_f32x4(b0, b1, 0x88), _mm512_shuffle_f32x4(b0, b1, 0xDD));
+  }
+  static vec finish(const vec* c) {
     const __m512 d0 = _mm512_add_ps(_mm512_unpacklo_ps(c[0], c[1]), _mm512_unpackhi_ps(c[0], c[1]));
     const __m512 d1 = _mm512_add_ps(_mm512_unpacklo_ps(c[2], c[3]), _mm512_unpackhi_ps(c[2], c[3]));
     const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d0, d1, 0x44), _mm512_shuffle_ps(d0, d1, 0xEE));

@@ -41,24 +41,34 @@ struct V8 {
     for (int i = 1; i < 8; i++) m = m > v[i] ? m : v[i];
     return m;
   }
-  // Lane j = the sum of a[j]'s lanes, by a fixed tree (halves of pairs, then pairs of lanes); hsum8 of each
-  // where AVX2 is missing.
-  static vec transpose_sum(const vec* a) {
+  // A transpose sum of 8 vectors a[j], in stages a caller can run as it goes: with d[k] = sum4(sum2(a[4k],
+  // a[4k+1]), sum2(a[4k+2], a[4k+3])), lane j of finish(d) = the sum of a[j]'s lanes, by a fixed tree (halves of
+  // pairs, then pairs of lanes). The portable forms move the same lanes as the AVX2 ones.
+  static vec sum2(vec a0, vec a1) {
 #if defined(__AVX2__)
-    __m256 b[4];
-    for (int j = 0; j < 4; j++) {
-      b[j] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x20),
-                           _mm256_permute2f128_ps(a[2 * j], a[2 * j + 1], 0x31));
-    }
-    const __m256 d0 = _mm256_add_ps(_mm256_unpacklo_ps(b[0], b[1]), _mm256_unpackhi_ps(b[0], b[1]));
-    const __m256 d1 = _mm256_add_ps(_mm256_unpacklo_ps(b[2], b[3]), _mm256_unpackhi_ps(b[2], b[3]));
-    const __m256 e = _mm256_add_ps(_mm256_shuffle_ps(d0, d1, 0x44), _mm256_shuffle_ps(d0, d1, 0xEE));
+    return _mm256_add_ps(_mm256_permute2f128_ps(a0, a1, 0x20), _mm256_permute2f128_ps(a0, a1, 0x31));
+#else
+    return vec{a0[0] + a0[4], a0[1] + a0[5], a0[2] + a0[6], a0[3] + a0[7],
+               a1[0] + a1[4], a1[1] + a1[5], a1[2] + a1[6], a1[3] + a1[7]};
+#endif
+  }
+  static vec sum4(vec b0, vec b1) {
+#if defined(__AVX2__)
+    return _mm256_add_ps(_mm256_unpacklo_ps(b0, b1), _mm256_unpackhi_ps(b0, b1));
+#else
+    return vec{b0[0] + b0[2], b1[0] + b1[2], b0[1] + b0[3], b1[1] + b1[3],
+               b0[4] + b0[6], b1[4] + b1[6], b0[5] + b0[7], b1[5] + b1[7]};
+#endif
+  }
+  static vec finish(const vec* d) {
+#if defined(__AVX2__)
+    const __m256 e = _mm256_add_ps(_mm256_shuffle_ps(d[0], d[1], 0x44), _mm256_shuffle_ps(d[0], d[1], 0xEE));
     // e's lane 4i + m holds a[2m + i]
     return _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 #else
-    vec out;
-    for (int j = 0; j < 8; j++) out[j] = hsum8(a[j]);
-    return out;
+    const vec e = {d[0][0] + d[0][2], d[0][1] + d[0][3], d[1][0] + d[1][2], d[1][1] + d[1][3],
+                   d[0][4] + d[0][6], d[0][5] + d[0][7], d[1][4] + d[1][6], d[1][5] + d[1][7]};
+    return vec{e[0], e[4], e[1], e[5], e[2], e[6], e[3], e[7]};
 #endif
   }
 };

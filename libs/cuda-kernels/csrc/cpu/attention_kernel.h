@@ -17,32 +17,10 @@
 #include <memory>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/vexp.h"
 
 namespace sluice {
 namespace {  // instantiated with each file's own V (internal), so no copy built with other flags is shared
-
-// e^x per lane, x <= 0 here (scores less their max): Cody-Waite reduction to r in [-ln2/2, ln2/2], a degree-7
-// polynomial (relative error about 2 ulp), and the power of two built in the exponent bits. F is a GCC vector type.
-template <class F>
-inline F vexp(F x) {
-  typedef int32_t I __attribute__((vector_size(sizeof(F))));
-  const F zero = {};
-  const F lo = zero - 87.0f, hi = zero + 88.0f;  // e^-87 is still a normal float; n stays <= 127
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
-  const F t = x * 1.44269504088896341f + magic;
-  const F n = t - magic;
-  const F r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  F p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const I bits = ((I)t - (I)(zero + magic) + 127) << 23;
-  return p * (F)bits;
-}
 
 template <class V, class TC>
 struct AttentionKernel {

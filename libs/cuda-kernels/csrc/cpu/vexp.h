@@ -1,11 +1,12 @@
 // e^x per lane of a GCC vector type F (float lanes), for the CPU kernels' softmax and SiLU: Cody-Waite reduction to
 // r in [-ln2/2, ln2/2], a degree-7 polynomial (relative error about 2 ulp), and 2^n built in the exponent bits.
-// x is clamped to [-87, 88], where e^x is a normal float; a lane's result depends only on that lane.
+// x is clamped to [-87, 88] (e^-87 is still a normal float; n stays <= 127); a lane's result depends only on that lane.
 #pragma once
 
 #include <cstdint>
 
 namespace sluice {
+namespace {  // internal to each file: a copy built with AVX-512 flags must never serve the baseline path
 
 template <class F>
 inline F vexp(F x) {
@@ -28,4 +29,5 @@ inline F vexp(F x) {
   return p * (F)bits;
 }
 
+}  // namespace
 }  // namespace sluice

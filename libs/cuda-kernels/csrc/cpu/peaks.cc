@@ -10,6 +10,7 @@
 #include "cpu/simd.h"
 
 #include "cpu/gemm_dispatch.h"
+#include "cpu/host_memory.h"
 #include "cpu/isa.h"
 
 namespace sluice {
@@ -32,7 +33,8 @@ std::vector<double> cpu_fma_peak(int lanes, int threads, double seconds) {
 // GB/s of `threads` threads summing disjoint slices of one buffer of `bytes` (already touched), best of 5 passes.
 double cpu_read_bandwidth(int threads, size_t bytes) {
   const size_t n = bytes / sizeof(float) / 64 * 64;
-  float* data = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+  // Allocated as the backend allocates weights, so the limit is measured with the same pages.
+  float* data = static_cast<float*>(host_alloc(n * sizeof(float)));
   if (!data) throw std::runtime_error("cannot allocate " + std::to_string(bytes) + " bytes");
   std::fill(data, data + n, 1.0f);
   std::vector<float> sums(threads);

@@ -2,6 +2,7 @@
 // constraint: a bounded cache keyed by the canonical text, so a batch of jobs sharing a schema compiles it once.
 import { InvalidStructuredOutputError } from '../errors';
 import { jsonSafeSchema } from './json-schema-fixups';
+import { Held, HeldLru } from './held-lru';
 import type { StructuredOutput } from './structured-output';
 import { TokenMatcher, type MatcherSource } from './token-matcher';
 import { loadXGrammar, type XGrammarModule } from './xgrammar-loader';
@@ -44,15 +45,14 @@ export function grammarVocab(tokenizerJson: string, vocabSize: number): GrammarV
 }
 
 /** A compiled constraint; held while a request may still make matchers from it, freed once evicted and unheld. */
-export class CompiledGrammar implements MatcherSource {
-  private holds = 0;
-  private evicted = false;
-
+export class CompiledGrammar extends Held implements MatcherSource {
   constructor(
     private readonly xg: XGrammarModule,
     private readonly compiled: XCompiled,
     private readonly vocabSize: number,
-  ) {}
+  ) {
+    super();
+  }
 
   newMatcher(): TokenMatcher {
     const binding = this.xg.binding();
@@ -61,22 +61,8 @@ export class CompiledGrammar implements MatcherSource {
     return new TokenMatcher(this, raw, binding, this.vocabSize, () => this.release());
   }
 
-  hold(): void {
-    this.holds++;
-  }
-
-  release(): void {
-    this.holds--;
-    this.freeIfDone();
-  }
-
-  evict(): void {
-    this.evicted = true;
-    this.freeIfDone();
-  }
-
-  private freeIfDone(): void {
-    if (this.evicted && this.holds === 0) this.compiled.dispose();
+  protected free(): void {
+    this.compiled.dispose();
   }
 }
 
@@ -102,15 +88,17 @@ export const DEFAULT_GRAMMAR_CACHE_ENTRIES = 256;
  * canonical text. A constraint XGrammar refuses fails its own request with InvalidStructuredOutputError.
  */
 export class GrammarCompiler {
-  private readonly cache = new Map<string, Promise<CompiledGrammar>>();
-  private readonly counts: GrammarCacheStats = { entries: 0, hits: 0, misses: 0, compileMs: 0 };
+  private readonly cache: HeldLru<CompiledGrammar>;
+  private compileMs = 0;
 
   private constructor(
     private readonly xg: XGrammarModule,
     private readonly compiler: XCompiler,
     private readonly vocabSize: number,
-    private readonly maxEntries: number,
-  ) {}
+    maxEntries: number,
+  ) {
+    this.cache = new HeldLru(maxEntries);
+  }
 
   static async create(vocab: GrammarVocab, stopTokenIds: readonly number[], maxEntries = DEFAULT_GRAMMAR_CACHE_ENTRIES): Promise<GrammarCompiler> {
     const xg = loadXGrammar();
@@ -122,34 +110,12 @@ export class GrammarCompiler {
 
   /** The compiled constraint, held for the caller (who releases it once its matchers exist). */
   async compile(so: StructuredOutput): Promise<CompiledGrammar> {
-    const key = `${so.kind}\n${so.text}`;
-    let entry = this.cache.get(key);
-    if (entry) {
-      this.counts.hits++;
-      this.cache.delete(key);
-    } else {
-      this.counts.misses++;
-      // A refused constraint stays cached too: XGrammar aborts on it, and must never see the same one twice.
-      entry = this.build(so);
-      entry.catch(() => undefined);
-    }
-    this.cache.set(key, entry);
-    this.evictOver();
-    const compiled = await entry;
-    compiled.hold();
-    return compiled;
+    // A refused constraint stays cached too: XGrammar aborts on it, and must never see the same one twice.
+    return this.cache.get(`${so.kind}\n${so.text}`, () => this.build(so));
   }
 
   stats(): GrammarCacheStats {
-    return { ...this.counts, entries: this.cache.size };
-  }
-
-  private evictOver(): void {
-    while (this.cache.size > this.maxEntries) {
-      const [oldest, entry] = this.cache.entries().next().value as [string, Promise<CompiledGrammar>];
-      this.cache.delete(oldest);
-      entry.then((c) => c.evict(), () => undefined);
-    }
+    return { ...this.cache.counts, compileMs: this.compileMs, entries: this.cache.size };
   }
 
   private async build(so: StructuredOutput): Promise<CompiledGrammar> {
@@ -160,7 +126,7 @@ export class GrammarCompiler {
     } catch (e) {
       throw new InvalidStructuredOutputError(`the ${so.kind} constraint does not compile: ${this.xg.lastError() ?? (e as Error).message}`);
     } finally {
-      this.counts.compileMs += performance.now() - start;
+      this.compileMs += performance.now() - start;
     }
   }
 

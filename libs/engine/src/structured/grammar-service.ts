@@ -7,6 +7,7 @@ import { DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS } from '../config';
 import { InvalidStructuredOutputError } from '../errors';
 import { DEFAULT_GRAMMAR_CACHE_ENTRIES, type GrammarCacheStats, type GrammarVocab } from './grammar-compiler';
 import { CONTROL_WORDS, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
+import { HeldLru } from './held-lru';
 import { PendingMasks, type MaskBuffers } from './pending-masks';
 import { RemoteGrammar, type GrammarLink, type RemoteMatcher } from './remote-grammar';
 import type { StructuredOutput } from './structured-output';
@@ -52,13 +53,13 @@ export class GrammarService implements GrammarLink {
   private readonly queue: CompileJob[] = [];
   /** Grammars compiled again in a restarted thread, not yet done. */
   private readonly restoring = new Set<number>();
-  private readonly cache = new Map<string, Promise<RemoteGrammar>>();
+  private readonly cache: HeldLru<RemoteGrammar>;
   /** Compiled and not freed: what a restarted thread must hold again. */
   private readonly live = new Map<number, RemoteGrammar>();
   private readonly matchers = new Set<RemoteMatcher>();
   private readonly buffers: MaskBuffers;
   private readonly init: GrammarThreadInit;
-  private readonly counts = { hits: 0, misses: 0, compileMs: 0, timeouts: 0, restarts: 0 };
+  private readonly counts = { compileMs: 0, timeouts: 0, restarts: 0 };
   /** Called when the thread is next free (masks can be filled): a stalled step loop waits on these. */
   private waiters: Array<() => void> = [];
   private ids = 0;
@@ -67,14 +68,13 @@ export class GrammarService implements GrammarLink {
   readonly vocabSize: number;
   readonly stopTokenIds: readonly number[];
   readonly compileTimeoutMs: number;
-  private readonly maxEntries: number;
 
   constructor(o: GrammarServiceOptions) {
     if (!THREAD_FILE) throw new Error('structured/grammar-thread.js is missing: build @sluice/engine first');
     this.vocabSize = o.vocab.tokens.length;
     this.stopTokenIds = [...o.stopTokenIds];
     this.compileTimeoutMs = o.compileTimeoutMs ?? DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS;
-    this.maxEntries = o.maxEntries ?? DEFAULT_GRAMMAR_CACHE_ENTRIES;
+    this.cache = new HeldLru(o.maxEntries ?? DEFAULT_GRAMMAR_CACHE_ENTRIES);
     const words = Math.ceil(this.vocabSize / 32);
     const shared = (n: number) => new SharedArrayBuffer(4 * n);
     this.init = { vocab: o.vocab, stopTokenIds: [...o.stopTokenIds], masks: shared(o.maxRows * words), control: shared(CONTROL_WORDS), status: shared(o.maxRows) };
@@ -91,23 +91,12 @@ export class GrammarService implements GrammarLink {
 
   /** The compiled constraint, from the cache when an earlier request had the same one; held for the caller. */
   async compile(so: StructuredOutput): Promise<RemoteGrammar> {
-    const key = `${so.kind}\n${so.text}`;
-    let entry = this.cache.get(key);
-    if (entry) {
-      this.counts.hits++;
-      this.cache.delete(key);
-    } else {
-      this.counts.misses++;
-      // A refused or timed-out constraint stays cached too: the same one fails at once next time.
-      entry = new Promise<RemoteGrammar>((resolve, reject) => this.queue.push({ grammar: new RemoteGrammar(++this.ids, so, this), resolve, reject }));
-      entry.catch(() => undefined);
+    // A refused or timed-out constraint stays cached too: the same one fails at once next time.
+    return this.cache.get(`${so.kind}\n${so.text}`, () => {
+      const entry = new Promise<RemoteGrammar>((resolve, reject) => this.queue.push({ grammar: new RemoteGrammar(++this.ids, so, this), resolve, reject }));
       this.pump();
-    }
-    this.cache.set(key, entry);
-    this.evictOver();
-    const grammar = await entry;
-    grammar.hold();
-    return grammar;
+      return entry;
+    });
   }
 
   /** Settles when constrained sequences can step again (at once if they can now). */
@@ -122,7 +111,8 @@ export class GrammarService implements GrammarLink {
   }
 
   stats(): GrammarServiceStats {
-    const { hits, misses, compileMs, timeouts, restarts } = this.counts;
+    const { compileMs, timeouts, restarts } = this.counts;
+    const { hits, misses } = this.cache.counts;
     return { entries: this.cache.size, hits, misses, compileMs, timeouts, restarts, maskFillMs: this.buffers.stats.fillMs, maskWaitMs: this.buffers.stats.waitMs };
   }
 
@@ -232,14 +222,6 @@ export class GrammarService implements GrammarLink {
 
   private wake(): void {
     for (const resolve of this.waiters.splice(0)) resolve();
-  }
-
-  private evictOver(): void {
-    while (this.cache.size > this.maxEntries) {
-      const [oldest, entry] = this.cache.entries().next().value as [string, Promise<RemoteGrammar>];
-      this.cache.delete(oldest);
-      entry.then((g) => g.evict(), () => undefined);
-    }
   }
 
   // The thread keeps the process alive only while a compile or a restart is under way.

@@ -1,6 +1,7 @@
 // The engine thread's handles on what the grammar thread holds: a compiled constraint, and one sequence's
 // place in it. They only record and post; the grammar thread does XGrammar's work.
 import type { FillRow, ToGrammarThread } from './grammar-protocol';
+import { Held } from './held-lru';
 import type { PendingMasks } from './pending-masks';
 import type { StructuredOutput } from './structured-output';
 
@@ -19,12 +20,10 @@ export interface GrammarLink {
 }
 
 /** A compiled constraint in the grammar thread; held while a request may still make matchers from it. */
-export class RemoteGrammar {
-  private holds = 0;
-  private evicted = false;
-  freed = false;
-
-  constructor(readonly id: number, readonly so: StructuredOutput, readonly link: GrammarLink) {}
+export class RemoteGrammar extends Held {
+  constructor(readonly id: number, readonly so: StructuredOutput, readonly link: GrammarLink) {
+    super();
+  }
 
   get ready(): boolean {
     return this.link.ready;
@@ -36,28 +35,8 @@ export class RemoteGrammar {
     return new RemoteMatcher(this, tokens);
   }
 
-  hold(): void {
-    this.holds++;
-  }
-
-  release(): void {
-    this.holds--;
-    this.freeIfDone();
-  }
-
-  /** Out of the cache: freed in the grammar thread once nothing holds it. */
-  evict(): void {
-    this.evicted = true;
-    this.freeIfDone();
-  }
-
-  get held(): boolean {
-    return this.holds > 0;
-  }
-
-  private freeIfDone(): void {
-    if (!this.evicted || this.holds > 0 || this.freed) return;
-    this.freed = true;
+  /** Freed in the grammar thread once out of the cache and unheld. */
+  protected free(): void {
     this.link.post({ type: 'free-grammar', grammar: this.id });
     this.link.onGrammarFreed(this);
   }

@@ -83,6 +83,8 @@ describe('resolveConfig', () => {
     [['--engine', 'llm', '--model', '.'], { SLUICE_DEVICE: 'tpu' }, /--device \(SLUICE_DEVICE\): must be one of cpu, cuda/],
     [['--engine', 'llm', '--model', '.', '--max-num-batched-tokens', '0'], {}, /--max-num-batched-tokens \(SLUICE_MAX_NUM_BATCHED_TOKENS\): must be between 1/],
     [['--engine', 'llm', '--model', '.', '--grammar-compile-timeout-ms', '0'], {}, /--grammar-compile-timeout-ms \(SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS\): must be between 1/],
+    [['--engine', 'llm', '--model', '.', '--grammar-mask-timeout-ms', '600001'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): must be between 1/],
+    [['--grammar-mask-timeout-ms', '100'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): applies only with --engine llm/],
   ])('rejects %j %j naming the setting', (argv, env, message) => {
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(ConfigError);
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(message);
@@ -159,6 +161,7 @@ describe('engine options', () => {
     expect(c.engineOptions).toEqual({ device: 'cuda', kvCacheBytes: 20 * 2 ** 30, maxNumSeqs: 128, maxNumBatchedTokens: 4096 });
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--dtype', 'bfloat16'], {}).engineOptions).toEqual({ dtype: 'bfloat16' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS: '2500' }).engineOptions).toEqual({ grammarCompileTimeoutMs: 2500 });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_GRAMMAR_MASK_TIMEOUT_MS: '250' }).engineOptions).toEqual({ grammarMaskTimeoutMs: 250 });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'float32' }).engineOptions).toEqual({ dtype: 'float32' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-dtype', 'bfloat16'], {}).engineOptions).toEqual({ kvCacheDtype: 'bfloat16' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_KV_CACHE_DTYPE: 'auto' }).engineOptions).toEqual({ kvCacheDtype: 'auto' });

@@ -158,6 +158,7 @@ function generateCommand(io: Io): Command {
     .addOption(new Option('--kv-cache-mib <n>', 'deprecated: --kv-cache-bytes <n>MiB').argParser(integer(1)).conflicts('kvCacheBytes'))
     .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
     .addOption(new Option('--grammar-compile-timeout-ms <ms>', 'longest one structured-output constraint may compile (engine default 10000); a row whose constraint takes longer gets INVALID_STRUCTURED_OUTPUT').argParser(integer(1, 3_600_000)))
+    .addOption(new Option('--grammar-mask-timeout-ms <ms>', 'longest the grammar thread may take over one row\'s next-token mask (engine default 500); a row whose grammar takes longer gets INVALID_STRUCTURED_OUTPUT').argParser(integer(1, 600_000)))
     .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
     .option('--json', 'print the summary as JSON on stdout (so not with -o -)');
   return cmd.action(async (flags: Record<string, unknown>) => {
@@ -176,6 +177,7 @@ function generateCommand(io: Io): Command {
           kvCacheBytes: kvCacheBytes(flags, io),
           maxModelLen: flags.maxModelLen as number | undefined,
           grammarCompileTimeoutMs: flags.grammarCompileTimeoutMs as number | undefined,
+          grammarMaskTimeoutMs: flags.grammarMaskTimeoutMs as number | undefined,
         },
         input: String(flags.input),
         format: formatFromFlags(flags),

@@ -9,6 +9,11 @@ export type PreemptionMode = 'recompute' | 'swap';
 
 /** How long one structured-output constraint may compile before its request fails (grammarCompileTimeoutMs). */
 export const DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS = 10_000;
+/**
+ * How long the grammar thread may take over one sequence's next-token mask before its request fails
+ * (grammarMaskTimeoutMs): a 128k-token vocabulary's JSON masks take about 5 ms; an ambiguous grammar's grow with the text.
+ */
+export const DEFAULT_GRAMMAR_MASK_TIMEOUT_MS = 500;
 
 /** How an engine is built: the model directory and the cache and batching limits. */
 export interface EngineOptions {
@@ -57,6 +62,12 @@ export interface EngineOptions {
    */
   grammarCompileTimeoutMs?: number;
   /**
+   * How long the grammar thread may take over one sequence's next-token mask (advancing its matcher, then the
+   * mask) before its request fails with INVALID_STRUCTURED_OUTPUT; default 500 ms. The masks of an ambiguous
+   * grammar (EBNF, nested regex repeats) cost more with every token: without a bound one request slows every step.
+   */
+  grammarMaskTimeoutMs?: number;
+  /**
    * The KV cache's dtype, named as vLLM's kv_cache_dtype: 'auto' (default) stores keys and values in the compute
    * dtype (f32 on cpu); 'bfloat16' halves the cache's bytes (twice the blocks in the same budget). The cpu backend
    * rounds f32 keys and values to bf16 when it writes them and attends in f32; cuda stores the cache in its compute
@@ -93,6 +104,7 @@ export interface EngineConfig {
   /** On the cpu backend: the kernel set chosen at load (CPUID or SLUICE_CPU_ISA). */
   cpuKernels?: CpuKernelPath;
   grammarCompileTimeoutMs: number;
+  grammarMaskTimeoutMs: number;
 }
 
 /** The limits a profiled step is shaped by, handed to the device-memory measurement. */
@@ -105,7 +117,7 @@ const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
   'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling', 'dtype',
-  'grammarCompileTimeoutMs',
+  'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs',
   'kvCacheDtype',
 ]);
 
@@ -125,7 +137,7 @@ export function validateEngineOptions(o: EngineOptions): void {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) fail(k, `is not an engine option (known: ${[...KEYS].join(', ')})`);
   if (typeof o.model !== 'string' || o.model.length === 0) fail('model', `must be a model directory path, got ${JSON.stringify(o.model)}`);
   if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') fail('device', `must be 'cpu' or 'cuda', got ${JSON.stringify(o.device)}`);
-  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'grammarCompileTimeoutMs'] as const) {
+  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs'] as const) {
     if (o[k] !== undefined) posInt(o, k, 1);
   }
   if (o.swapSpaceBytes !== undefined && (!Number.isSafeInteger(o.swapSpaceBytes) || o.swapSpaceBytes < 0)) {
@@ -218,5 +230,6 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, comput
     kvCacheDtype: kvDtype,
     cpuKernels: (o.device ?? 'cpu') === 'cpu' ? cpuKernelPath() : undefined,
     grammarCompileTimeoutMs: posInt(o, 'grammarCompileTimeoutMs', DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS),
+    grammarMaskTimeoutMs: posInt(o, 'grammarMaskTimeoutMs', DEFAULT_GRAMMAR_MASK_TIMEOUT_MS),
   };
 }

@@ -1,4 +1,5 @@
 /** What a finished (or streamed) request reports, vLLM-style. */
+import type { EngineError } from './errors';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
@@ -47,6 +48,8 @@ export interface RequestOutput {
   promptLogprobs?: Array<TokenLogprob | null>;
   outputs: CompletionOutput[];
   finished: boolean;
+  /** Set on the final output of a request that failed while running (its grammar's mask failed or ran over its limit). */
+  error?: EngineError;
   usage: RequestUsage;
   timings: RequestTimings;
 }

@@ -9,5 +9,6 @@ export const startAsyncEngine: StartEngine = (s) => {
   if (s.kvCacheBytes !== undefined) options.kvCacheBytes = s.kvCacheBytes;
   if (s.maxModelLen !== undefined) options.maxModelLen = s.maxModelLen;
   if (s.grammarCompileTimeoutMs !== undefined) options.grammarCompileTimeoutMs = s.grammarCompileTimeoutMs;
+  if (s.grammarMaskTimeoutMs !== undefined) options.grammarMaskTimeoutMs = s.grammarMaskTimeoutMs;
   return AsyncEngine.start(options);
 };

@@ -38,6 +38,8 @@ export interface EngineSettings {
   maxModelLen?: number;
   /** Longest one structured-output constraint may compile (EngineOptions.grammarCompileTimeoutMs). */
   grammarCompileTimeoutMs?: number;
+  /** Longest one row's next-token mask may take (EngineOptions.grammarMaskTimeoutMs). */
+  grammarMaskTimeoutMs?: number;
 }
 
 export type StartEngine = (settings: EngineSettings) => Promise<GenerateEngine>;

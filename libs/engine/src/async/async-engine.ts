@@ -186,6 +186,10 @@ export class AsyncEngine {
         this.snapshot = m.stats;
         this.settle(m.id)?.onError(new RequestAbortedError(m.id));
         return;
+      case 'failed':
+        this.snapshot = m.stats;
+        this.settle(m.id)?.onError(reviveError(m.error));
+        return;
       case 'fatal':
         this.fail(`engine step failed in the worker: ${m.error.name}: ${m.error.message}`);
         return;

@@ -33,5 +33,7 @@ export type FromWorker =
   | { type: 'accepted'; id: string; stats: EngineStats }
   | { type: 'rejected'; id: string; error: SerializedError; stats: EngineStats }
   | { type: 'outputs'; outputs: RequestOutput[]; stats: EngineStats }
+  /** An accepted request that failed while running (its grammar's mask failed or ran over its limit). */
+  | { type: 'failed'; id: string; error: SerializedError; stats: EngineStats }
   | { type: 'aborted'; id: string; stats: EngineStats }
   | { type: 'fatal'; error: SerializedError };

@@ -52,9 +52,11 @@ function step(): void {
     }
     return;
   }
-  const sent = outputs.filter((o) => o.finished || streaming.has(o.requestId));
   for (const o of outputs) if (o.finished) streaming.delete(o.requestId);
-  post({ type: 'outputs', outputs: sent, stats: engine.stats() });
+  const stats = engine.stats();
+  for (const o of outputs) if (o.error) post({ type: 'failed', id: o.requestId, error: serializeError(o.error), stats });
+  const sent = outputs.filter((o) => !o.error && (o.finished || streaming.has(o.requestId)));
+  post({ type: 'outputs', outputs: sent, stats });
   scheduleStep();
 }
 

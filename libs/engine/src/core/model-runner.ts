@@ -124,7 +124,12 @@ export class ModelRunner {
     if (step.deferred) throw new EngineInvariantError('a deferred step was read before its sampling was queued');
     if (!step.sampled) return { sampled: [], promptScores: step.promptScores };
     const results = this.sampler.read(step.sampled);
-    return { sampled: step.targets.map((seq, i) => ({ seq, result: results[i] })), promptScores: step.promptScores };
+    const failures = step.sampled.failures;
+    const sampled = step.targets.map((seq, i) => {
+      const error = failures?.get(i);
+      return error ? { seq, result: results[i], error } : { seq, result: results[i] };
+    });
+    return { sampled, promptScores: step.promptScores };
   }
 
   // Prompt logprobs: row p of a chunk scores prompt token p + 1, for requests that asked for them.

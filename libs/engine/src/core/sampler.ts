@@ -1,4 +1,5 @@
 import type { Backend, Tensor } from '@sluice/cuda-kernels';
+import type { EngineError } from '../errors';
 import type { TokenLogprob } from '../outputs';
 import type { SamplingParams } from '../sampling-params';
 import type { PendingMasks } from '../structured/pending-masks';
@@ -32,6 +33,8 @@ export interface SampledRows {
   /** Which of the sampler's two result slots holds this pass. */
   slot: number;
   topK: readonly number[];
+  /** Rows whose request a grammar fill ended this step (row index → why): their tokens are dropped. */
+  failures?: ReadonlyMap<number, EngineError>;
 }
 
 /**
@@ -84,7 +87,8 @@ export class Sampler {
     const tokens = this.region(results, 0, B, 'i32');
     const start = performance.now();
     // The masks travel with the rows' controls: one upload. Waiting for them is the grammar thread's unhidden share.
-    const { params, mask } = this.inputs.stage(rows, masks?.wait());
+    const filled = masks?.wait();
+    const { params, mask } = this.inputs.stage(rows, filled?.masks);
     // Masked before sampling, so the draw and every logprob reported are those of the masked distribution.
     if (mask) {
       b.applyTokenBitmask(logits, mask);
@@ -96,7 +100,8 @@ export class Sampler {
     const total = B + L + 2 * K * k;
     b.copy(b.narrow(this.pinned[slot], 0, total), b.narrow(results, 0, total));
     b.recordEvent(this.copied[slot]);
-    return { numRows: B, numLogprobRows: L, numTopRows: K, k, tokens, slot, topK: rows.map((r) => r.topK) };
+    const failures = filled?.failures.size ? filled.failures : undefined;
+    return { numRows: B, numLogprobRows: L, numTopRows: K, k, tokens, slot, topK: rows.map((r) => r.topK), ...(failures ? { failures } : {}) };
   }
 
   /** Waits for a launched pass and returns each row's token and the logprobs it asked for (NaN where none). */

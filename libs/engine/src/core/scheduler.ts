@@ -39,6 +39,8 @@ export interface SeqUpdate {
   result: SampledToken['result'];
   /** Set when this token ended the sequence. */
   finished?: FinishState;
+  /** The request must end with this error (the front end aborts it); the token was not appended. */
+  error?: SampledToken['error'];
 }
 
 export interface SchedulerStats {
@@ -230,14 +232,15 @@ export class Scheduler {
   /**
    * The step's postprocess: appends each sampled token and ends the sequences it finishes (eos, stop token id,
    * maxTokens, model length), freeing their blocks. A client-driven sequence appends nothing: its candidates
-   * are handed back. Tokens of sequences that ended meanwhile (abort, a stop string) are dropped.
+   * are handed back, and so is a token whose request must fail (its error). Tokens of sequences that ended
+   * meanwhile (abort, a stop string) are dropped.
    */
   update(result: StepResult): SeqUpdate[] {
     const updates: SeqUpdate[] = [];
-    for (const { seq, result: r } of result.sampled) {
+    for (const { seq, result: r, error } of result.sampled) {
       if (seq.isFinished) continue;
-      if (seq.group.clientDriven) {
-        updates.push({ seq, result: r });
+      if (error || seq.group.clientDriven) {
+        updates.push(error ? { seq, result: r, error } : { seq, result: r });
         continue;
       }
       seq.append(r);

@@ -1,4 +1,5 @@
 // The data one engine step passes along: the scheduler's plan in, the sampled tokens out.
+import type { EngineError } from '../errors';
 import type { TokenLogprob } from '../outputs';
 import type { BlockPair } from './block-manager';
 import type { Sequence, SequenceGroup } from './sequence';
@@ -31,6 +32,8 @@ export interface SchedulerOutput {
 export interface SampledToken {
   seq: Sequence;
   result: TokenLogprob;
+  /** The request must end now, with this error (its grammar's mask failed or ran over its limit); the token is dropped. */
+  error?: EngineError;
 }
 
 /** The score of prompt token `position` given the tokens before it. */

@@ -177,7 +177,12 @@ export class LLMEngine {
     this.notePlan(plan, promptScores);
     const outputs: RequestOutput[] = [];
     const progressed = new Set<RequestState>();
+    const failed = new Map<string, EngineError>();
     for (const u of updates) {
+      if (u.error) {
+        if (!failed.has(u.seq.group.requestId)) failed.set(u.seq.group.requestId, u.error);
+        continue;
+      }
       if (u.seq.group.clientDriven) {
         const final = this.beams.onCandidates(u.seq, u.result);
         if (final) outputs.push(final);
@@ -195,8 +200,13 @@ export class LLMEngine {
         state.timings.finishedMs = now;
         this.requests.delete(state.requestId);
       }
-      outputs.push(state.output(finished));
+      if (!failed.has(state.requestId)) outputs.push(state.output(finished));
     }
+    for (const [requestId, error] of failed) {
+      const out = this.abortRequest(requestId);
+      if (out) outputs.push({ ...out, error });
+    }
+    this.grammars?.afterStep();
     return outputs;
   }
 
@@ -261,6 +271,7 @@ export class LLMEngine {
       stopTokenIds: this.files.generation.eosTokenIds,
       maxRows: this.config.maxNumSeqs,
       compileTimeoutMs: this.config.grammarCompileTimeoutMs,
+      maskTimeoutMs: this.config.grammarMaskTimeoutMs,
     });
     return this.grammars;
   }

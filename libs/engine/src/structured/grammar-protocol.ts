@@ -12,6 +12,8 @@ export interface GrammarThreadInit {
   control: SharedArrayBuffer;
   /** [maxRows] i32: each row's FillStatus. */
   status: SharedArrayBuffer;
+  /** A row whose mask (its matcher advanced, then the mask built) takes longer is FILL_SLOW (grammarMaskTimeoutMs). */
+  maskTimeoutMs: number;
 }
 
 /** One sampled row of a step: its matcher (none: every token allowed) and the tokens it took since the last fill. */
@@ -32,16 +34,25 @@ export type ToGrammarThread =
 export type FromGrammarThread =
   | { type: 'ready' }
   | { type: 'compiled'; grammar: number; ms: number }
-  | { type: 'failed'; grammar: number; message: string };
+  | { type: 'failed'; grammar: number; message: string }
+  /** A message XGrammar threw on outside a compile or a fill (a matcher's replay, a free). */
+  | { type: 'error'; message: string };
 
 // Control words: the last finished fill's generation (what the engine thread waits on) and its time in microseconds.
 export const CTRL_DONE = 0;
 export const CTRL_FILL_US = 1;
 export const CONTROL_WORDS = 2;
 
-/** A row's outcome: its mask is valid, or why it is not (each is a bug on our side, never the request's fault). */
-export const FILL_STATUS = ['ok', 'a token the grammar rejects', 'an unknown matcher', 'a finished grammar'] as const;
+/**
+ * A row's outcome. FILL_OK: its mask is valid. FILL_SLOW: valid, but it took longer than maskTimeoutMs, so the
+ * request ends now. The others leave no valid mask, and the request fails: XGrammar threw (a grammar it cannot
+ * follow), or (bugs on our side, contained to the request) a token the grammar rejects, an unknown matcher, a
+ * finished grammar.
+ */
+export const FILL_STATUS = ['ok', 'a token the grammar rejects', 'an unknown matcher', 'a finished grammar', 'too slow', 'XGrammar failed'] as const;
 export const FILL_OK = 0;
 export const FILL_REJECTED = 1;
 export const FILL_UNKNOWN = 2;
 export const FILL_TERMINATED = 3;
+export const FILL_SLOW = 4;
+export const FILL_FAILED = 5;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS } from '../config';
+import { DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS, DEFAULT_GRAMMAR_MASK_TIMEOUT_MS } from '../config';
 import { InvalidStructuredOutputError } from '../errors';
 import { DEFAULT_GRAMMAR_CACHE_ENTRIES, type GrammarCacheStats, type GrammarVocab } from './grammar-compiler';
 import { CONTROL_WORDS, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
@@ -21,6 +21,8 @@ export interface GrammarServiceOptions {
   /** Rows a step samples at most: the masks buffer holds one bitmask each. */
   maxRows: number;
   compileTimeoutMs?: number;
+  /** Longest one row's mask may take (its matcher advanced, the mask built); its request fails past it. */
+  maskTimeoutMs?: number;
   maxEntries?: number;
 }
 
@@ -31,6 +33,11 @@ export interface GrammarServiceStats extends GrammarCacheStats {
   /** Grammar-thread time filling masks, and engine-thread time blocked waiting for them, ms. */
   maskFillMs: number;
   maskWaitMs: number;
+  /** Requests a fill ended: a mask over grammarMaskTimeoutMs, XGrammar failing on it, or a bug of ours. */
+  maskFailures: number;
+  /** Messages XGrammar threw on outside compiles and fills, and the last one's text. */
+  threadErrors: number;
+  lastThreadError?: string;
 }
 
 interface CompileJob {
@@ -59,7 +66,10 @@ export class GrammarService implements GrammarLink {
   private readonly matchers = new Set<RemoteMatcher>();
   private readonly buffers: MaskBuffers;
   private readonly init: GrammarThreadInit;
-  private readonly counts = { compileMs: 0, timeouts: 0, restarts: 0 };
+  private readonly counts = { compileMs: 0, timeouts: 0, restarts: 0, threadErrors: 0 };
+  private lastThreadError: string | undefined;
+  /** A restart is queued for after the step (XGrammar failed on a row). */
+  private restartQueued = false;
   /** Called when the thread is next free (masks can be filled): a stalled step loop waits on these. */
   private waiters: Array<() => void> = [];
   private ids = 0;
@@ -77,10 +87,11 @@ export class GrammarService implements GrammarLink {
     this.cache = new HeldLru(o.maxEntries ?? DEFAULT_GRAMMAR_CACHE_ENTRIES);
     const words = Math.ceil(this.vocabSize / 32);
     const shared = (n: number) => new SharedArrayBuffer(4 * n);
-    this.init = { vocab: o.vocab, stopTokenIds: [...o.stopTokenIds], masks: shared(o.maxRows * words), control: shared(CONTROL_WORDS), status: shared(o.maxRows) };
+    const maskTimeoutMs = o.maskTimeoutMs ?? DEFAULT_GRAMMAR_MASK_TIMEOUT_MS;
+    this.init = { vocab: o.vocab, stopTokenIds: [...o.stopTokenIds], masks: shared(o.maxRows * words), control: shared(CONTROL_WORDS), status: shared(o.maxRows), maskTimeoutMs };
     this.buffers = {
       masks: new Int32Array(this.init.masks), control: new Int32Array(this.init.control), status: new Int32Array(this.init.status),
-      words, stats: { fillMs: 0, waitMs: 0 },
+      words, maskTimeoutMs, stats: { fillMs: 0, waitMs: 0, failedRows: 0 },
     };
     this.start();
   }
@@ -107,13 +118,17 @@ export class GrammarService implements GrammarLink {
   fill(rows: FillRow[]): PendingMasks {
     const generation = ++this.generation;
     this.post({ type: 'fill', generation, rows });
-    return new PendingMasks(this.buffers, generation, rows.length);
+    return new PendingMasks(this.buffers, generation, rows.length, () => this.queueRestart());
   }
 
   stats(): GrammarServiceStats {
-    const { compileMs, timeouts, restarts } = this.counts;
+    const { compileMs, timeouts, restarts, threadErrors } = this.counts;
     const { hits, misses } = this.cache.counts;
-    return { entries: this.cache.size, hits, misses, compileMs, timeouts, restarts, maskFillMs: this.buffers.stats.fillMs, maskWaitMs: this.buffers.stats.waitMs };
+    const { fillMs, waitMs, failedRows } = this.buffers.stats;
+    return {
+      entries: this.cache.size, hits, misses, compileMs, timeouts, restarts, maskFillMs: fillMs, maskWaitMs: waitMs, maskFailures: failedRows, threadErrors,
+      ...(this.lastThreadError === undefined ? {} : { lastThreadError: this.lastThreadError }),
+    };
   }
 
   close(): void {
@@ -160,7 +175,10 @@ export class GrammarService implements GrammarLink {
 
   private onMessage(m: FromGrammarThread): void {
     if (m.type === 'ready') this.threadReady = true;
-    else if (this.restoring.delete(m.grammar)) {
+    else if (m.type === 'error') {
+      this.counts.threadErrors++;
+      this.lastThreadError = m.message;
+    } else if (this.restoring.delete(m.grammar)) {
       // Compiled once within the limit already; failing now would be XGrammar's bug, shown by the matchers' fills.
     } else if (this.inFlight?.job.grammar.id === m.grammar) {
       const { job, timer } = this.inFlight;
@@ -203,6 +221,18 @@ export class GrammarService implements GrammarLink {
     if (this.inFlight) clearTimeout(this.inFlight.timer);
     this.inFlight = undefined;
     job?.reject(new InvalidStructuredOutputError(`the ${job.grammar.so.kind} constraint could not be compiled: ${why}`));
+    this.restart();
+  }
+
+  // XGrammar threw inside a step's fill, and may be unusable now: a fresh thread once the step is over.
+  private queueRestart(): void {
+    this.restartQueued = true;
+  }
+
+  /** Called after each step, once the requests a fill failed have ended (their matchers are then not replayed). */
+  afterStep(): void {
+    if (!this.restartQueued || this.closed) return;
+    this.restartQueued = false;
     this.restart();
   }
 

@@ -3,7 +3,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { GrammarCompiler, type CompiledGrammar } from './grammar-compiler';
 import {
-  CTRL_DONE, CTRL_FILL_US, FILL_OK, FILL_REJECTED, FILL_TERMINATED, FILL_UNKNOWN,
+  CTRL_DONE, CTRL_FILL_US, FILL_FAILED, FILL_OK, FILL_REJECTED, FILL_SLOW, FILL_TERMINATED, FILL_UNKNOWN,
   type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread,
 } from './grammar-protocol';
 import type { TokenMatcher } from './token-matcher';
@@ -21,6 +21,7 @@ class GrammarThread {
   private readonly status: Int32Array;
   private readonly words: number;
   private readonly stop: number[];
+  private readonly maskTimeoutMs: number;
 
   constructor(private readonly port: MessagePort, private readonly compiler: GrammarCompiler, init: GrammarThreadInit) {
     this.masks = new Int32Array(init.masks);
@@ -28,6 +29,7 @@ class GrammarThread {
     this.status = new Int32Array(init.status);
     this.words = Math.ceil(init.vocab.tokens.length / 32);
     this.stop = init.stopTokenIds;
+    this.maskTimeoutMs = init.maskTimeoutMs;
   }
 
   async onMessage(m: ToGrammarThread): Promise<void> {
@@ -67,25 +69,39 @@ class GrammarThread {
     }
   }
 
-  // Every row's mask (all ones when unconstrained), then the generation the engine thread is waiting for.
+  // Every row's mask (all ones when unconstrained) and status, then the generation the engine thread waits for:
+  // always posted, so a row XGrammar fails on fails its request and never the step.
   private fill(generation: number, rows: FillRow[]): void {
     const start = performance.now();
+    try {
+      rows.forEach((r, i) => (this.status[i] = this.fillRow(r, i)));
+    } finally {
+      Atomics.store(this.control, CTRL_FILL_US, Math.round((performance.now() - start) * 1000));
+      Atomics.store(this.control, CTRL_DONE, generation);
+      Atomics.notify(this.control, CTRL_DONE);
+    }
+  }
+
+  // One row: its matcher advanced on the tokens sampled since the last fill, then its mask, timed together.
+  private fillRow(r: FillRow, i: number): number {
     const W = this.words;
-    rows.forEach((r, i) => {
-      this.status[i] = FILL_OK;
-      if (r.matcher === undefined) {
-        this.masks.fill(-1, i * W, (i + 1) * W);
-        return;
-      }
-      const matcher = this.matchers.get(r.matcher);
-      this.status[i] = !matcher ? FILL_UNKNOWN : !r.tokens.every((t) => matcher.accept(t)) ? FILL_REJECTED : matcher.isTerminated ? FILL_TERMINATED : FILL_OK;
-      if (this.status[i] !== FILL_OK || !matcher) return;
+    if (r.matcher === undefined) {
+      this.masks.fill(-1, i * W, (i + 1) * W);
+      return FILL_OK;
+    }
+    const matcher = this.matchers.get(r.matcher);
+    if (!matcher) return FILL_UNKNOWN;
+    const start = performance.now();
+    try {
+      if (!r.tokens.every((t) => matcher.accept(t))) return FILL_REJECTED;
+      if (matcher.isTerminated) return FILL_TERMINATED;
       matcher.fillBitmask(this.masks, i * W);
-      if (r.holdStop) this.holdStop(i * W);
-    });
-    Atomics.store(this.control, CTRL_FILL_US, Math.round((performance.now() - start) * 1000));
-    Atomics.store(this.control, CTRL_DONE, generation);
-    Atomics.notify(this.control, CTRL_DONE);
+    } catch {
+      return FILL_FAILED;
+    }
+    if (r.holdStop) this.holdStop(i * W);
+    // Its cost grows with the text on an ambiguous grammar: past the limit the request ends, before it slows every step more.
+    return performance.now() - start > this.maskTimeoutMs ? FILL_SLOW : FILL_OK;
   }
 
   // Below minTokens the text may not end yet, unless ending is all the grammar allows (then the grammar wins).
@@ -109,7 +125,8 @@ async function main(port: MessagePort, init: GrammarThreadInit): Promise<void> {
   // Messages are handled one at a time, in order: a matcher exists before the fill that uses it.
   let queue = Promise.resolve();
   port.on('message', (m: ToGrammarThread) => {
-    queue = queue.then(() => thread.onMessage(m));
+    // A message XGrammar throws on must not stop the ones after it; the fill that needs its matcher reports it.
+    queue = queue.then(() => thread.onMessage(m)).catch((e: Error) => port.postMessage({ type: 'error', message: `${m.type}: ${e.message}` } satisfies FromGrammarThread));
   });
   port.postMessage({ type: 'ready' } satisfies FromGrammarThread);
 }

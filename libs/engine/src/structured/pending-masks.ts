@@ -1,9 +1,12 @@
 // One step's bitmasks being filled by the grammar thread: posted before the forward, waited for before sampling.
-import { EngineInvariantError } from '../errors';
-import { CTRL_DONE, CTRL_FILL_US, FILL_OK, FILL_STATUS, type FillRow } from './grammar-protocol';
+import { EngineInvariantError, InvalidStructuredOutputError } from '../errors';
+import { CTRL_DONE, CTRL_FILL_US, FILL_FAILED, FILL_OK, FILL_SLOW, FILL_STATUS, type FillRow } from './grammar-protocol';
 import type { RemoteMatcher } from './remote-grammar';
 
-/** How long a step waits for its masks before it calls the grammar thread lost (a fill takes milliseconds). */
+/**
+ * How long a step waits for its masks before it calls the grammar thread lost, beyond grammarMaskTimeoutMs per
+ * row (a fill takes milliseconds; a row may run up to its limit once before its request ends).
+ */
 export const MASK_WAIT_LIMIT_MS = 30_000;
 
 /** The shared buffers a grammar thread fills and the counters the engine reports. */
@@ -12,28 +15,62 @@ export interface MaskBuffers {
   control: Int32Array;
   status: Int32Array;
   words: number;
-  /** Grammar-thread time spent filling, and engine-thread time spent waiting for it, ms. */
-  stats: { fillMs: number; waitMs: number };
+  /** grammarMaskTimeoutMs: a row that took longer ended its request (FILL_SLOW). */
+  maskTimeoutMs: number;
+  /** Grammar-thread time spent filling, and engine-thread time spent waiting for it, ms; rows whose request a fill ended. */
+  stats: { fillMs: number; waitMs: number; failedRows: number };
+}
+
+/** A step's masks, and per row why its request must end now (absent: the row is fine). */
+export interface FilledMasks {
+  /** [rows * words], a view valid until the next fill; a row without a valid mask allows every token. */
+  masks: Int32Array;
+  failures: Map<number, InvalidStructuredOutputError>;
 }
 
 export class PendingMasks {
-  constructor(private readonly buf: MaskBuffers, private readonly generation: number, private readonly rows: number) {}
+  constructor(
+    private readonly buf: MaskBuffers,
+    private readonly generation: number,
+    private readonly rows: number,
+    /** Called when XGrammar threw on a row: its instance in the grammar thread may be unusable now. */
+    private readonly onXGrammarFailed: () => void = () => undefined,
+  ) {}
 
-  /** Blocks until the grammar thread has filled this step's rows; the masks [rows * words] (a view, valid until the next fill). */
-  wait(): Int32Array {
-    const { control, status, stats } = this.buf;
+  /** Blocks until the grammar thread has filled this step's rows. */
+  wait(): FilledMasks {
+    const { control, stats } = this.buf;
     const start = performance.now();
+    const limit = MASK_WAIT_LIMIT_MS + this.rows * this.buf.maskTimeoutMs;
     for (let cur = Atomics.load(control, CTRL_DONE); cur !== this.generation; cur = Atomics.load(control, CTRL_DONE)) {
-      const left = MASK_WAIT_LIMIT_MS - (performance.now() - start);
-      if (left <= 0) throw new EngineInvariantError(`the grammar thread filled no masks within ${MASK_WAIT_LIMIT_MS} ms`);
+      const left = limit - (performance.now() - start);
+      if (left <= 0) throw new EngineInvariantError(`the grammar thread filled no masks within ${limit} ms`);
       Atomics.wait(control, CTRL_DONE, cur, left);
     }
     stats.waitMs += performance.now() - start;
     stats.fillMs += Atomics.load(control, CTRL_FILL_US) / 1000;
+    const masks = this.buf.masks.subarray(0, this.rows * this.buf.words);
+    return { masks, failures: this.failures(masks) };
+  }
+
+  // Rows whose request ends now; those left without a valid mask are opened to every token (the draw is dropped).
+  private failures(masks: Int32Array): Map<number, InvalidStructuredOutputError> {
+    const { status, words, maskTimeoutMs } = this.buf;
+    const out = new Map<number, InvalidStructuredOutputError>();
     for (let i = 0; i < this.rows; i++) {
-      if (status[i] !== FILL_OK) throw new EngineInvariantError(`row ${i} of a step's masks: ${FILL_STATUS[status[i]] ?? status[i]}`);
+      const s = status[i];
+      if (s === FILL_OK) continue;
+      if (s === FILL_SLOW) {
+        out.set(i, new InvalidStructuredOutputError(`computing one next-token mask took longer than grammarMaskTimeoutMs (${maskTimeoutMs} ms)`));
+        continue;
+      }
+      masks.fill(-1, i * words, (i + 1) * words);
+      const what = s === FILL_FAILED ? 'XGrammar failed computing the next-token mask' : `the grammar thread found ${FILL_STATUS[s] ?? `status ${s}`} (a bug)`;
+      out.set(i, new InvalidStructuredOutputError(what));
     }
-    return this.buf.masks.subarray(0, this.rows * this.buf.words);
+    this.buf.stats.failedRows += out.size;
+    if ([...out.keys()].some((i) => status[i] === FILL_FAILED)) this.onXGrammarFailed();
+    return out;
   }
 }
 

@@ -25,6 +25,9 @@ describe('sluice-consumer --engine llm (tiny-llama, exactly-once, real Kafka + S
     const invalid = [
       { job: { job_id: 'too-many-logprobs', batch_id: t.batch, prompt: 'x', sampling: { logprobs: 50 } }, code: 'INVALID_SAMPLING' },
       { job: { job_id: 'past-model-length', batch_id: t.batch, prompt: 'x', sampling: { max_tokens: 5000 } }, code: 'PROMPT_TOO_LARGE' },
+      // An ambiguous grammar, held open by min_tokens: each mask costs more than the last, until one passes the
+      // worker's --grammar-mask-timeout-ms (20 ms, after about 150 tokens) and only this job ends.
+      { job: { job_id: 'ambiguous-grammar', batch_id: t.batch, prompt: 'x', sampling: { guided_grammar: 'root ::= x\nx ::= x x x | x x | "a" | "aa" | ""', min_tokens: 900, max_tokens: 900, temperature: 0 } }, code: 'INVALID_STRUCTURED_OUTPUT' },
     ];
     // Fits the model (2,048 tokens) but not this worker's 1 MiB KV cache (1,024 tokens).
     const unservable = { job_id: 'too-big-for-cache', batch_id: t.batch, prompt: 'x', sampling: { max_tokens: 1500 } };
@@ -32,7 +35,7 @@ describe('sluice-consumer --engine llm (tiny-llama, exactly-once, real Kafka + S
     await produce(t.jobs, all.map((j) => ({ key: j.job_id, value: JSON.stringify({ ...j, metadata: {}, created_at: Date.now() }) })), PARTITIONS);
 
     const c = startConsumer(
-      ['--engine', 'llm', '--model', tinyModel(), '--kv-cache-bytes', '1MiB', '--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, '--commit-interval-ms', '200'],
+      ['--engine', 'llm', '--model', tinyModel(), '--kv-cache-bytes', '1MiB', '--grammar-mask-timeout-ms', '20', '--jobs-topic', t.jobs, '--results-topic', t.results, '--dlq-topic', t.dlq, '--group', t.group, '--commit-interval-ms', '200'],
       s3Env(bucket, `exp-${id}`),
     );
     try {

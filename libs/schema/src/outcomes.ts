@@ -16,7 +16,7 @@ export const OUTCOMES = {
   UNDECODABLE: { meaning: 'the message is not a PromptJob in any known schema version', retriable: false, record: 'dead-letter' },
   SCHEMA_VIOLATION: { meaning: 'a PromptJob field breaks a rule (no prompt nor messages, empty prompt, bad chat roles or template)', retriable: false, record: 'dead-letter' },
   INVALID_SAMPLING: { meaning: 'a sampling parameter is out of range or contradicts another', retriable: false, record: 'dead-letter' },
-  INVALID_STRUCTURED_OUTPUT: { meaning: "the job's structured-output constraint (guided_json, guided_regex, guided_choice, guided_grammar) is over the size bounds or does not compile", retriable: false, record: 'dead-letter' },
+  INVALID_STRUCTURED_OUTPUT: { meaning: "the job's structured-output constraint (guided_json, guided_regex, guided_choice, guided_grammar) is over the size bounds, does not compile in time, or needs too long for one token's mask", retriable: false, record: 'dead-letter' },
   PROMPT_TOO_LARGE: { meaning: "the prompt is over --max-prompt-bytes, or prompt plus max_tokens is over the model's maximum length", retriable: false, record: 'dead-letter' },
   MESSAGE_TOO_LARGE: { meaning: 'the record is over --max-message-bytes; never decoded', retriable: false, record: 'dead-letter' },
   LIMIT_EXCEEDED: { meaning: 'a length or count over a decode limit (--max-messages, --max-metadata-entries...)', retriable: false, record: 'dead-letter' },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Structured output's costs on CPU: grammar compile time (cold and cached) on the tiny model's 902-token vocabulary
 // and on a synthetic 128,256-token byte-level vocabulary (Llama 3's size), the time to fill one step's bitmasks
-// for 64 and 256 sequences on both, and engine decode throughput at batch 64 with every request constrained or
+// for 64 and 256 sequences on both, the same fill through a pool of 1 and 2 grammar threads, and engine decode throughput at batch 64 with every request constrained or
 // none, in alternating runs (medians and ranges), with the grammar thread's fill time and the engine thread's wait.
 // Usage: node bench/engine/structured-output.mjs [--write] [--docs PATH] [--rounds N]   (build first: npm run build)
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { ensureRandomLlama } from './random-llama.mjs';
 import { rng } from './rng.mjs';
 
 const require = createRequire(import.meta.url);
-const { GrammarCompiler, grammarVocab, LLMEngine, structuredOutputOf, TextTokenizer } = require('@sluice/engine');
+const { GrammarCompiler, GrammarService, grammarVocab, LLMEngine, structuredOutputOf, TextTokenizer } = require('@sluice/engine');
 const { machineLine, markdownTable, summarize, upsertSection } = require('@sluice/bench');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,6 +86,35 @@ async function compileTimes(vocab, stop, prefixes) {
   return rows;
 }
 
+const POOL_ROWS = 256;
+const POOL_SCHEMA = 'object, 4 fields';
+
+// Median time of one step's fill through GrammarService (post, the threads' work, the engine thread's wait) for
+// POOL_ROWS sequences inside a document, with `threads` grammar threads each holding its share of the matchers.
+async function poolFillTime(vocab, stop, threads, prefix) {
+  const service = new GrammarService({ vocab, stopTokenIds: stop, maxRows: POOL_ROWS, threads });
+  try {
+    const grammar = await service.compile(structuredOutputOf({ guidedJson: SCHEMAS[POOL_SCHEMA] }));
+    const rows = Array.from({ length: POOL_ROWS }, () => ({ matcher: grammar.newMatcher(prefix), holdStop: false }));
+    grammar.release();
+    const fill = () => {
+      const { failures } = service.fill(rows).wait();
+      if (failures.size > 0) throw new Error(`pool fill: ${[...failures.values()][0].message}`);
+    };
+    fill(); // waits for the matchers' replays too
+    const times = [];
+    for (let r = 0; r < 10; r++) {
+      const t = performance.now();
+      fill();
+      times.push(performance.now() - t);
+    }
+    for (const r of rows) r.matcher.dispose();
+    return summarize(times).median;
+  } finally {
+    service.close();
+  }
+}
+
 // The text each schema's documents start with, up to inside its first string value (or its first value).
 const PREFIX_TEXT = {
   'object, 4 fields': '{"name": "ab', 'nested, 3 levels': '{"a": {"b": {"c": [1', 'enum of 50': '"label-',
@@ -138,6 +167,10 @@ const compileRows = [
   ...(await compileTimes(tiny, [tinyConfig.eos_token_id], tinyPrefixes)).map((r) => ({ vocab: '902 (tiny-llama)', ...r })),
   ...(await compileTimes(syntheticVocab(128256), [1], byteTokenPrefixes)).map((r) => ({ vocab: '128,256 (synthetic byte-level)', ...r })),
 ];
+const POOL_THREADS = [1, 2];
+const pool = Object.fromEntries(POOL_THREADS.map((n) => [n, []]));
+const bigVocab = syntheticVocab(128256);
+for (let r = 0; r < rounds; r++) for (const n of POOL_THREADS) pool[n].push(await poolFillTime(bigVocab, [1], n, byteTokenPrefixes[POOL_SCHEMA]));
 const model = ensureRandomLlama(modelsDir);
 await throughput(model, undefined);
 const CONFIGS = {
@@ -163,6 +196,14 @@ const body = [
   '',
   markdownTable(['vocabulary', 'schema', 'compile cold ms', 'cached ms', ...MASK_BATCHES.flatMap((n) => [`${n} masks start ms`, `${n} masks inside ms`])],
     compileRows.map((r) => [r.vocab, r.name, f(r.cold, 1), f(r.cached, 3), ...MASK_BATCHES.flatMap((n) => [f(r.masks[n].start, 3), f(r.masks[n].inside, 3)])])),
+  '',
+  `Grammar threads: one step's fill through \`GrammarService\` (posting the rows, the threads' work, the engine thread's wait) for ${POOL_ROWS} sequences inside the ${POOL_SCHEMA} document (after \`${PREFIX_TEXT[POOL_SCHEMA]}\`) on the 128,256-token vocabulary, with each thread count (\`grammarThreads\`) in turn for ${rounds} rounds, each a fresh service; per run the median of 10 fills; medians of the runs with (min-max). Each thread holds every grammar and its share of the matchers (matcher id modulo the threads).`,
+  '',
+  markdownTable(['grammar threads', `${POOL_ROWS} masks ms`, 'vs 1 thread'],
+    POOL_THREADS.map((n) => {
+      const s = summarize(pool[n]);
+      return [String(n), `${f(s.median, 1)} (${f(s.min, 1)}-${f(s.max, 1)})`, n === 1 ? '-' : `${f(summarize(pool[1]).median / s.median, 2)}x`];
+    })),
   '',
   `Engine: ${BATCH} requests at once on the random ~100M Llama (bench-llama-100m, 902-token vocabulary), sampled, 64 new tokens at most, after one unconstrained warm-up run; asyncScheduling off (the CPU default); ${rounds} rounds, each running the three configurations in turn (a fresh engine per run), so load drift spreads over all; medians with (min-max). Every request unconstrained (\`ignoreEos\`), or constrained by the regex \`[a-z ]{512}\` (which no sequence can finish in 64 tokens, so the work is the same as unconstrained), or by the 4-field object schema (sequences stop when their document ends: fewer tokens, smaller late batches). Per step: *fill*, the grammar thread's time filling the masks (overlapping the forward); *wait*, the engine thread's time blocked on them (the part not hidden); *mask*, the engine thread's whole mask share (wait, staging the masks into the one upload, \`applyTokenBitmask\`).`,
   '',

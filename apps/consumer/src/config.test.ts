@@ -85,6 +85,7 @@ describe('resolveConfig', () => {
     [['--engine', 'llm', '--model', '.', '--grammar-compile-timeout-ms', '0'], {}, /--grammar-compile-timeout-ms \(SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS\): must be between 1/],
     [['--engine', 'llm', '--model', '.', '--grammar-mask-timeout-ms', '600001'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): must be between 1/],
     [['--grammar-mask-timeout-ms', '100'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): applies only with --engine llm/],
+    [['--engine', 'llm', '--model', '.', '--grammar-threads', '65'], {}, /--grammar-threads \(SLUICE_GRAMMAR_THREADS\): must be between 1 and 64/],
   ])('rejects %j %j naming the setting', (argv, env, message) => {
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(ConfigError);
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(message);
@@ -162,6 +163,7 @@ describe('engine options', () => {
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--dtype', 'bfloat16'], {}).engineOptions).toEqual({ dtype: 'bfloat16' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS: '2500' }).engineOptions).toEqual({ grammarCompileTimeoutMs: 2500 });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_GRAMMAR_MASK_TIMEOUT_MS: '250' }).engineOptions).toEqual({ grammarMaskTimeoutMs: 250 });
+    expect(resolveConfig(['--engine', 'llm', '--model', '.', '--grammar-threads', '3'], {}).engineOptions).toEqual({ grammarThreads: 3 });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_DTYPE: 'float32' }).engineOptions).toEqual({ dtype: 'float32' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.', '--kv-cache-dtype', 'bfloat16'], {}).engineOptions).toEqual({ kvCacheDtype: 'bfloat16' });
     expect(resolveConfig(['--engine', 'llm', '--model', '.'], { SLUICE_KV_CACHE_DTYPE: 'auto' }).engineOptions).toEqual({ kvCacheDtype: 'auto' });

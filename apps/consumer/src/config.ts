@@ -70,6 +70,7 @@ export interface EngineFlags {
   maxNumBatchedTokens?: number;
   grammarCompileTimeoutMs?: number;
   grammarMaskTimeoutMs?: number;
+  grammarThreads?: number;
 }
 
 interface Setting {
@@ -121,6 +122,7 @@ const SETTINGS: Setting[] = [
   { key: 'maxNumBatchedTokens', flags: '--max-num-batched-tokens <n>', env: 'SLUICE_MAX_NUM_BATCHED_TOKENS', help: 'most tokens the llm engine processes in one step (default: 2048)' },
   { key: 'grammarCompileTimeoutMs', flags: '--grammar-compile-timeout-ms <ms>', env: 'SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS', help: 'longest one structured-output constraint may compile (on the llm engine\'s grammar thread, never blocking other jobs); a job whose constraint takes longer is dead-lettered (INVALID_STRUCTURED_OUTPUT) (default: 10000)' },
   { key: 'grammarMaskTimeoutMs', flags: '--grammar-mask-timeout-ms <ms>', env: 'SLUICE_GRAMMAR_MASK_TIMEOUT_MS', help: 'longest the llm engine\'s grammar thread may take over one job\'s next-token mask; a job whose grammar takes longer (an ambiguous one costs more with every token) is dead-lettered (INVALID_STRUCTURED_OUTPUT) instead of slowing every step (default: 500)' },
+  { key: 'grammarThreads', flags: '--grammar-threads <n>', env: 'SLUICE_GRAMMAR_THREADS', help: 'structured-output threads of the llm engine: each compiles every constraint and fills the next-token masks of its share of the jobs, side by side (default: 1 on cpu; on cuda half the cores, 1 to 4)' },
   { key: 'echoDelayMs', flags: '--echo-delay-ms <ms>', env: 'SLUICE_ECHO_DELAY_MS', help: 'simulated run time per job of the echo engine', default: '0' },
   { key: 'maxInFlight', flags: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', help: 'jobs in the engine at once before partitions are paused', default: '256' },
   { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
@@ -246,7 +248,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
-  const keys = ['device', 'dtype', 'kvCacheDtype', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens', 'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs'] as const;
+  const keys = ['device', 'dtype', 'kvCacheDtype', 'kvCacheBytes', 'gpuMemoryUtilization', 'maxNumSeqs', 'maxNumBatchedTokens', 'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs', 'grammarThreads'] as const;
   const given = keys.filter((k) => raw[k] !== undefined && raw[k] !== '');
   if (engine !== 'llm' && given.length > 0) throw new ConfigError(label(given[0]), 'applies only with --engine llm');
   const flags: EngineFlags = {};
@@ -267,6 +269,7 @@ function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
   if (raw.maxNumBatchedTokens) flags.maxNumBatchedTokens = int(raw, 'maxNumBatchedTokens', 1, 10_000_000);
   if (raw.grammarCompileTimeoutMs) flags.grammarCompileTimeoutMs = int(raw, 'grammarCompileTimeoutMs', 1, 3_600_000);
   if (raw.grammarMaskTimeoutMs) flags.grammarMaskTimeoutMs = int(raw, 'grammarMaskTimeoutMs', 1, 600_000);
+  if (raw.grammarThreads) flags.grammarThreads = int(raw, 'grammarThreads', 1, 64);
   return flags;
 }
 

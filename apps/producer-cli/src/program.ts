@@ -159,6 +159,7 @@ function generateCommand(io: Io): Command {
     .addOption(new Option('--max-model-len <n>', "longest prompt plus completion in tokens (default: the model's)").argParser(integer(1)))
     .addOption(new Option('--grammar-compile-timeout-ms <ms>', 'longest one structured-output constraint may compile (engine default 10000); a row whose constraint takes longer gets INVALID_STRUCTURED_OUTPUT').argParser(integer(1, 3_600_000)))
     .addOption(new Option('--grammar-mask-timeout-ms <ms>', 'longest the grammar thread may take over one row\'s next-token mask (engine default 500); a row whose grammar takes longer gets INVALID_STRUCTURED_OUTPUT').argParser(integer(1, 600_000)))
+    .addOption(new Option('--grammar-threads <n>', 'structured-output threads: each compiles every constraint and fills the masks of its share of the rows (engine default 1 on cpu, on cuda half the cores up to 4)').argParser(integer(1, 64)))
     .option('--no-progress', 'no progress bar (it is also off when stderr is not a terminal)')
     .option('--json', 'print the summary as JSON on stdout (so not with -o -)');
   return cmd.action(async (flags: Record<string, unknown>) => {
@@ -178,6 +179,7 @@ function generateCommand(io: Io): Command {
           maxModelLen: flags.maxModelLen as number | undefined,
           grammarCompileTimeoutMs: flags.grammarCompileTimeoutMs as number | undefined,
           grammarMaskTimeoutMs: flags.grammarMaskTimeoutMs as number | undefined,
+          grammarThreads: flags.grammarThreads as number | undefined,
         },
         input: String(flags.input),
         format: formatFromFlags(flags),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { cpuKernelPath, type CpuKernelPath, type DeviceKind, type DType } from '@sluice/cuda-kernels';
 import { EngineInvariantError, InvalidEngineOptionsError } from './errors';
 import { kvBudgetFromBlocks, kvBudgetFromBytes, kvBudgetFromDeviceMemory, type DeviceMemoryUse, type KvBudget } from './kv-budget';
@@ -68,6 +69,11 @@ export interface EngineOptions {
    */
   grammarMaskTimeoutMs?: number;
   /**
+   * Grammar threads: each compiles every constraint and fills the masks of its share of the constrained
+   * sequences, side by side. Default 1 on cpu (the kernels use the cores), and on cuda half the cores, 1 to 4.
+   */
+  grammarThreads?: number;
+  /**
    * The KV cache's dtype, named as vLLM's kv_cache_dtype: 'auto' (default) stores keys and values in the compute
    * dtype (f32 on cpu); 'bfloat16' halves the cache's bytes (twice the blocks in the same budget). The cpu backend
    * rounds f32 keys and values to bf16 when it writes them and attends in f32; cuda stores the cache in its compute
@@ -105,6 +111,7 @@ export interface EngineConfig {
   cpuKernels?: CpuKernelPath;
   grammarCompileTimeoutMs: number;
   grammarMaskTimeoutMs: number;
+  grammarThreads: number;
 }
 
 /** The limits a profiled step is shaped by, handed to the device-memory measurement. */
@@ -117,9 +124,14 @@ const MIB = 1024 * 1024;
 const KEYS = new Set([
   'model', 'device', 'blockSize', 'kvCacheBytes', 'numBlocks', 'swapSpaceBytes', 'maxNumSeqs',
   'maxNumBatchedTokens', 'maxModelLen', 'enablePrefixCaching', 'preemptionMode', 'gpuMemoryUtilization', 'asyncScheduling', 'dtype',
-  'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs',
+  'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs', 'grammarThreads',
   'kvCacheDtype',
 ]);
+
+// On cuda the host's cores are free while kernels run; on cpu the kernels use them.
+function defaultGrammarThreads(device: 'cpu' | 'cuda'): number {
+  return device === 'cuda' ? Math.min(4, Math.max(1, Math.floor(availableParallelism() / 2))) : 1;
+}
 
 function fail(option: string, message: string): never {
   throw new InvalidEngineOptionsError(option, message);
@@ -137,9 +149,10 @@ export function validateEngineOptions(o: EngineOptions): void {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) fail(k, `is not an engine option (known: ${[...KEYS].join(', ')})`);
   if (typeof o.model !== 'string' || o.model.length === 0) fail('model', `must be a model directory path, got ${JSON.stringify(o.model)}`);
   if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') fail('device', `must be 'cpu' or 'cuda', got ${JSON.stringify(o.device)}`);
-  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs'] as const) {
+  for (const k of ['blockSize', 'kvCacheBytes', 'numBlocks', 'maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'grammarCompileTimeoutMs', 'grammarMaskTimeoutMs', 'grammarThreads'] as const) {
     if (o[k] !== undefined) posInt(o, k, 1);
   }
+  if (o.grammarThreads !== undefined && o.grammarThreads > 64) fail('grammarThreads', `must be at most 64, got ${o.grammarThreads}`);
   if (o.swapSpaceBytes !== undefined && (!Number.isSafeInteger(o.swapSpaceBytes) || o.swapSpaceBytes < 0)) {
     fail('swapSpaceBytes', `must be an integer >= 0, got ${JSON.stringify(o.swapSpaceBytes)}`);
   }
@@ -231,5 +244,6 @@ export function resolveEngineConfig(o: EngineOptions, model: ModelConfig, comput
     cpuKernels: (o.device ?? 'cpu') === 'cpu' ? cpuKernelPath() : undefined,
     grammarCompileTimeoutMs: posInt(o, 'grammarCompileTimeoutMs', DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS),
     grammarMaskTimeoutMs: posInt(o, 'grammarMaskTimeoutMs', DEFAULT_GRAMMAR_MASK_TIMEOUT_MS),
+    grammarThreads: posInt(o, 'grammarThreads', defaultGrammarThreads(o.device ?? 'cpu')),
   };
 }

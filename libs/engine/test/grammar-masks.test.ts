@@ -10,10 +10,10 @@ const AMBIGUOUS = 'root ::= x\nx ::= x x x | x x | "a" | "aa" | ""';
 const LIMIT_MS = 20;
 
 describe('a grammar whose masks grow too slow', () => {
-  it('fails its request alone with INVALID_STRUCTURED_OUTPUT; the other requests, constrained or not, finish', async () => {
+  it.each([1, 2])('fails its request alone with INVALID_STRUCTURED_OUTPUT; the other requests, constrained or not, finish (%i grammar threads)', async (grammarThreads) => {
     // The worker is a compiled file, like async-engine.test.ts's.
     const { AsyncEngine } = await import('../dist');
-    const engine = await AsyncEngine.start({ model: MODEL, maxNumSeqs: 8, numBlocks: 512, grammarMaskTimeoutMs: LIMIT_MS });
+    const engine = await AsyncEngine.start({ model: MODEL, maxNumSeqs: 8, numBlocks: 512, grammarMaskTimeoutMs: LIMIT_MS, grammarThreads });
     try {
       const slow = engine.add({ id: 'slow', input: 'hi', params: { guidedGrammar: AMBIGUOUS, minTokens: 1500, maxTokens: 1500, temperature: 0 } }).then(
         () => undefined,
@@ -28,7 +28,7 @@ describe('a grammar whose masks grow too slow', () => {
       expect(r.text).toMatch(/^[a-z]+$/);
       expect(r.tokenIds).toHaveLength(300);
       expect((await free).outputs[0].tokenIds).toHaveLength(300);
-      expect(engine.stats().grammar).toMatchObject({ maskFailures: 1, restarts: 0 });
+      expect(engine.stats().grammar).toMatchObject({ threads: grammarThreads, maskFailures: 1, restarts: 0 });
       // The engine goes on serving constrained requests.
       const after = await engine.add({ id: 'after', input: 'hi', params: { guidedChoice: ['yes', 'no'], temperature: 0 } });
       expect(['yes', 'no']).toContain(after.outputs[0].text);
@@ -37,9 +37,11 @@ describe('a grammar whose masks grow too slow', () => {
     }
   }, 120_000);
 
-  it('grammarMaskTimeoutMs is checked', async () => {
+  it('grammarMaskTimeoutMs and grammarThreads are checked', async () => {
     const { LLMEngine } = await import('../src/frontend/llm-engine');
     await expect(LLMEngine.create({ model: MODEL, grammarMaskTimeoutMs: 0 })).rejects.toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', option: 'grammarMaskTimeoutMs' });
+    await expect(LLMEngine.create({ model: MODEL, grammarThreads: 0 })).rejects.toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', option: 'grammarThreads' });
+    await expect(LLMEngine.create({ model: MODEL, grammarThreads: 65 })).rejects.toMatchObject({ code: 'INVALID_ENGINE_OPTIONS', message: expect.stringContaining('at most 64') as string });
   });
 });
 
@@ -63,7 +65,7 @@ describe('PendingMasks', () => {
   it('names each failed row, opens the rows left without a mask, and asks for a fresh thread after an XGrammar failure', () => {
     const buf = buffers([FILL_OK, FILL_SLOW, FILL_FAILED, FILL_UNKNOWN], 3);
     let restarts = 0;
-    const { masks, failures } = new PendingMasks(buf, 3, 4, () => restarts++).wait();
+    const { masks, failures } = new PendingMasks(buf, 3, 4, [0], () => restarts++).wait();
     expect([...failures.keys()]).toEqual([1, 2, 3]);
     expect(failures.get(1)).toMatchObject({ code: 'INVALID_STRUCTURED_OUTPUT', message: 'structured output: computing one next-token mask took longer than grammarMaskTimeoutMs (7 ms)' });
     expect(failures.get(2)?.message).toContain('XGrammar failed');
@@ -76,7 +78,7 @@ describe('PendingMasks', () => {
 
   it('asks for no restart when no row failed in XGrammar', () => {
     let restarts = 0;
-    const { failures } = new PendingMasks(buffers([FILL_OK, FILL_SLOW], 5), 5, 2, () => restarts++).wait();
+    const { failures } = new PendingMasks(buffers([FILL_OK, FILL_SLOW], 5), 5, 2, [0], () => restarts++).wait();
     expect(failures.size).toBe(1);
     expect(restarts).toBe(0);
   });

@@ -14,11 +14,11 @@ const RECORD = { type: 'object', properties: { ok: { type: 'boolean' }, n: { typ
 
 const turn = () => new Promise((r) => setImmediate(r));
 
-describe('grammar compiles on their own thread, bounded in time', () => {
+describe.each([1, 2])('grammar compiles on their own threads (%i), bounded in time', (grammarThreads) => {
   let engine: LLMEngine;
 
   beforeAll(async () => {
-    engine = await LLMEngine.create({ model: MODEL, maxNumSeqs: 16, numBlocks: 512, grammarCompileTimeoutMs: LIMIT_MS });
+    engine = await LLMEngine.create({ model: MODEL, maxNumSeqs: 16, numBlocks: 512, grammarCompileTimeoutMs: LIMIT_MS, grammarThreads });
   });
 
   afterAll(() => engine.close());
@@ -71,7 +71,7 @@ describe('grammar compiles on their own thread, bounded in time', () => {
     const after = done.get('after')!.outputs[0];
     expect(after.finishReason).toBe('stop');
     expect(JSON.parse(after.text)).toEqual({ ok: expect.any(Boolean) as boolean, n: expect.any(Number) as number });
-    expect(engine.stats().grammar).toMatchObject({ timeouts: 1, restarts: 1 });
+    expect(engine.stats().grammar).toMatchObject({ threads: grammarThreads, timeouts: 1, restarts: 1 });
   }, 60_000);
 
   it('the same slow constraint fails at once the second time (the failure is cached), without another restart', async () => {

@@ -148,6 +148,26 @@ describe('structured output on the random-weight tiny model', () => {
     expect(engine.stats().stepsScheduledAhead).toBeGreaterThan(ahead);
   });
 
+  it('a pool of grammar threads changes no output: each matcher lives on one thread, every thread holds every grammar', async () => {
+    // Every mode (n > 1 siblings and beams spread over the threads), every kind of constraint, some below minTokens.
+    const reqs = SPECS.map((spec, i) => ({ id: `pool${i}`, params: { ...spec.params, ...MODES[i % MODES.length], maxTokens: 40, minTokens: i % 3 } }));
+    const run = async (e: LLMEngine) => {
+      const done = new Map<string, RequestOutput>();
+      for (const r of reqs) await e.addRequest(r.id, 'Give me the data', r.params);
+      await drain(e, done);
+      return reqs.map((r) => done.get(r.id)!.outputs.map((o) => `${o.finishReason} ${o.tokenIds.join(',')}`));
+    };
+    const pool = await LLMEngine.create({ model: MODEL, maxNumSeqs: 64, numBlocks: 2048, asyncScheduling: true, grammarThreads: 3 });
+    try {
+      const pooled = await run(pool);
+      expect(pooled).toEqual(await run(engine));
+      expect(pool.stats().grammar).toMatchObject({ threads: 3, maskFailures: 0, restarts: 0 });
+      expect(engine.stats().grammar?.threads).toBe(1);
+    } finally {
+      pool.close();
+    }
+  }, 120_000);
+
   it('scheduling ahead changes no output: constrained tokens equal those of an engine that reads every step first', async () => {
     const reqs = SPECS.map((spec, i) => ({ id: `eq${i}`, params: { ...spec.params, temperature: 1, seed: 100 + i, maxTokens: 48, minTokens: i % 3 } }));
     const run = async (e: LLMEngine) => {

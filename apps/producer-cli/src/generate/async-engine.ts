@@ -10,5 +10,6 @@ export const startAsyncEngine: StartEngine = (s) => {
   if (s.maxModelLen !== undefined) options.maxModelLen = s.maxModelLen;
   if (s.grammarCompileTimeoutMs !== undefined) options.grammarCompileTimeoutMs = s.grammarCompileTimeoutMs;
   if (s.grammarMaskTimeoutMs !== undefined) options.grammarMaskTimeoutMs = s.grammarMaskTimeoutMs;
+  if (s.grammarThreads !== undefined) options.grammarThreads = s.grammarThreads;
   return AsyncEngine.start(options);
 };

@@ -40,6 +40,8 @@ export interface EngineSettings {
   grammarCompileTimeoutMs?: number;
   /** Longest one row's next-token mask may take (EngineOptions.grammarMaskTimeoutMs). */
   grammarMaskTimeoutMs?: number;
+  /** Grammar threads (EngineOptions.grammarThreads). */
+  grammarThreads?: number;
 }
 
 export type StartEngine = (settings: EngineSettings) => Promise<GenerateEngine>;

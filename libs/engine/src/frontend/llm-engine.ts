@@ -272,6 +272,7 @@ export class LLMEngine {
       maxRows: this.config.maxNumSeqs,
       compileTimeoutMs: this.config.grammarCompileTimeoutMs,
       maskTimeoutMs: this.config.grammarMaskTimeoutMs,
+      threads: this.config.grammarThreads,
     });
     return this.grammars;
   }

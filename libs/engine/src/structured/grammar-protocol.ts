@@ -8,17 +8,20 @@ export interface GrammarThreadInit {
   stopTokenIds: number[];
   /** [maxRows * words] i32: one bitmask per sampled row of a step. */
   masks: SharedArrayBuffer;
-  /** [CONTROL_WORDS] i32: see the CTRL_* indices. */
+  /** [CONTROL_WORDS * threads] i32: each thread's CTRL_* words (controlWord). */
   control: SharedArrayBuffer;
   /** [maxRows] i32: each row's FillStatus. */
   status: SharedArrayBuffer;
   /** A row whose mask (its matcher advanced, then the mask built) takes longer is FILL_SLOW (grammarMaskTimeoutMs). */
   maskTimeoutMs: number;
+  /** This thread's place in the pool: which control words it signals. */
+  index: number;
 }
 
-/** One sampled row of a step: its matcher (none: every token allowed) and the tokens it took since the last fill. */
+/** One constrained row of a step: where its mask goes, its matcher and the tokens it took since the last fill. */
 export interface FillRow {
-  matcher?: number;
+  row: number;
+  matcher: number;
   tokens: number[];
   /** Below minTokens: the grammar's stop tokens are masked unless the grammar allows nothing else. */
   holdStop: boolean;
@@ -38,10 +41,14 @@ export type FromGrammarThread =
   /** A message XGrammar threw on outside a compile or a fill (a matcher's replay, a free). */
   | { type: 'error'; message: string };
 
-// Control words: the last finished fill's generation (what the engine thread waits on) and its time in microseconds.
+// Each thread's control words: its last finished fill's generation (what the engine thread waits on) and that
+// fill's time in microseconds.
 export const CTRL_DONE = 0;
 export const CTRL_FILL_US = 1;
 export const CONTROL_WORDS = 2;
+
+/** Index of thread `thread`'s control word `word` (CTRL_DONE, CTRL_FILL_US). */
+export const controlWord = (thread: number, word: number): number => thread * CONTROL_WORDS + word;
 
 /**
  * A row's outcome. FILL_OK: its mask is valid. FILL_SLOW: valid, but it took longer than maskTimeoutMs, so the

@@ -1,19 +1,15 @@
-// The engine thread's side of structured output: a grammar thread that owns XGrammar, compiles off the engine's
-// thread with a time bound, and fills each step's masks; a cache of compiled constraints; restart on a timeout.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+// The engine thread's side of structured output: a pool of grammar threads that own XGrammar, compile off the
+// engine's thread with a time bound and fill each step's masks side by side; a cache of compiled constraints;
+// restart on a timeout or a failure.
 import { DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS, DEFAULT_GRAMMAR_MASK_TIMEOUT_MS } from '../config';
 import { InvalidStructuredOutputError } from '../errors';
 import { DEFAULT_GRAMMAR_CACHE_ENTRIES, type GrammarCacheStats, type GrammarVocab } from './grammar-compiler';
-import { CONTROL_WORDS, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
+import { CONTROL_WORDS, FILL_OK, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
+import { GrammarWorker } from './grammar-worker';
 import { HeldLru } from './held-lru';
 import { PendingMasks, type MaskBuffers } from './pending-masks';
-import { RemoteGrammar, type GrammarLink, type RemoteMatcher } from './remote-grammar';
+import { RemoteGrammar, type GrammarLink, type MaskRequest, type RemoteMatcher } from './remote-grammar';
 import type { StructuredOutput } from './structured-output';
-
-// The thread is a compiled file: beside this one in dist, or (this file run from src by ts-jest) in the built package.
-const THREAD_FILE = [join(__dirname, 'grammar-thread.js'), join(__dirname, '..', '..', 'dist', 'structured', 'grammar-thread.js')].find(existsSync);
 
 export interface GrammarServiceOptions {
   vocab: GrammarVocab;
@@ -24,13 +20,16 @@ export interface GrammarServiceOptions {
   /** Longest one row's mask may take (its matcher advanced, the mask built); its request fails past it. */
   maskTimeoutMs?: number;
   maxEntries?: number;
+  /** Grammar threads: each holds every live grammar and its share of the matchers, and fills their rows. */
+  threads?: number;
 }
 
 export interface GrammarServiceStats extends GrammarCacheStats {
-  /** Compiles that ran past the time limit (each restarted the grammar thread). */
+  threads: number;
+  /** Compiles that ran past the time limit (each restarted the grammar threads). */
   timeouts: number;
   restarts: number;
-  /** Grammar-thread time filling masks, and engine-thread time blocked waiting for them, ms. */
+  /** Grammar-thread time filling masks (all threads), and engine-thread time blocked waiting for them, ms. */
   maskFillMs: number;
   maskWaitMs: number;
   /** Requests a fill ended: a mask over grammarMaskTimeoutMs, XGrammar failing on it, or a bug of ours. */
@@ -46,31 +45,39 @@ interface CompileJob {
   reject(e: Error): void;
 }
 
+interface InFlightCompile {
+  job: CompileJob;
+  timer: NodeJS.Timeout;
+  /** Threads that have not answered yet; the compile is done when every thread has. */
+  waiting: Set<number>;
+  ms: number;
+  failure?: string;
+}
+
 /**
- * Owns the grammar thread and everything it holds. One compile runs at a time, bounded by compileTimeoutMs:
- * one that runs longer fails its request with INVALID_STRUCTURED_OUTPUT, and the thread (which cannot be
- * interrupted) is terminated and started again, its live grammars compiled again and live matchers replayed
- * from their tokens. While a compile or a restart is under way `ready` is false: the scheduler skips
- * constrained sequences then, and every other request's steps go on.
+ * Owns the grammar threads and everything they hold. Each thread compiles every constraint (so any can hold a
+ * matcher of it) and owns a share of the matchers, whose rows it fills: masks of a step are built side by side.
+ * One compile runs at a time, bounded by compileTimeoutMs: one that runs longer fails its request with
+ * INVALID_STRUCTURED_OUTPUT, and the threads (which cannot be interrupted) are started again, their live
+ * grammars compiled again and live matchers replayed from their tokens. While a compile or a restart is under
+ * way `ready` is false: the scheduler skips constrained sequences then, and every other request's steps go on.
  */
 export class GrammarService implements GrammarLink {
-  private thread!: Worker;
-  private threadReady = false;
-  private inFlight: { job: CompileJob; timer: NodeJS.Timeout } | undefined;
+  private readonly workers: GrammarWorker[];
+  private inFlight: InFlightCompile | undefined;
   private readonly queue: CompileJob[] = [];
-  /** Grammars compiled again in a restarted thread, not yet done. */
-  private readonly restoring = new Set<number>();
+  /** `${grammar}:${thread}` for grammars compiled again in a restarted thread, not yet done. */
+  private readonly restoring = new Set<string>();
   private readonly cache: HeldLru<RemoteGrammar>;
   /** Compiled and not freed: what a restarted thread must hold again. */
   private readonly live = new Map<number, RemoteGrammar>();
   private readonly matchers = new Set<RemoteMatcher>();
   private readonly buffers: MaskBuffers;
-  private readonly init: GrammarThreadInit;
   private readonly counts = { compileMs: 0, timeouts: 0, restarts: 0, threadErrors: 0 };
   private lastThreadError: string | undefined;
   /** A restart is queued for after the step (XGrammar failed on a row). */
   private restartQueued = false;
-  /** Called when the thread is next free (masks can be filled): a stalled step loop waits on these. */
+  /** Called when the threads are next free (masks can be filled): a stalled step loop waits on these. */
   private waiters: Array<() => void> = [];
   private ids = 0;
   private generation = 0;
@@ -80,24 +87,29 @@ export class GrammarService implements GrammarLink {
   readonly compileTimeoutMs: number;
 
   constructor(o: GrammarServiceOptions) {
-    if (!THREAD_FILE) throw new Error('structured/grammar-thread.js is missing: build @sluice/engine first');
     this.vocabSize = o.vocab.tokens.length;
     this.stopTokenIds = [...o.stopTokenIds];
     this.compileTimeoutMs = o.compileTimeoutMs ?? DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS;
     this.cache = new HeldLru(o.maxEntries ?? DEFAULT_GRAMMAR_CACHE_ENTRIES);
+    const threads = o.threads ?? 1;
     const words = Math.ceil(this.vocabSize / 32);
     const shared = (n: number) => new SharedArrayBuffer(4 * n);
     const maskTimeoutMs = o.maskTimeoutMs ?? DEFAULT_GRAMMAR_MASK_TIMEOUT_MS;
-    this.init = { vocab: o.vocab, stopTokenIds: [...o.stopTokenIds], masks: shared(o.maxRows * words), control: shared(CONTROL_WORDS), status: shared(o.maxRows), maskTimeoutMs };
+    const init: Omit<GrammarThreadInit, 'index'> = {
+      vocab: o.vocab, stopTokenIds: [...o.stopTokenIds], masks: shared(o.maxRows * words), control: shared(CONTROL_WORDS * threads), status: shared(o.maxRows), maskTimeoutMs,
+    };
     this.buffers = {
-      masks: new Int32Array(this.init.masks), control: new Int32Array(this.init.control), status: new Int32Array(this.init.status),
+      masks: new Int32Array(init.masks), control: new Int32Array(init.control), status: new Int32Array(init.status),
       words, maskTimeoutMs, stats: { fillMs: 0, waitMs: 0, failedRows: 0 },
     };
-    this.start();
+    const events = { onMessage: (k: number, m: FromGrammarThread) => this.onMessage(k, m), onLost: (k: number, why: string) => this.onThreadLost(why) };
+    this.workers = Array.from({ length: threads }, (_, index) => new GrammarWorker(index, { ...init, index }, events));
+    for (const w of this.workers) w.start();
+    this.updateRef();
   }
 
   get ready(): boolean {
-    return this.threadReady && !this.inFlight && this.restoring.size === 0 && !this.closed;
+    return this.workers.every((w) => w.ready) && !this.inFlight && this.restoring.size === 0 && !this.closed;
   }
 
   /** The compiled constraint, from the cache when an earlier request had the same one; held for the caller. */
@@ -115,10 +127,22 @@ export class GrammarService implements GrammarLink {
     return this.ready || this.closed ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  fill(rows: FillRow[]): PendingMasks {
+  /** Posts each constrained row to its matcher's thread; unconstrained rows allow every token, set here. */
+  fill(rows: ReadonlyArray<MaskRequest | undefined>): PendingMasks {
     const generation = ++this.generation;
-    this.post({ type: 'fill', generation, rows });
-    return new PendingMasks(this.buffers, generation, rows.length, () => this.queueRestart());
+    const { masks, status, words } = this.buffers;
+    const byThread = this.workers.map((): FillRow[] => []);
+    rows.forEach((r, row) => {
+      if (r) {
+        byThread[r.matcher.thread].push({ row, ...r.matcher.fillRow(r.holdStop) });
+        return;
+      }
+      masks.fill(-1, row * words, (row + 1) * words);
+      status[row] = FILL_OK;
+    });
+    const waitOn = byThread.flatMap((list, k) => (list.length > 0 ? [k] : []));
+    for (const k of waitOn) this.workers[k].post({ type: 'fill', generation, rows: byThread[k] });
+    return new PendingMasks(this.buffers, generation, rows.length, waitOn, () => this.queueRestart());
   }
 
   stats(): GrammarServiceStats {
@@ -126,7 +150,8 @@ export class GrammarService implements GrammarLink {
     const { hits, misses } = this.cache.counts;
     const { fillMs, waitMs, failedRows } = this.buffers.stats;
     return {
-      entries: this.cache.size, hits, misses, compileMs, timeouts, restarts, maskFillMs: fillMs, maskWaitMs: waitMs, maskFailures: failedRows, threadErrors,
+      entries: this.cache.size, hits, misses, compileMs, threads: this.workers.length, timeouts, restarts,
+      maskFillMs: fillMs, maskWaitMs: waitMs, maskFailures: failedRows, threadErrors,
       ...(this.lastThreadError === undefined ? {} : { lastThreadError: this.lastThreadError }),
     };
   }
@@ -137,16 +162,21 @@ export class GrammarService implements GrammarLink {
     if (this.inFlight) clearTimeout(this.inFlight.timer);
     for (const job of [...(this.inFlight ? [this.inFlight.job] : []), ...this.queue.splice(0)]) job.reject(new InvalidStructuredOutputError('the engine closed before the constraint compiled'));
     this.inFlight = undefined;
-    this.stop();
+    for (const w of this.workers) w.stop();
     this.wake();
   }
 
-  post(m: ToGrammarThread): void {
-    if (!this.closed) this.thread.postMessage(m);
+  /** A message for every thread (a grammar's), or for one (a matcher's). */
+  post(m: ToGrammarThread, thread?: number): void {
+    if (this.closed) return;
+    if (thread === undefined) for (const w of this.workers) w.post(m);
+    else this.workers[thread].post(m);
   }
 
-  nextMatcherId(): number {
-    return ++this.ids;
+  /** A new matcher's id and its thread: consecutive matchers (a request's n > 1 siblings, beams) spread over the pool. */
+  nextMatcher(): { id: number; thread: number } {
+    const id = ++this.ids;
+    return { id, thread: id % this.workers.length };
   }
 
   onMatcher(m: RemoteMatcher, live: boolean): void {
@@ -158,50 +188,50 @@ export class GrammarService implements GrammarLink {
     this.live.delete(g.id);
   }
 
-  private start(): void {
-    this.threadReady = false;
-    const thread = new Worker(THREAD_FILE!, { workerData: this.init });
-    thread.on('message', (m: FromGrammarThread) => this.onMessage(m));
-    thread.on('error', (e) => this.onThreadLost(`the grammar thread failed: ${e.message}`));
-    thread.on('exit', (code) => this.onThreadLost(`the grammar thread exited (code ${code})`));
-    this.thread = thread;
-    this.updateRef();
+  /** Called after each step, once the requests a fill failed have ended (their matchers are then not replayed). */
+  afterStep(): void {
+    if (!this.restartQueued || this.closed) return;
+    this.restartQueued = false;
+    this.restart();
   }
 
-  private stop(): void {
-    this.thread.removeAllListeners();
-    void this.thread.terminate();
-  }
-
-  private onMessage(m: FromGrammarThread): void {
-    if (m.type === 'ready') this.threadReady = true;
-    else if (m.type === 'error') {
+  private onMessage(thread: number, m: FromGrammarThread): void {
+    if (m.type === 'error') {
       this.counts.threadErrors++;
       this.lastThreadError = m.message;
-    } else if (this.restoring.delete(m.grammar)) {
-      // Compiled once within the limit already; failing now would be XGrammar's bug, shown by the matchers' fills.
-    } else if (this.inFlight?.job.grammar.id === m.grammar) {
-      const { job, timer } = this.inFlight;
-      clearTimeout(timer);
-      this.inFlight = undefined;
-      if (m.type === 'compiled') {
-        this.counts.compileMs += m.ms;
-        this.live.set(job.grammar.id, job.grammar);
-        job.resolve(job.grammar);
-      } else {
-        job.reject(new InvalidStructuredOutputError(m.message));
-      }
+    } else if (m.type !== 'ready' && !this.restoring.delete(`${m.grammar}:${thread}`) && this.inFlight?.job.grammar.id === m.grammar) {
+      // (A restored grammar compiled once within the limit already; failing now would be XGrammar's bug, shown by the fills.)
+      this.answered(this.inFlight, thread, m);
     }
     this.pump();
   }
 
-  // Starts the next queued compile when the thread is free, with its time limit.
+  // One thread's answer to the compile in flight; the request learns the outcome once every thread has answered.
+  private answered(c: InFlightCompile, thread: number, m: Extract<FromGrammarThread, { type: 'compiled' | 'failed' }>): void {
+    c.waiting.delete(thread);
+    if (m.type === 'compiled') c.ms = Math.max(c.ms, m.ms);
+    else c.failure ??= m.message;
+    if (c.waiting.size > 0) return;
+    clearTimeout(c.timer);
+    this.inFlight = undefined;
+    this.counts.compileMs += c.ms;
+    if (c.failure === undefined) {
+      this.live.set(c.job.grammar.id, c.job.grammar);
+      c.job.resolve(c.job.grammar);
+      return;
+    }
+    // Threads that did compile it hold it: free it there (the cache keeps the refusal, not the grammar).
+    this.post({ type: 'free-grammar', grammar: c.job.grammar.id });
+    c.job.reject(new InvalidStructuredOutputError(c.failure));
+  }
+
+  // Starts the next queued compile on every thread when they are free, with its time limit.
   private pump(): void {
     if (this.ready && this.queue.length === 0) this.wake();
     if (!this.ready || this.queue.length === 0) return this.updateRef();
     const job = this.queue.shift()!;
     const timer = setTimeout(() => this.onTimeout(), this.compileTimeoutMs);
-    this.inFlight = { job, timer };
+    this.inFlight = { job, timer, waiting: new Set(this.workers.map((w) => w.index)), ms: 0 };
     this.post({ type: 'compile', grammar: job.grammar.id, so: job.grammar.so });
     this.updateRef();
   }
@@ -214,7 +244,7 @@ export class GrammarService implements GrammarLink {
     this.restart();
   }
 
-  // The thread died under a compile (XGrammar aborted, out of memory): that constraint fails, the rest goes on.
+  // A thread died under a compile (XGrammar aborted, out of memory): that constraint fails, the rest goes on.
   private onThreadLost(why: string): void {
     if (this.closed) return;
     const job = this.inFlight?.job;
@@ -224,26 +254,19 @@ export class GrammarService implements GrammarLink {
     this.restart();
   }
 
-  // XGrammar threw inside a step's fill, and may be unusable now: a fresh thread once the step is over.
+  // XGrammar threw inside a step's fill, and may be unusable now: fresh threads once the step is over.
   private queueRestart(): void {
     this.restartQueued = true;
   }
 
-  /** Called after each step, once the requests a fill failed have ended (their matchers are then not replayed). */
-  afterStep(): void {
-    if (!this.restartQueued || this.closed) return;
-    this.restartQueued = false;
-    this.restart();
-  }
-
-  // A new thread holding what the old one held: live grammars compiled again (no time limit: each compiled within it once), then every live matcher replayed.
+  // New threads holding what the old ones held: live grammars compiled again (no time limit: each compiled within
+  // it once), then every live matcher replayed on its thread.
   private restart(): void {
     this.counts.restarts++;
-    this.stop();
-    this.start();
     this.restoring.clear();
+    for (const w of this.workers) w.start();
     for (const g of this.live.values()) {
-      this.restoring.add(g.id);
+      for (const w of this.workers) this.restoring.add(`${g.id}:${w.index}`);
       this.post({ type: 'compile', grammar: g.id, so: g.so });
     }
     for (const m of this.matchers) m.create();
@@ -254,10 +277,10 @@ export class GrammarService implements GrammarLink {
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 
-  // The thread keeps the process alive only while a compile or a restart is under way.
+  // The threads keep the process alive only while a compile or a restart is under way.
   private updateRef(): void {
     if (this.closed) return;
-    if (this.inFlight || this.restoring.size > 0 || this.queue.length > 0 || !this.threadReady) this.thread.ref();
-    else this.thread.unref();
+    const busy = this.inFlight !== undefined || this.restoring.size > 0 || this.queue.length > 0 || !this.workers.every((w) => w.ready);
+    for (const w of this.workers) w.ref(busy);
   }
 }

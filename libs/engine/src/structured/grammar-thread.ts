@@ -3,7 +3,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { GrammarCompiler, type CompiledGrammar } from './grammar-compiler';
 import {
-  CTRL_DONE, CTRL_FILL_US, FILL_FAILED, FILL_OK, FILL_REJECTED, FILL_SLOW, FILL_TERMINATED, FILL_UNKNOWN,
+  CTRL_DONE, CTRL_FILL_US, controlWord, FILL_FAILED, FILL_OK, FILL_REJECTED, FILL_SLOW, FILL_TERMINATED, FILL_UNKNOWN,
   type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread,
 } from './grammar-protocol';
 import type { TokenMatcher } from './token-matcher';
@@ -22,6 +22,8 @@ class GrammarThread {
   private readonly words: number;
   private readonly stop: number[];
   private readonly maskTimeoutMs: number;
+  private readonly done: number;
+  private readonly fillUs: number;
 
   constructor(private readonly port: MessagePort, private readonly compiler: GrammarCompiler, init: GrammarThreadInit) {
     this.masks = new Int32Array(init.masks);
@@ -30,6 +32,8 @@ class GrammarThread {
     this.words = Math.ceil(init.vocab.tokens.length / 32);
     this.stop = init.stopTokenIds;
     this.maskTimeoutMs = init.maskTimeoutMs;
+    this.done = controlWord(init.index, CTRL_DONE);
+    this.fillUs = controlWord(init.index, CTRL_FILL_US);
   }
 
   async onMessage(m: ToGrammarThread): Promise<void> {
@@ -69,26 +73,23 @@ class GrammarThread {
     }
   }
 
-  // Every row's mask (all ones when unconstrained) and status, then the generation the engine thread waits for:
-  // always posted, so a row XGrammar fails on fails its request and never the step.
+  // This thread's rows' masks and statuses, then the generation the engine thread waits for: always posted, so a
+  // row XGrammar fails on fails its request and never the step.
   private fill(generation: number, rows: FillRow[]): void {
     const start = performance.now();
     try {
-      rows.forEach((r, i) => (this.status[i] = this.fillRow(r, i)));
+      for (const r of rows) this.status[r.row] = this.fillRow(r);
     } finally {
-      Atomics.store(this.control, CTRL_FILL_US, Math.round((performance.now() - start) * 1000));
-      Atomics.store(this.control, CTRL_DONE, generation);
-      Atomics.notify(this.control, CTRL_DONE);
+      Atomics.store(this.control, this.fillUs, Math.round((performance.now() - start) * 1000));
+      Atomics.store(this.control, this.done, generation);
+      Atomics.notify(this.control, this.done);
     }
   }
 
   // One row: its matcher advanced on the tokens sampled since the last fill, then its mask, timed together.
-  private fillRow(r: FillRow, i: number): number {
+  private fillRow(r: FillRow): number {
     const W = this.words;
-    if (r.matcher === undefined) {
-      this.masks.fill(-1, i * W, (i + 1) * W);
-      return FILL_OK;
-    }
+    const i = r.row;
     const matcher = this.matchers.get(r.matcher);
     if (!matcher) return FILL_UNKNOWN;
     const start = performance.now();

@@ -1,6 +1,6 @@
 // One step's bitmasks being filled by the grammar thread: posted before the forward, waited for before sampling.
 import { EngineInvariantError, InvalidStructuredOutputError } from '../errors';
-import { CTRL_DONE, CTRL_FILL_US, FILL_FAILED, FILL_OK, FILL_SLOW, FILL_STATUS, type FillRow } from './grammar-protocol';
+import { CTRL_DONE, CTRL_FILL_US, controlWord, FILL_FAILED, FILL_OK, FILL_SLOW, FILL_STATUS } from './grammar-protocol';
 import type { RemoteMatcher } from './remote-grammar';
 
 /**
@@ -33,22 +33,27 @@ export class PendingMasks {
     private readonly buf: MaskBuffers,
     private readonly generation: number,
     private readonly rows: number,
+    /** The grammar threads given rows of this fill. */
+    private readonly threads: readonly number[],
     /** Called when XGrammar threw on a row: its instance in the grammar thread may be unusable now. */
     private readonly onXGrammarFailed: () => void = () => undefined,
   ) {}
 
-  /** Blocks until the grammar thread has filled this step's rows. */
+  /** Blocks until the grammar threads have filled this step's rows. */
   wait(): FilledMasks {
     const { control, stats } = this.buf;
     const start = performance.now();
     const limit = MASK_WAIT_LIMIT_MS + this.rows * this.buf.maskTimeoutMs;
-    for (let cur = Atomics.load(control, CTRL_DONE); cur !== this.generation; cur = Atomics.load(control, CTRL_DONE)) {
-      const left = limit - (performance.now() - start);
-      if (left <= 0) throw new EngineInvariantError(`the grammar thread filled no masks within ${limit} ms`);
-      Atomics.wait(control, CTRL_DONE, cur, left);
+    for (const k of this.threads) {
+      const done = controlWord(k, CTRL_DONE);
+      for (let cur = Atomics.load(control, done); cur !== this.generation; cur = Atomics.load(control, done)) {
+        const left = limit - (performance.now() - start);
+        if (left <= 0) throw new EngineInvariantError(`grammar thread ${k} filled no masks within ${limit} ms`);
+        Atomics.wait(control, done, cur, left);
+      }
+      stats.fillMs += Atomics.load(control, controlWord(k, CTRL_FILL_US)) / 1000;
     }
     stats.waitMs += performance.now() - start;
-    stats.fillMs += Atomics.load(control, CTRL_FILL_US) / 1000;
     const masks = this.buf.masks.subarray(0, this.rows * this.buf.words);
     return { masks, failures: this.failures(masks) };
   }
@@ -80,10 +85,9 @@ export interface MaskRow {
   belowMinTokens: boolean;
 }
 
-/** Posts the step's rows to their grammar thread, or undefined when no row is constrained. */
+/** Posts the step's rows to their grammar threads, or undefined when no row is constrained. */
 export function requestMasks(rows: readonly MaskRow[]): PendingMasks | undefined {
   const link = rows.find((r) => r.matcher)?.matcher?.grammar.link;
   if (!link) return undefined;
-  const fill: FillRow[] = rows.map((r) => (r.matcher ? r.matcher.fillRow(r.belowMinTokens) : { tokens: [], holdStop: false }));
-  return link.fill(fill);
+  return link.fill(rows.map((r) => (r.matcher ? { matcher: r.matcher, holdStop: r.belowMinTokens } : undefined)));
 }

@@ -5,16 +5,24 @@ import { Held } from './held-lru';
 import type { PendingMasks } from './pending-masks';
 import type { StructuredOutput } from './structured-output';
 
-/** What the handles need of the service that owns the grammar thread. */
+/** A constrained row of a step: its matcher, and whether it is still below minTokens (its end held back). */
+export interface MaskRequest {
+  matcher: RemoteMatcher;
+  holdStop: boolean;
+}
+
+/** What the handles need of the service that owns the grammar threads. */
 export interface GrammarLink {
   /** Whether masks can be filled now (no compile or restart under way): constrained sequences wait otherwise. */
   readonly ready: boolean;
   readonly vocabSize: number;
   readonly stopTokenIds: readonly number[];
-  post(m: ToGrammarThread): void;
-  /** Posts one step's rows to be filled while the forward runs; the sampler waits on the result. */
-  fill(rows: FillRow[]): PendingMasks;
-  nextMatcherId(): number;
+  /** To every thread (a grammar's message), or to one (a matcher's). */
+  post(m: ToGrammarThread, thread?: number): void;
+  /** Posts one step's rows (undefined: unconstrained) to be filled while the forward runs; the sampler waits on the result. */
+  fill(rows: ReadonlyArray<MaskRequest | undefined>): PendingMasks;
+  /** A new matcher's id and the thread that will hold it. */
+  nextMatcher(): { id: number; thread: number };
   onMatcher(m: RemoteMatcher, live: boolean): void;
   onGrammarFreed(g: RemoteGrammar): void;
 }
@@ -48,12 +56,14 @@ export class RemoteGrammar extends Held {
  */
 export class RemoteMatcher {
   readonly id: number;
+  /** The grammar thread that holds this matcher and fills its rows. */
+  readonly thread: number;
   private readonly taken: number[];
   private sent: number;
   private disposed = false;
 
   constructor(readonly grammar: RemoteGrammar, tokens: readonly number[]) {
-    this.id = grammar.link.nextMatcherId();
+    ({ id: this.id, thread: this.thread } = grammar.link.nextMatcher());
     this.taken = [...tokens];
     this.sent = this.taken.length;
     this.create();
@@ -82,7 +92,7 @@ export class RemoteMatcher {
   }
 
   /** This row of the next fill: the tokens the grammar thread has not seen yet. */
-  fillRow(holdStop: boolean): FillRow {
+  fillRow(holdStop: boolean): Omit<FillRow, 'row'> {
     const tokens = this.taken.slice(this.sent);
     this.sent = this.taken.length;
     return { matcher: this.id, tokens, holdStop };
@@ -90,14 +100,14 @@ export class RemoteMatcher {
 
   /** Makes this matcher again in a new grammar thread, from the tokens taken so far. */
   create(): void {
-    this.grammar.link.post({ type: 'new-matcher', matcher: this.id, grammar: this.grammar.id, tokens: this.taken });
+    this.grammar.link.post({ type: 'new-matcher', matcher: this.id, grammar: this.grammar.id, tokens: this.taken }, this.thread);
     this.sent = this.taken.length;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.grammar.link.post({ type: 'free-matcher', matcher: this.id });
+    this.grammar.link.post({ type: 'free-matcher', matcher: this.id }, this.thread);
     this.grammar.link.onMatcher(this, false);
     this.grammar.release();
   }

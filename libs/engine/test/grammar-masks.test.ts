@@ -10,10 +10,14 @@ const AMBIGUOUS = 'root ::= x\nx ::= x x x | x x | "a" | "aa" | ""';
 const LIMIT_MS = 20;
 
 describe('a grammar whose masks grow too slow', () => {
-  it.each([1, 2])('fails its request alone with INVALID_STRUCTURED_OUTPUT; the other requests, constrained or not, finish (%i grammar threads)', async (grammarThreads) => {
+  // Also with steps scheduled ahead (CUDA's default): the failing row's next step is already launched then.
+  it.each([
+    [1, false],
+    [2, true],
+  ])('fails its request alone with INVALID_STRUCTURED_OUTPUT; the other requests, constrained or not, finish (%i grammar threads, asyncScheduling %s)', async (grammarThreads, asyncScheduling) => {
     // The worker is a compiled file, like async-engine.test.ts's.
     const { AsyncEngine } = await import('../dist');
-    const engine = await AsyncEngine.start({ model: MODEL, maxNumSeqs: 8, numBlocks: 512, grammarMaskTimeoutMs: LIMIT_MS, grammarThreads });
+    const engine = await AsyncEngine.start({ model: MODEL, maxNumSeqs: 8, numBlocks: 512, grammarMaskTimeoutMs: LIMIT_MS, grammarThreads, asyncScheduling });
     try {
       const slow = engine.add({ id: 'slow', input: 'hi', params: { guidedGrammar: AMBIGUOUS, minTokens: 1500, maxTokens: 1500, temperature: 0 } }).then(
         () => undefined,

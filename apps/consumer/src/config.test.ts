@@ -85,6 +85,7 @@ describe('resolveConfig', () => {
     [['--engine', 'llm', '--model', '.', '--grammar-compile-timeout-ms', '0'], {}, /--grammar-compile-timeout-ms \(SLUICE_GRAMMAR_COMPILE_TIMEOUT_MS\): must be between 1/],
     [['--engine', 'llm', '--model', '.', '--grammar-mask-timeout-ms', '600001'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): must be between 1/],
     [['--grammar-mask-timeout-ms', '100'], {}, /--grammar-mask-timeout-ms \(SLUICE_GRAMMAR_MASK_TIMEOUT_MS\): applies only with --engine llm/],
+    [['--engine', 'llm', '--model', '.', '--echo-break-on', 'x'], {}, /--echo-break-on \(SLUICE_ECHO_BREAK_ON\): applies only with --engine echo/],
     [['--engine', 'llm', '--model', '.', '--grammar-threads', '65'], {}, /--grammar-threads \(SLUICE_GRAMMAR_THREADS\): must be between 1 and 64/],
   ])('rejects %j %j naming the setting', (argv, env, message) => {
     expect(() => resolveConfig(argv as string[], env as NodeJS.ProcessEnv)).toThrow(ConfigError);

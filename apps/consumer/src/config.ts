@@ -33,6 +33,8 @@ export interface ConsumerConfig {
   /** @sluice/engine options given on the command line; unset ones take the engine's defaults. */
   engineOptions: EngineFlags;
   echoDelayMs: number;
+  /** Chaos tests: the echo engine breaks on a job with exactly this prompt. */
+  echoBreakOn?: string;
   maxInFlight: number;
   maxUncommitted: number;
   maxEngineWaiting: number;
@@ -124,6 +126,7 @@ const SETTINGS: Setting[] = [
   { key: 'grammarMaskTimeoutMs', flags: '--grammar-mask-timeout-ms <ms>', env: 'SLUICE_GRAMMAR_MASK_TIMEOUT_MS', help: 'longest the llm engine\'s grammar thread may take over one job\'s next-token mask; a job whose grammar takes longer (an ambiguous one costs more with every token) is dead-lettered (INVALID_STRUCTURED_OUTPUT) instead of slowing every step (default: 500)' },
   { key: 'grammarThreads', flags: '--grammar-threads <n>', env: 'SLUICE_GRAMMAR_THREADS', help: 'structured-output threads of the llm engine: each compiles every constraint and fills the next-token masks of its share of the jobs, side by side (default: 1 on cpu; on cuda half the cores, 1 to 4)' },
   { key: 'echoDelayMs', flags: '--echo-delay-ms <ms>', env: 'SLUICE_ECHO_DELAY_MS', help: 'simulated run time per job of the echo engine', default: '0' },
+  { key: 'echoBreakOn', flags: '--echo-break-on <prompt>', env: 'SLUICE_ECHO_BREAK_ON', help: 'chaos tests: the echo engine breaks (every job in it fails as ENGINE_FAILED, and it takes no more) on a job with exactly this prompt' },
   { key: 'maxInFlight', flags: '--max-in-flight <n>', env: 'SLUICE_MAX_IN_FLIGHT', help: 'jobs in the engine at once before partitions are paused', default: '256' },
   { key: 'maxUncommitted', flags: '--max-uncommitted <n>', env: 'SLUICE_MAX_UNCOMMITTED', help: 'finished jobs waiting for their commit before partitions are paused', default: '4096' },
   { key: 'maxEngineWaiting', flags: '--max-engine-waiting <n>', env: 'SLUICE_MAX_ENGINE_WAITING', help: 'requests queued in the engine scheduler before partitions are paused', default: '128' },
@@ -245,6 +248,11 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   const unit = m[2] ?? 'ms';
   return Math.round(Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+}
+
+function echoOnly(raw: Raw, engine: 'echo' | 'llm', key: 'echoBreakOn'): string {
+  if (engine !== 'echo') throw new ConfigError(label(key), 'applies only with --engine echo');
+  return raw[key] as string;
 }
 
 function engineFlags(raw: Raw, engine: 'echo' | 'llm'): EngineFlags {
@@ -371,6 +379,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     servedModelNames: (raw.servedModelName ?? '').split(',').map((n) => n.trim()).filter(Boolean),
     engineOptions: engineFlags(raw, engine),
     echoDelayMs: int(raw, 'echoDelayMs', 0, 3_600_000),
+    ...(raw.echoBreakOn ? { echoBreakOn: echoOnly(raw, engine, 'echoBreakOn') } : {}),
     maxInFlight: int(raw, 'maxInFlight', 1, 1_000_000),
     maxUncommitted: int(raw, 'maxUncommitted', 1, 10_000_000),
     maxEngineWaiting: int(raw, 'maxEngineWaiting', 1, 1_000_000),

@@ -31,7 +31,7 @@ async function run(config: ConsumerConfig, log: Logger): Promise<number> {
   const kafka = createKafka(config, log);
   // Before the model loads: a missing topic or bucket fails the start in one line, at once.
   await preflight(config, kafka, store);
-  const engine = await createEngine(config);
+  const engine = await createEngine(config, log.child({ component: 'engine' }));
   const exporter = store
     ? new Exporter(store, { prefix: config.exportPrefix, format: config.exportFormat, workerId: config.workerId, retry: { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 } }, log.child({ component: 'export' }))
     : undefined;

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LLM } from '@sluice/engine';
+import pino from 'pino';
 import { resolveConfig } from '../src/config';
 import { createEngine } from '../src/engine/create-engine';
 import { LlmEngine } from '../src/engine/llm-engine';
@@ -71,7 +72,7 @@ describe('LlmEngine on tiny-llama', () => {
 
 describe('createEngine --engine llm', () => {
   it('loads the model the config names and serves it under its directory name', async () => {
-    const engine = await createEngine(resolveConfig(['--engine', 'llm', '--model', tinyModel(), '--max-num-seqs', '8'], {}));
+    const engine = await createEngine(resolveConfig(['--engine', 'llm', '--model', tinyModel(), '--max-num-seqs', '8'], {}), pino({ level: 'silent' }));
     try {
       expect(engine.model).toBe('tiny-llama');
     } finally {
@@ -84,7 +85,7 @@ describe('createEngine --engine llm', () => {
     [['--model', 'EMPTY'], /--model \(SLUICE_MODEL\): /],
   ])('turns an engine refusal of %j into a ConfigError naming the flag', async (argv, message) => {
     const args = ['--engine', 'llm', '--model', tinyModel(), ...argv].map((a) => (a === 'EMPTY' ? mkdtempSync(join(tmpdir(), 'no-model-')) : a));
-    const p = createEngine(resolveConfig(args, {}));
+    const p = createEngine(resolveConfig(args, {}), pino({ level: 'silent' }));
     await expect(p).rejects.toBeInstanceOf(ConfigError);
     await expect(p).rejects.toThrow(message);
   });

@@ -75,4 +75,36 @@ describe('sluice-consumer and poison messages (echo engine, real Kafka + S3)', (
       expect(d.source_topic).toBe(topics.jobs);
     }
   });
+
+  it('a job that breaks the engine: the worker starts a new engine, runs the others again, dead-letters that job (ENGINE_CRASHED) and stays up', async () => {
+    const id = randomUUID().slice(0, 8);
+    const topics = { jobs: `jobs-${id}`, results: `results-${id}`, dlq: `dlq-${id}` };
+    const group = `group-${id}`;
+    const batch = `batch-${id}`;
+    await createTopics(fx.admin, Object.values(topics), 2);
+    const job = (n: number, prompt = `prompt ${n}`) => ({ key: `job-${n}`, value: JSON.stringify({ job_id: `job-${n}`, batch_id: batch, prompt, created_at: Date.now() }) });
+    const jobs = Array.from({ length: 60 }, (_, n) => (n === 23 ? job(n, 'break the engine') : job(n)));
+    await produce(topics.jobs, jobs, 2);
+
+    const c = startConsumer(
+      ['--jobs-topic', topics.jobs, '--results-topic', topics.results, '--dlq-topic', topics.dlq, '--group', group, '--echo-delay-ms', '30', '--echo-break-on', 'break the engine', '--commit-interval-ms', '200'],
+      s3Env(fx.bucket, `crash-${id}`),
+    );
+    try {
+      await waitForCaughtUp(fx.admin, group, topics.jobs, 90_000);
+    } catch (err) {
+      c.child.kill('SIGKILL');
+      throw new Error(`${(err as Error).message}\n${c.logs.slice(-30).join('\n')}`);
+    }
+    expect(c.child.exitCode).toBeNull();
+    expect(c.logs.some((l) => l.includes('engine failed: starting a new one'))).toBe(true);
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+
+    const results = await Promise.all((await readCommitted(fx.admin, topics.results)).map((m) => decodeCompletion(m.value)));
+    expect(results.map((r) => r.job_id).sort()).toEqual(jobs.filter((_, n) => n !== 23).map((j) => j.key).sort());
+    expect(results.every((r) => r.error === null)).toBe(true);
+    const dead = await Promise.all((await readCommitted(fx.admin, topics.dlq)).map((m) => decodeDeadLetter(m.value)));
+    expect(dead.map((d) => [d.job_id, d.error_code])).toEqual([['job-23', 'ENGINE_CRASHED']]);
+  });
 });

@@ -22,6 +22,7 @@ export const OUTCOMES = {
   LIMIT_EXCEEDED: { meaning: 'a length or count over a decode limit (--max-messages, --max-metadata-entries...)', retriable: false, record: 'dead-letter' },
   INVALID_UTF8: { meaning: 'a string that is not valid UTF-8, or a lone surrogate', retriable: false, record: 'dead-letter' },
   DECODE_TIMEOUT: { meaning: 'decoding ran over --decode-timeout-ms and was stopped', retriable: false, record: 'dead-letter' },
+  ENGINE_CRASHED: { meaning: 'the engine broke each time it ran the job alone (twice, on fresh engines that ran other work fine): set aside so the worker goes on', retriable: false, record: 'dead-letter' },
   DEADLINE_EXCEEDED: { meaning: "the job's deadline passed before it ran", retriable: false, record: 'error-line' },
   MODEL_MISMATCH: { meaning: 'the job names a model this deployment does not serve (see --served-model-name)', retriable: false, record: 'error-line' },
   RESULT_TOO_LARGE: { meaning: "the completion does not fit the results topic's max.message.bytes even cut; dead-lettered when not even the error record fits", retriable: false, record: 'error-line' },

@@ -4,6 +4,8 @@ import type { EngineJob, EngineLoad, EngineResult, InferenceEngine } from './inf
 export interface EchoEngineOptions {
   /** Simulated run time per job; 0 answers on the next microtask. */
   delayMs?: number;
+  /** Chaos tests: a job with exactly this prompt breaks the engine, as a crashed engine thread would. */
+  breakOn?: string;
 }
 
 function promptText(job: EngineJob): string {
@@ -20,11 +22,14 @@ export class EchoEngine implements InferenceEngine {
   readonly model = 'echo';
   private readonly pending = new Map<string, { timer?: NodeJS.Timeout; reject: (e: Error) => void }>();
   private closed = false;
+  private broken: EngineError | undefined;
 
   constructor(private readonly options: EchoEngineOptions = {}) {}
 
   submit(job: EngineJob): Promise<EngineResult> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new EngineError('SHUT_DOWN', 'the echo engine is shut down'));
+    if (this.options.breakOn !== undefined && job.prompt === this.options.breakOn) return Promise.reject(this.break(job.id));
     if (this.pending.has(job.id)) return Promise.reject(new EngineError('REJECTED', `job ${job.id} is already running`));
     const text = promptText(job);
     const n = job.sampling.n ?? 1;
@@ -44,6 +49,17 @@ export class EchoEngine implements InferenceEngine {
       }, delay);
       this.pending.set(job.id, { timer, reject });
     });
+  }
+
+  // Every job in it fails, and so does every later one: what the worker sees when an engine thread dies.
+  private break(id: string): EngineError {
+    this.broken = new EngineError('ENGINE_FAILED', `the echo engine broke on job ${id} (--echo-break-on)`);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(this.broken);
+    }
+    this.pending.clear();
+    return this.broken;
   }
 
   abort(id: string): void {

@@ -90,3 +90,35 @@ describe('createEngine --engine llm', () => {
     await expect(p).rejects.toThrow(message);
   });
 });
+
+describe('SelfHealingEngine over the real engine', () => {
+  it('a dead engine thread (its jobs fail ENGINE_FAILED): a new engine is loaded and runs them again to the same greedy output', async () => {
+    const { SelfHealingEngine } = await import('../src/engine/self-healing-engine');
+    const engines: LlmEngine[] = [];
+    const start = async () => {
+      const e = await LlmEngine.start({ model: tinyModel(), maxNumSeqs: 8 });
+      engines.push(e);
+      return e;
+    };
+    const healing = await SelfHealingEngine.start({ start, maxConsecutiveFailures: 8, log: pino({ level: 'silent' }) });
+    try {
+      const sampling = { temperature: 0, max_tokens: 1000, ignore_eos: true };
+      const jobs = ['first prompt', 'second prompt', 'third prompt'].map((prompt, i) => healing.submit({ id: `k${i}`, prompt, sampling }));
+      // The engine thread dies mid-batch (1,000 tokens each), as a native crash would end it (AsyncEngine's worker is its thread).
+      while (healing.load().running === 0) await new Promise((r) => setTimeout(r, 2));
+      await (engines[0] as unknown as { engine: { worker: { terminate(): Promise<number> } } }).engine.worker.terminate();
+      const results = await Promise.all(jobs);
+      expect(healing.restarts).toBe(1);
+      expect(engines).toHaveLength(2);
+      const llm = new LLM({ model: tinyModel() });
+      try {
+        const expected = await llm.generate(['first prompt', 'second prompt', 'third prompt'], { temperature: 0, maxTokens: 1000, ignoreEos: true });
+        expect(results.map((r) => r.outputs[0].token_ids)).toEqual(expected.map((e) => e.outputs[0].tokenIds));
+      } finally {
+        llm.close();
+      }
+    } finally {
+      await healing.shutdown();
+    }
+  }, 60_000);
+});

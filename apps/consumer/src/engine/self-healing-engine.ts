@@ -152,6 +152,7 @@ export class SelfHealingEngine implements InferenceEngine {
     } catch (err) {
       return this.giveUp(err as Error);
     }
+    if (this.closed) return void (await this.engine.shutdown());
     this.restarts++;
     this.restarting = false;
     this.regroup();

@@ -18,10 +18,10 @@ export interface GrammarThreadInit {
   index: number;
 }
 
-/** One constrained row of a step: where its mask goes, its matcher and the tokens it took since the last fill. */
+/** One row of a step: where its mask goes, its matcher (none: every token allowed) and the tokens it took since the last fill. */
 export interface FillRow {
   row: number;
-  matcher: number;
+  matcher?: number;
   tokens: number[];
   /** Below minTokens: the grammar's stop tokens are masked unless the grammar allows nothing else. */
   holdStop: boolean;

@@ -4,7 +4,7 @@
 import { DEFAULT_GRAMMAR_COMPILE_TIMEOUT_MS, DEFAULT_GRAMMAR_MASK_TIMEOUT_MS } from '../config';
 import { InvalidStructuredOutputError } from '../errors';
 import { DEFAULT_GRAMMAR_CACHE_ENTRIES, type GrammarCacheStats, type GrammarVocab } from './grammar-compiler';
-import { CONTROL_WORDS, FILL_OK, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
+import { CONTROL_WORDS, type FillRow, type FromGrammarThread, type GrammarThreadInit, type ToGrammarThread } from './grammar-protocol';
 import { GrammarWorker } from './grammar-worker';
 import { HeldLru } from './held-lru';
 import { PendingMasks, type MaskBuffers } from './pending-masks';
@@ -127,19 +127,16 @@ export class GrammarService implements GrammarLink {
     return this.ready || this.closed ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Posts each constrained row to its matcher's thread; unconstrained rows allow every token, set here. */
+  /**
+   * Posts each constrained row to its matcher's thread, and the unconstrained ones (all tokens allowed) to the
+   * thread with the fewest rows, so the engine thread writes no mask while the forward runs.
+   */
   fill(rows: ReadonlyArray<MaskRequest | undefined>): PendingMasks {
     const generation = ++this.generation;
-    const { masks, status, words } = this.buffers;
     const byThread = this.workers.map((): FillRow[] => []);
-    rows.forEach((r, row) => {
-      if (r) {
-        byThread[r.matcher.thread].push({ row, ...r.matcher.fillRow(r.holdStop) });
-        return;
-      }
-      masks.fill(-1, row * words, (row + 1) * words);
-      status[row] = FILL_OK;
-    });
+    rows.forEach((r, row) => r && byThread[r.matcher.thread].push({ row, ...r.matcher.fillRow(r.holdStop) }));
+    const open = byThread.reduce((a, b) => (b.length < a.length ? b : a));
+    rows.forEach((r, row) => r || open.push({ row, tokens: [], holdStop: false }));
     const waitOn = byThread.flatMap((list, k) => (list.length > 0 ? [k] : []));
     for (const k of waitOn) this.workers[k].post({ type: 'fill', generation, rows: byThread[k] });
     return new PendingMasks(this.buffers, generation, rows.length, waitOn, () => this.queueRestart());

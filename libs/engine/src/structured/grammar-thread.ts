@@ -90,6 +90,10 @@ class GrammarThread {
   private fillRow(r: FillRow): number {
     const W = this.words;
     const i = r.row;
+    if (r.matcher === undefined) {
+      this.masks.fill(-1, i * W, (i + 1) * W);
+      return FILL_OK;
+    }
     const matcher = this.matchers.get(r.matcher);
     if (!matcher) return FILL_UNKNOWN;
     const start = performance.now();
